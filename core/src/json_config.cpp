@@ -1,0 +1,305 @@
+#include "heatvit/core/json_config.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "heatvit/core/error.hpp"
+
+namespace heatvit {
+
+json load_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", "cannot open file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_json_text(ss.str(), path);
+}
+
+json parse_json_text(const std::string& text, const std::string& origin) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    // Translate the byte offset into a line number for the message.
+    std::size_t line = 1;
+    for (std::size_t i = 0; i < text.size() && i < e.byte; ++i)
+      if (text[i] == '\n') ++line;
+    throw InputError(origin, "", "invalid JSON at line " + std::to_string(line) + ": " + e.what());
+  }
+}
+
+Override parse_override(const std::string& text) {
+  const std::string origin = "--set " + text;
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError(origin, "", "expected path.to.key=value");
+  Override o;
+  o.path = text.substr(0, eq);
+  o.origin = origin;
+  const std::string v = text.substr(eq + 1);
+  if (v.empty()) throw InputError(origin, o.path, "empty value");
+  for (std::size_t i = 0, start = 0; i <= o.path.size(); ++i) {
+    if (i == o.path.size() || o.path[i] == '.') {
+      if (i == start) throw InputError(origin, o.path, "empty key in dotted path");
+      start = i + 1;
+    }
+  }
+  try {
+    o.value = json::parse(v);
+  } catch (const json::parse_error&) {
+    o.value = v;  // a bare word: a string value
+  }
+  return o;
+}
+
+std::string Provenance::origin_of(const std::string& path) const {
+  std::string p = path;
+  while (true) {
+    auto it = origins_.find(p);
+    if (it != origins_.end()) return it->second;
+    if (p.empty()) return "<config>";
+    auto dot = p.rfind('.');
+    p = (dot == std::string::npos) ? std::string() : p.substr(0, dot);
+  }
+}
+
+void apply_overrides(json& root, const std::vector<Override>& overrides, Provenance& prov) {
+  for (const auto& o : overrides) {
+    json* node = &root;
+    std::size_t start = 0;
+    while (true) {
+      auto dot = o.path.find('.', start);
+      std::string key = o.path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (!node->is_object())
+        throw InputError(o.origin, o.path.substr(0, start ? start - 1 : 0), "is not an object");
+      if (dot == std::string::npos) {
+        (*node)[key] = o.value;
+        break;
+      }
+      node = &(*node)[key];
+      if (node->is_null()) *node = json::object();
+      start = dot + 1;
+    }
+    prov.set(o.path, o.origin);
+  }
+}
+
+ConfigReader::ConfigReader(const json& node, std::shared_ptr<const Provenance> prov, std::string path)
+    : node_(&node), prov_(std::move(prov)), path_(std::move(path)) {
+  if (!node_->is_object()) {
+    const std::string where = prov_ ? prov_->origin_of(path_) : "<config>";
+    throw InputError(where, path_, std::string("must be a JSON object, got ") + node_->type_name());
+  }
+}
+
+ConfigReader::ConfigReader(const json& node, const std::string& file)
+    : ConfigReader(node, [&] {
+        auto p = std::make_shared<Provenance>();
+        p->set("", file);
+        return p;
+      }()) {}
+
+std::string ConfigReader::field(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
+}
+
+std::string ConfigReader::origin() const { return prov_ ? prov_->origin_of(path_) : "<config>"; }
+
+void ConfigReader::fail(const std::string& key, const std::string& what) const {
+  const std::string f = field(key);
+  throw InputError(prov_ ? prov_->origin_of(f) : "<config>", f, what);
+}
+
+bool ConfigReader::has(const std::string& key) const { return node_->contains(key); }
+
+const json& ConfigReader::get(const std::string& key) const {
+  read_.insert(key);
+  auto it = node_->find(key);
+  if (it == node_->end()) fail(key, "is required but missing");
+  return *it;
+}
+
+namespace {
+std::string show(const json& v) {
+  std::string s = v.dump();
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+}  // namespace
+
+std::int64_t ConfigReader::integer(const std::string& key, std::int64_t min, std::int64_t max) {
+  const json& v = get(key);
+  std::int64_t x = 0;
+  if (v.is_number_integer()) {
+    x = v.get<std::int64_t>();
+  } else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
+             std::fabs(v.get<double>()) < 9e15) {
+    x = static_cast<std::int64_t>(v.get<double>());
+  } else {
+    fail(key, "must be an integer, got " + show(v));
+  }
+  if (x < min || x > max)
+    fail(key, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                  std::to_string(x));
+  resolved_[key] = x;
+  return x;
+}
+
+std::int64_t ConfigReader::integer(const std::string& key, std::int64_t def, std::int64_t min,
+                                   std::int64_t max) {
+  if (!has(key)) {
+    read_.insert(key);
+    resolved_[key] = def;
+    return def;
+  }
+  return integer(key, min, max);
+}
+
+double ConfigReader::number(const std::string& key, double min, double max, bool min_exclusive) {
+  const json& v = get(key);
+  if (!v.is_number()) fail(key, "must be a number, got " + show(v));
+  const double x = v.get<double>();
+  const bool low = min_exclusive ? !(x > min) : !(x >= min);
+  if (!std::isfinite(x) || low || x > max) {
+    std::ostringstream os;
+    os << "must be in " << (min_exclusive ? "(" : "[") << min << ", " << max << "], got " << x;
+    fail(key, os.str());
+  }
+  resolved_[key] = x;
+  return x;
+}
+
+double ConfigReader::number(const std::string& key, double def, double min, double max,
+                            bool min_exclusive) {
+  if (!has(key)) {
+    read_.insert(key);
+    resolved_[key] = def;
+    return def;
+  }
+  return number(key, min, max, min_exclusive);
+}
+
+bool ConfigReader::boolean(const std::string& key) {
+  const json& v = get(key);
+  if (!v.is_boolean()) fail(key, "must be true or false, got " + show(v));
+  resolved_[key] = v.get<bool>();
+  return v.get<bool>();
+}
+
+bool ConfigReader::boolean(const std::string& key, bool def) {
+  if (!has(key)) {
+    read_.insert(key);
+    resolved_[key] = def;
+    return def;
+  }
+  return boolean(key);
+}
+
+std::string ConfigReader::string(const std::string& key) {
+  const json& v = get(key);
+  if (!v.is_string()) fail(key, "must be a string, got " + show(v));
+  resolved_[key] = v.get<std::string>();
+  return v.get<std::string>();
+}
+
+std::string ConfigReader::string(const std::string& key, const std::string& def) {
+  if (!has(key)) {
+    read_.insert(key);
+    resolved_[key] = def;
+    return def;
+  }
+  return string(key);
+}
+
+std::string ConfigReader::one_of(const std::string& key, const std::vector<std::string>& allowed) {
+  std::string s = string(key);
+  for (const auto& a : allowed)
+    if (a == s) return s;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  fail(key, "must be one of {" + list + "}, got \"" + s + "\"");
+}
+
+std::string ConfigReader::one_of(const std::string& key, const std::string& def,
+                                 const std::vector<std::string>& allowed) {
+  if (!has(key)) {
+    read_.insert(key);
+    resolved_[key] = def;
+    return def;
+  }
+  return one_of(key, allowed);
+}
+
+std::vector<std::int64_t> ConfigReader::integer_list(const std::string& key, std::int64_t min,
+                                                     std::int64_t max) {
+  const json& v = get(key);
+  if (!v.is_array()) fail(key, "must be an array of integers, got " + show(v));
+  std::vector<std::int64_t> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const json& e = v[i];
+    const std::string k = key + "[" + std::to_string(i) + "]";
+    if (!e.is_number_integer()) fail(k, "must be an integer, got " + show(e));
+    const auto x = e.get<std::int64_t>();
+    if (x < min || x > max)
+      fail(k, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                  std::to_string(x));
+    out.push_back(x);
+  }
+  resolved_[key] = out;
+  return out;
+}
+
+ConfigReader& ConfigReader::child(const std::string& key) {
+  const json& v = get(key);
+  if (!v.is_object()) fail(key, std::string("must be an object, got ") + v.type_name());
+  auto r = std::make_shared<ConfigReader>(v, prov_, field(key));
+  kids_.emplace_back(key, r);
+  return *r;
+}
+
+std::vector<ConfigReader*> ConfigReader::children(const std::string& key) {
+  const json& v = get(key);
+  if (!v.is_array()) fail(key, std::string("must be an array, got ") + v.type_name());
+  std::vector<std::shared_ptr<ConfigReader>> list;
+  std::vector<ConfigReader*> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string k = key + "[" + std::to_string(i) + "]";
+    if (!v[i].is_object()) fail(k, std::string("must be an object, got ") + v[i].type_name());
+    list.push_back(std::make_shared<ConfigReader>(v[i], prov_, field(k)));
+    out.push_back(list.back().get());
+  }
+  kid_lists_.emplace_back(key, std::move(list));
+  return out;
+}
+
+const json& ConfigReader::raw(const std::string& key) {
+  const json& v = get(key);
+  resolved_[key] = v;
+  return v;
+}
+
+void ConfigReader::finish() const {
+  for (auto it = node_->begin(); it != node_->end(); ++it) {
+    if (!read_.count(it.key())) {
+      const std::string f = field(it.key());
+      const std::string where = prov_ ? prov_->origin_of(f) : "<config>";
+      throw InputError(where, f, "unknown field");
+    }
+  }
+  for (const auto& k : kids_) k.second->finish();
+  for (const auto& l : kid_lists_)
+    for (const auto& k : l.second) k->finish();
+}
+
+json ConfigReader::resolved() const {
+  json out = resolved_;
+  for (const auto& k : kids_) out[k.first] = k.second->resolved();
+  for (const auto& l : kid_lists_) {
+    json arr = json::array();
+    for (const auto& k : l.second) arr.push_back(k->resolved());
+    out[l.first] = arr;
+  }
+  return out;
+}
+
+}  // namespace heatvit
