@@ -63,6 +63,20 @@ std::string Provenance::origin_of(const std::string& path) const {
   }
 }
 
+std::string Provenance::field_in_origin(const std::string& path) const {
+  std::string p = path;
+  while (true) {
+    auto it = origins_.find(p);
+    if (it != origins_.end()) {
+      if (it->second.rfind("--set", 0) == 0 || p.empty()) return path;
+      return path.size() > p.size() ? path.substr(p.size() + 1) : path;
+    }
+    if (p.empty()) return path;
+    auto dot = p.rfind('.');
+    p = (dot == std::string::npos) ? std::string() : p.substr(0, dot);
+  }
+}
+
 void apply_overrides(json& root, const std::vector<Override>& overrides, Provenance& prov) {
   for (const auto& o : overrides) {
     json* node = &root;
@@ -87,8 +101,9 @@ void apply_overrides(json& root, const std::vector<Override>& overrides, Provena
 ConfigReader::ConfigReader(const json& node, std::shared_ptr<const Provenance> prov, std::string path)
     : node_(&node), prov_(std::move(prov)), path_(std::move(path)) {
   if (!node_->is_object()) {
-    const std::string where = prov_ ? prov_->origin_of(path_) : "<config>";
-    throw InputError(where, path_, std::string("must be a JSON object, got ") + node_->type_name());
+    if (!prov_) throw InputError("<config>", path_, std::string("must be a JSON object, got ") + node_->type_name());
+    throw InputError(prov_->origin_of(path_), prov_->field_in_origin(path_),
+                     std::string("must be a JSON object, got ") + node_->type_name());
   }
 }
 
@@ -107,7 +122,8 @@ std::string ConfigReader::origin() const { return prov_ ? prov_->origin_of(path_
 
 void ConfigReader::fail(const std::string& key, const std::string& what) const {
   const std::string f = field(key);
-  throw InputError(prov_ ? prov_->origin_of(f) : "<config>", f, what);
+  if (!prov_) throw InputError("<config>", f, what);
+  throw InputError(prov_->origin_of(f), prov_->field_in_origin(f), what);
 }
 
 bool ConfigReader::has(const std::string& key) const { return node_->contains(key); }
@@ -282,8 +298,8 @@ void ConfigReader::finish() const {
   for (auto it = node_->begin(); it != node_->end(); ++it) {
     if (!read_.count(it.key())) {
       const std::string f = field(it.key());
-      const std::string where = prov_ ? prov_->origin_of(f) : "<config>";
-      throw InputError(where, f, "unknown field");
+      if (!prov_) throw InputError("<config>", f, "unknown field");
+      throw InputError(prov_->origin_of(f), prov_->field_in_origin(f), "unknown field");
     }
   }
   for (const auto& k : kids_) k.second->finish();

@@ -43,6 +43,9 @@ class Provenance {
   void set(const std::string& path, const std::string& origin) { origins_[path] = origin; }
   /// The origin of the deepest recorded prefix of `path`.
   std::string origin_of(const std::string& path) const;
+  /// How to name `path` in a message from its origin: relative to the file it came
+  /// from (a file's own field names), or in full for command-line overrides.
+  std::string field_in_origin(const std::string& path) const;
 
  private:
   std::map<std::string, std::string> origins_;

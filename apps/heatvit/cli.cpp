@@ -1,0 +1,168 @@
+#include "cli.hpp"
+
+#include <iostream>
+#include <sstream>
+
+#include "heatvit/core/atomic_file.hpp"
+#include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
+
+namespace heatvit::cli {
+
+bool parse_args(const std::string& cmd, const std::vector<std::string>& args,
+                const po::options_description& desc, po::variables_map& vm,
+                const std::string& usage) {
+  po::options_description all(desc);
+  all.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(all).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError("heatvit " + cmd, "", std::string(e.what()) + " (see heatvit " + cmd + " --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage: heatvit " << cmd << " " << usage << "\n\n" << all << "\n";
+    return false;
+  }
+  return true;
+}
+
+void add_config_options(po::options_description& desc) {
+  desc.add_options()
+      ("config", po::value<std::string>(),
+       "run config JSON whose keys mirror the options (model, hw, schedule, tokens, ...); "
+       "options given on the command line win")
+      ("set", po::value<std::vector<std::string>>()->composing(),
+       "override a config value before validation, repeatable: section.path.key=value, "
+       "e.g. --set hw.accelerator.pe.ti=8 or --set model.depth=6");
+}
+
+namespace {
+const std::vector<std::string> kRunKeys = {"model", "hw",    "schedule", "tokens", "images",
+                                           "masks", "limit", "report",   "bits",   "threads"};
+}
+
+RunConfig::RunConfig(const po::variables_map& vm) {
+  if (vm.count("config")) {
+    config_path_ = vm["config"].as<std::string>();
+    config_ = load_json_file(config_path_);
+    if (!config_.is_object()) throw InputError(config_path_, "", "must be a JSON object");
+    for (auto it = config_.begin(); it != config_.end(); ++it) {
+      bool ok = false;
+      for (const auto& k : kRunKeys) ok = ok || k == it.key();
+      if (!ok) throw InputError(config_path_, it.key(), "unknown field");
+      if (!it.value().is_string() && !it.value().is_number_integer())
+        throw InputError(config_path_, it.key(), "must be a string or an integer");
+    }
+  }
+  if (vm.count("set"))
+    for (const auto& s : vm["set"].as<std::vector<std::string>>()) sets_.push_back(parse_override(s));
+}
+
+std::string RunConfig::option(const po::variables_map& vm, const std::string& key) const {
+  if (vm.count(key)) {
+    const auto& v = vm[key].value();
+    if (const auto* s = boost::any_cast<std::string>(&v)) return *s;
+    if (const auto* i = boost::any_cast<int>(&v)) return std::to_string(*i);
+  }
+  auto it = config_.find(key);
+  if (it == config_.end()) return "";
+  if (it->is_number_integer()) return std::to_string(it->get<long long>());
+  std::string s = it->get<std::string>();
+  // Paths inside a --config file are relative to that file.
+  const bool path_like = s.find('/') != std::string::npos ||
+                         (s.size() > 5 && s.compare(s.size() - 5, 5, ".json") == 0);
+  if (path_like && key != "tokens") s = resolve_relative(dir_of(config_path_), s);
+  return s;
+}
+
+void RunConfig::add_section(const std::string& key, json section, const std::string& origin,
+                            const Provenance& /*inner*/) {
+  doc_[key] = std::move(section);
+  prov_->set(key, origin);
+  apply_overrides_to(key);
+}
+
+void RunConfig::apply_overrides_to(const std::string& key) {
+  std::vector<Override> mine;
+  for (const auto& o : sets_)
+    if (o.path.rfind(key + ".", 0) == 0) mine.push_back(o);
+  apply_overrides(doc_, mine, *prov_);
+}
+
+ConfigReader& RunConfig::reader(const std::string& key) {
+  for (auto& r : readers_)
+    if (r.first == key) return *r.second;
+  readers_.emplace_back(key, std::make_unique<ConfigReader>(doc_.at(key), prov_, key));
+  return *readers_.back().second;
+}
+
+void RunConfig::check_overrides_used() const {
+  for (const auto& o : sets_) {
+    const std::string section = o.path.substr(0, o.path.find('.'));
+    if (!doc_.contains(section) || o.path.find('.') == std::string::npos) {
+      std::string have;
+      for (auto it = doc_.begin(); it != doc_.end(); ++it) have += (have.empty() ? "" : ", ") + it.key();
+      throw InputError(o.origin, o.path,
+                       "unknown key: the path must start with a loaded section (" + have + ")");
+    }
+  }
+}
+
+ModelShape RunConfig::load_model(const std::string& name_or_path) {
+  if (name_or_path.empty()) throw InputError("--model", "", "is required");
+  const std::string path = model_path(name_or_path);
+  add_section("model", load_json_file(path), path);
+  return parse_model(reader("model"));
+}
+
+Schedule RunConfig::load_schedule(const std::string& path, const ModelShape& model) {
+  if (path.empty()) {
+    Schedule s;
+    s.name = "dense";
+    return s;
+  }
+  add_section("schedule", load_json_file(path), path);
+  Schedule s = parse_schedule(reader("schedule"), model);
+  if (s.name.empty()) s.name = path;
+  return s;
+}
+
+json RunConfig::resolved() const {
+  json out = extra_;
+  for (const auto& r : readers_) out[r.first] = r.second->resolved();
+  return out;
+}
+
+std::vector<int> parse_int_list(const std::string& text, const std::string& option) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  int idx = 0;
+  while (std::getline(ss, item, ',')) {
+    const std::string f = "item " + std::to_string(idx);
+    std::size_t pos = 0;
+    long v = 0;
+    try {
+      v = std::stol(item, &pos);
+    } catch (const std::exception&) {
+      throw InputError(option, f, "not an integer: '" + item + "'");
+    }
+    if (pos != item.size()) throw InputError(option, f, "not an integer: '" + item + "'");
+    if (v < 0) throw InputError(option, f, "must not be negative, got " + item);
+    if (v > 1000000) throw InputError(option, f, "too large: " + item);
+    out.push_back(static_cast<int>(v));
+    ++idx;
+  }
+  if (out.empty()) throw InputError(option, "", "empty list");
+  return out;
+}
+
+void write_report(const std::string& path, const json& report, const json& resolved_config) {
+  OutputSet out;
+  out.add(path, report.dump(2) + "\n");
+  out.add(sibling_path(path, ".config.json"), resolved_config.dump(2) + "\n");
+  out.commit();
+}
+
+}  // namespace heatvit::cli

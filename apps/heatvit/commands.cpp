@@ -1,0 +1,16 @@
+#include "commands.hpp"
+
+namespace heatvit::cli {
+
+const std::vector<Subcommand>& subcommands() {
+  static const std::vector<Subcommand> list = {
+      {"workload", "operation list and MAC counts of a model for given tokens per block", run_workload},
+#ifdef HEATVIT_HAVE_SIM
+      {"sim", "cycle-level simulation of a model on a hardware config", run_sim},
+#endif
+      {"demo", "the main job on embedded defaults, with a readable summary", run_demo},
+  };
+  return list;
+}
+
+}  // namespace heatvit::cli

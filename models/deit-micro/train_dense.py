@@ -1,0 +1,130 @@
+"""Stage 1: dense float training of deit-micro on Fashion-MNIST (seeded, resumable)."""
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import load_split, log  # noqa: E402
+from model import DeitMicro  # noqa: E402
+
+
+def augment(xb, gen):
+    """Random horizontal flip and random shift by up to 2 pixels (zero fill)."""
+    B = xb.shape[0]
+    flip = torch.rand(B, generator=gen) < 0.5
+    xb = torch.where(flip[:, None, None], xb.flip(-1), xb)
+    pad = F.pad(xb, (2, 2, 2, 2))
+    dx = torch.randint(0, 5, (1,), generator=gen).item()
+    dy = torch.randint(0, 5, (1,), generator=gen).item()
+    return pad[:, dy:dy + 28, dx:dx + 28]
+
+
+@torch.no_grad()
+def evaluate(model, x, y, bs=500):
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), bs):
+        out = model(x[i:i + bs])
+        correct += (out.argmax(-1) == y[i:i + bs]).sum().item()
+    return correct / len(x)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt-dir", required=True)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    ap.add_argument("--test-limit", type=int, default=None)
+    ap.add_argument("--bs", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--wd", type=float, default=0.05)
+    ap.add_argument("--warmup", type=float, default=0.5, help="warm-up epochs")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (timing/smoke)")
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    os.makedirs(a.ckpt_dir, exist_ok=True)
+    out_path = os.path.join(a.ckpt_dir, "dense.pt")
+    last_path = os.path.join(a.ckpt_dir, "dense-last.pt")
+
+    xtr, ytr = load_split("train", a.data, a.limit)
+    xte, yte = load_split("t10k", a.data, a.test_limit)
+    xtr, ytr = torch.from_numpy(xtr.copy()), torch.from_numpy(ytr)
+    xte, yte = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
+
+    model = DeitMicro()
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.wd)
+    steps_per_epoch = math.ceil(len(xtr) / a.bs)
+    total = a.epochs * steps_per_epoch
+    warm = int(a.warmup * steps_per_epoch)
+
+    def lr_at(step):
+        if step < warm:
+            return a.lr * (step + 1) / warm
+        return a.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+    start_epoch, wall = 0, 0.0
+    if os.path.exists(last_path):
+        ck = torch.load(last_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        start_epoch, wall = ck["epoch"], ck["wall"]
+        log(a.log, f"dense: resumed from {last_path} at epoch {start_epoch}")
+
+    step = start_epoch * steps_per_epoch
+    for ep in range(start_epoch, a.epochs):
+        t0 = time.time()
+        model.train()
+        gen = torch.Generator().manual_seed(a.seed * 1000 + ep)
+        perm = torch.randperm(len(xtr), generator=gen)
+        tl, tc, n = 0.0, 0, 0
+        for i in range(steps_per_epoch):
+            idx = perm[i * a.bs:(i + 1) * a.bs]
+            xb = augment(xtr[idx], gen)
+            yb = ytr[idx]
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            out = model(xb)
+            loss = F.cross_entropy(out, yb, label_smoothing=0.1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            tl += loss.item() * len(idx)
+            tc += (out.argmax(-1) == yb).sum().item()
+            n += len(idx)
+            if a.max_steps and step >= a.max_steps:
+                dt = time.time() - t0
+                log(a.log, f"dense: {step} steps in {dt:.1f}s ({dt / step:.3f} s/step, "
+                           f"{dt / step * steps_per_epoch / 60:.1f} min/epoch est.)")
+                return
+        dt = time.time() - t0
+        wall += dt
+        acc = evaluate(model, xte, yte)
+        log(a.log, f"dense: epoch {ep + 1}/{a.epochs} loss {tl / n:.4f} train_acc {tc / n:.4f} "
+                   f"test_acc {acc:.4f} epoch_s {dt:.0f} total_s {wall:.0f}")
+        tmp = last_path + ".tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": ep + 1,
+                    "wall": wall}, tmp)
+        os.replace(tmp, last_path)
+    acc = evaluate(model, xte, yte)
+    tmp = out_path + ".tmp"
+    torch.save({"model": model.state_dict(), "test_acc": acc, "wall": wall, "epochs": a.epochs}, tmp)
+    os.replace(tmp, out_path)
+    log(a.log, f"dense: done test_acc {acc:.4f} wall_s {wall:.0f}")
+
+
+if __name__ == "__main__":
+    main()
