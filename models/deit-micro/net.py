@@ -78,6 +78,8 @@ class QCtx:
 
     def act(self, name, x, bits=8):
         if self.mode == "calib":
+            if x.numel() == 0:
+                return x
             m = float(x.detach().abs().max())
             self.maxabs[name] = max(self.maxabs.get(name, 0.0), m)
             return x
@@ -242,7 +244,7 @@ class PrunedDeit(nn.Module):
         return x
 
     def forward(self, x_u8, sched=None, qc=None, train_sel=False, gumbel_tau=1.0,
-                thresholds=None, return_aux=False, topk=None, evit=None):
+                thresholds=None, return_aux=False, topk=None, evit=None, probe=False):
         """sched: list of (block, keep_rate).  Training (train_sel=True): per active
         selector, a batch-quantile threshold for the keep rate plus Gumbel noise, hard
         straight-through decisions.  Inference: keep iff S > thresholds[block]
@@ -260,6 +262,9 @@ class PrunedDeit(nn.Module):
         ratio_terms, tokens, scores, kept_masks = [], [], {}, {}
         cls_attn = None
         for i in range(12):
+            if probe and str(i) in self.selectors and i not in sched:
+                with torch.no_grad():
+                    scores[i] = self.selectors[str(i)](x[:, 1:50], keep, qc, f"s{i}")
             act_sel = i in sched or (topk and i in topk) or (evit and i in evit)
             if act_sel:
                 xp = x[:, 1:50]

@@ -1,0 +1,394 @@
+"""Selector stages: bank, dedicated schedule, latency-aware multi-stage, QAT.
+
+All stages are seeded per step (the batch, the random subset and the Gumbel noise of
+step s depend only on --seed and s), and checkpoint every --ckpt-every steps, so a
+killed run resumes where it stopped and produces the same result.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import load_split, log, atomic_write_json, CANDIDATE_BLOCKS  # noqa: E402
+from model import check_backbone_state  # noqa: E402
+from net import PrunedDeit, QCtx  # noqa: E402
+from costs import LatencyTable, expected_tokens, model_macs, DENSE_MACS  # noqa: E402
+from train_dense import augment  # noqa: E402
+
+KEEP_GRID = [round(0.05 * i, 2) for i in range(1, 21)]  # 0.05 .. 1.0
+
+
+# ------------------------------------------------------------------ helpers
+def load_ckpt(path, what="model"):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: checkpoint not found (run the earlier stage first)")
+    ck = torch.load(path)
+    if not isinstance(ck, dict) or what not in ck:
+        raise ValueError(f"{path}: not a deit-micro checkpoint (no '{what}' entry)")
+    return ck
+
+
+def build_model(ck_path):
+    ck = load_ckpt(ck_path)
+    sd = ck["model"]
+    m = PrunedDeit()
+    if any(k.startswith("backbone.") for k in sd):
+        bsd = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
+        check_backbone_state(bsd, ck_path)
+        ref = m.state_dict()
+        for k, v in sd.items():
+            if k not in ref:
+                raise ValueError(f"{ck_path}: unexpected tensor '{k}'")
+            if tuple(v.shape) != tuple(ref[k].shape):
+                raise ValueError(f"{ck_path}: tensor '{k}' has shape {list(v.shape)}, "
+                                 f"expected {list(ref[k].shape)}")
+        m.load_state_dict(sd, strict=False)
+    else:
+        check_backbone_state(sd, ck_path)
+        m.load_backbone(sd)
+    return m, ck
+
+
+def parse_sched(s):
+    """'3:0.7,6:0.7' -> [(3,0.7),(6,0.7)]; validates the blocks."""
+    out = []
+    if not s:
+        return out
+    for part in s.split(","):
+        b, k = part.split(":")
+        b, k = int(b), float(k)
+        if b not in CANDIDATE_BLOCKS:
+            raise ValueError(f"schedule: selector block {b} is not a candidate block "
+                             f"({CANDIDATE_BLOCKS[0]}..{CANDIDATE_BLOCKS[-1]})")
+        if not 0.0 < k <= 1.0:
+            raise ValueError(f"schedule: keep {k} for block {b} is outside (0, 1]")
+        out.append((b, k))
+    return sorted(out)
+
+
+def load_sched_json(path):
+    try:
+        with open(path) as f:
+            j = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: schedule file not found") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if "selectors" not in j or not isinstance(j["selectors"], list):
+        raise ValueError(f"{path}: field 'selectors' missing or not a list")
+    out = []
+    for i, s in enumerate(j["selectors"]):
+        b, k = s.get("block"), s.get("keep")
+        if b not in CANDIDATE_BLOCKS:
+            raise ValueError(f"{path}: selectors[{i}].block = {b!r} is not a candidate block "
+                             f"({CANDIDATE_BLOCKS[0]}..{CANDIDATE_BLOCKS[-1]})")
+        if not isinstance(k, (int, float)) or not 0.0 < k <= 1.0:
+            raise ValueError(f"{path}: selectors[{i}].keep = {k!r} is outside (0, 1]")
+        out.append((b, float(k)))
+    if len({b for b, _ in out}) != len(out):
+        raise ValueError(f"{path}: field 'selectors' lists a block twice")
+    return sorted(out)
+
+
+def random_sched(gen, p_on=0.3, p_empty=0.1):
+    if torch.rand(1, generator=gen).item() < p_empty:
+        return []
+    on = [b for b in CANDIDATE_BLOCKS if torch.rand(1, generator=gen).item() < p_on]
+    if not on:
+        on = [CANDIDATE_BLOCKS[torch.randint(0, len(CANDIDATE_BLOCKS), (1,), generator=gen).item()]]
+    return [(b, 0.35 + 0.6 * torch.rand(1, generator=gen).item()) for b in on]
+
+
+@torch.no_grad()
+def probe_scores(model, x, qc, bs=250):
+    """Selector scores of every candidate selector in a dense pass (no pruning)."""
+    model.eval()
+    out = {b: [] for b in CANDIDATE_BLOCKS}
+    for i in range(0, len(x), bs):
+        _, aux = model(x[i:i + bs], qc=qc, return_aux=True, probe=True)
+        for b in CANDIDATE_BLOCKS:
+            out[b].append(aux["scores"][b].flatten())
+    return {b: torch.cat(v) for b, v in out.items()}
+
+
+def threshold_table(scores):
+    """table[b][j] = threshold keeping the top KEEP_GRID[j] fraction of the dense-pass
+    score distribution of selector b (keep iff S > t)."""
+    tab = {}
+    for b, s in scores.items():
+        s = s.sort().values
+        row = []
+        for c in KEEP_GRID:
+            if c >= 1.0:
+                row.append(-1e9)
+            else:
+                j = int(math.floor((1.0 - c) * len(s)))
+                row.append(float(s[max(0, j - 1)]))
+        tab[b] = row
+    return tab
+
+
+def sched_thresholds(tab, sched):
+    """Thresholds of a schedule from the table at the cumulative keep fraction."""
+    th, cum = {}, 1.0
+    for b, k in sorted(sched):
+        cum *= k
+        j = min(len(KEEP_GRID) - 1, max(0, int(math.floor(cum * 20 + 0.5)) - 1))
+        th[b] = tab[b][j]
+    return th
+
+
+@torch.no_grad()
+def evaluate(model, x, y, sched=None, qc=None, thresholds=None, topk=None, evit=None, bs=250):
+    model.eval()
+    correct, toks, sel_counts = 0, np.zeros(12), []
+    for i in range(0, len(x), bs):
+        out, aux = model(x[i:i + bs], sched=sched, qc=qc, thresholds=thresholds,
+                         return_aux=True, topk=topk, evit=evit)
+        correct += (out.argmax(-1) == y[i:i + bs]).sum().item()
+        toks += np.array(aux["tokens"]) * len(out)
+    toks /= len(x)
+    return correct / len(x), toks
+
+
+def schedule_macs(toks, sched):
+    """MACs from mean tokens per block; selector cost from the patch tokens reaching it."""
+    sel = [toks[b] - 1 - (1 if any(bb < b for bb, _ in sched) else 0) for b, _ in sched]
+    return model_macs(toks, sel)
+
+
+# ------------------------------------------------------------------ training loop
+def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed, logf, tag,
+                bs=128, ckpt_every=100, ratio_w=2.0, ratio_weights=None, trainable_sel=None,
+                extra=None):
+    sel_params = [p for b, s in model.selectors.items()
+                  if trainable_sel is None or int(b) in trainable_sel for p in s.parameters()]
+    opt = torch.optim.AdamW([{"params": model.backbone.parameters(), "lr": lr_bb, "weight_decay": 0.05},
+                             {"params": sel_params, "lr": lr_sel, "weight_decay": 0.0}])
+    base = [lr_bb, lr_sel]
+    start, wall = 0, 0.0
+    if os.path.exists(ckpt):
+        ck = torch.load(ckpt)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        start, wall = ck["step"], ck["wall"]
+        log(logf, f"{tag}: resumed at step {start}")
+    t0 = time.time()
+    model.train()
+    run_loss, run_n = 0.0, 0
+    for step in range(start, steps):
+        gen = torch.Generator().manual_seed(seed * 1000003 + step)
+        torch.manual_seed(seed * 7919 + step)
+        idx = torch.randint(0, len(xtr), (bs,), generator=gen)
+        xb = augment(xtr[idx], gen)
+        yb = ytr[idx]
+        sched = sched_fn(gen, step)
+        f = 0.5 * (1 + math.cos(math.pi * step / steps))
+        for g, b0 in zip(opt.param_groups, base):
+            g["lr"] = b0 * max(f, 0.02)
+        out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True)
+        loss = F.cross_entropy(out, yb, label_smoothing=0.1)
+        for (b, frac, rho) in aux["ratio"]:
+            w = 1.0 if ratio_weights is None else ratio_weights.get(b, 1.0)
+            loss = loss + ratio_w * w * (frac - rho) ** 2
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        run_loss += loss.item()
+        run_n += 1
+        if (step + 1) % ckpt_every == 0 or step + 1 == steps:
+            wall += time.time() - t0
+            t0 = time.time()
+            log(logf, f"{tag}: step {step + 1}/{steps} loss {run_loss / run_n:.4f} wall_s {wall:.0f}")
+            run_loss, run_n = 0.0, 0
+            tmp = ckpt + ".tmp"
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
+                        "wall": wall}, tmp)
+            os.replace(tmp, ckpt)
+            model.train()
+    return wall
+
+
+def save_final(path, model, **meta):
+    tmp = path + ".tmp"
+    torch.save(dict(model=model.state_dict(), **meta), tmp)
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------ stages
+def stage_bank(a, xtr, ytr, xte, yte):
+    model, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
+    wall = train_steps(model, xtr, ytr, a.steps, lambda g, s: random_sched(g), QCtx("float"),
+                       a.lr_bb, a.lr_sel, os.path.join(a.ckpt_dir, "bank-last.pt"), a.seed,
+                       a.log, "bank", bs=a.bs, ckpt_every=a.ckpt_every)
+    acc, _ = evaluate(model, xte, yte)
+    save_final(os.path.join(a.ckpt_dir, "bank.pt"), model, wall=wall, dense_acc=acc)
+    log(a.log, f"bank: done dense test_acc {acc:.4f} wall_s {wall:.0f}")
+
+
+def stage_dedicated(a, xtr, ytr, xte, yte):
+    sched = parse_sched(a.sched)
+    model, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
+    wall = train_steps(model, xtr, ytr, a.steps, lambda g, s: sched, QCtx("float"), a.lr_bb,
+                       a.lr_sel, os.path.join(a.ckpt_dir, "dedicated-last.pt"), a.seed + 1,
+                       a.log, "dedicated", bs=a.bs, ckpt_every=a.ckpt_every,
+                       trainable_sel=[b for b, _ in sched])
+    save_final(os.path.join(a.ckpt_dir, "dedicated.pt"), model, wall=wall, sched=sched)
+    log(a.log, f"dedicated: done wall_s {wall:.0f}")
+
+
+def stage_latency(a, xtr, ytr, xte, yte):
+    """HeatViT-style latency-aware multi-stage training on top of the bank: each stage
+    inserts one more selector (block and keep rate chosen with the latency table under
+    a growing accuracy-loss budget) and fine-tunes with the latency-weighted keep loss."""
+    lat = LatencyTable(a.latency_table)
+    model, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
+    state_path = os.path.join(a.ckpt_dir, "latency-state.json")
+    st = {"stage": 0, "sched": [], "history": [], "wall": 0.0}
+    if os.path.exists(state_path):
+        st = json.load(open(state_path))
+        model.load_state_dict(torch.load(os.path.join(a.ckpt_dir, "latency-stage.pt"))["model"])
+        log(a.log, f"latency: resumed after stage {st['stage']}")
+    nval = a.val
+    xv, yv = xtr[-nval:], ytr[-nval:]
+    dense_cyc = lat.schedule_cycles([])
+    base_acc, _ = evaluate(model, xv, yv)
+    log(a.log, f"latency: table {a.latency_table} ({lat.source}), dense cycles {dense_cyc:.0f}, "
+               f"val acc dense {base_acc:.4f} on {nval} training images")
+    while st["stage"] < a.stages:
+        t0 = time.time()
+        k = st["stage"] + 1
+        budget = a.budget * k / a.stages
+        sched = [tuple(s) for s in st["sched"]]
+        tab = threshold_table(probe_scores(model, xv, QCtx("float")))
+        best = None
+        used = {b for b, _ in sched}
+        cands = [b for b in CANDIDATE_BLOCKS if b not in used]
+        if sched and a.progressive:
+            cands = [b for b in cands if b < min(used)]
+        for b in cands:
+            for rho in a.keep_cands:
+                cand = sorted(sched + [(b, rho)])
+                th = sched_thresholds(tab, cand)
+                acc, _ = evaluate(model, xv, yv, sched=cand, thresholds=th)
+                cyc = lat.schedule_cycles(cand)
+                ok = acc >= base_acc - budget
+                if ok and (best is None or cyc < best[2]):
+                    best = (b, rho, cyc, acc)
+        if best is None:
+            log(a.log, f"latency: stage {k}: no candidate within budget {budget:.3f}; stop")
+            break
+        sched = sorted(sched + [(best[0], best[1])])
+        log(a.log, f"latency: stage {k}: add selector before block {best[0]} keep {best[1]} -> "
+                   f"schedule {sched} cycles {best[2]:.0f} ({best[2] / dense_cyc:.3f} of dense) "
+                   f"val acc {best[3]:.4f} (budget {budget:.3f})")
+        # latency weight of a selector: cycles saved per pruned token in the blocks it governs
+        rw = {}
+        for b, _ in sched:
+            saved = sum(lat.cycles(j, 50) - lat.cycles(j, 49) for j in range(b, 12))
+            rw[b] = saved
+        mx = max(rw.values())
+        rw = {b: 1.0 + v / mx for b, v in rw.items()}
+        cur = list(sched)
+
+        def fn(g, s, cur=cur):
+            return cur if s % 2 == 0 else random_sched(g)
+        ck = os.path.join(a.ckpt_dir, f"latency-stage{k}-last.pt")
+        w = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
+                        a.lr_sel, ck, a.seed + 10 + k, a.log, f"latency-stage{k}", bs=a.bs,
+                        ckpt_every=a.ckpt_every, ratio_weights=rw)
+        st["sched"] = sched
+        st["stage"] = k
+        st["history"].append({"stage": k, "block": best[0], "keep": best[1],
+                              "cycles_ratio": best[2] / dense_cyc, "val_acc_before_ft": best[3],
+                              "search_s": time.time() - t0 - w})
+        st["wall"] += time.time() - t0
+        save_final(os.path.join(a.ckpt_dir, "latency-stage.pt"), model)
+        atomic_write_json(state_path, st)
+    save_final(os.path.join(a.ckpt_dir, "latency.pt"), model, sched=st["sched"], wall=st["wall"])
+    os.makedirs(os.path.dirname(a.schedule_out), exist_ok=True)
+    atomic_write_json(a.schedule_out, {
+        "selectors": [{"block": b, "keep": k} for b, k in st["sched"]],
+        "note": "keep = target mean fraction of the patch tokens entering the selector that it "
+                "keeps (CLS and package token excluded); chosen by latency-aware multi-stage "
+                "training against " + os.path.basename(a.latency_table) + " (" + lat.source + ")",
+        "stages": st["history"]})
+    log(a.log, f"latency: done schedule {st['sched']} wall_s {st['wall']:.0f}")
+
+
+def stage_qat(a, xtr, ytr, xte, yte):
+    model, _ = build_model(os.path.join(a.ckpt_dir, "latency.pt"))
+    sched = load_sched_json(a.schedule_out)
+    fr_path = os.path.join(a.ckpt_dir, "qat-fracs.json")
+    if os.path.exists(fr_path):
+        fracs = json.load(open(fr_path))
+    else:
+        qc = QCtx("calib")
+        model.eval()
+        with torch.no_grad():
+            for i in range(4):
+                xb = xtr[i * 250:(i + 1) * 250]
+                model(xb, qc=qc, probe=True)
+                model(xb, sched=sched, qc=qc)
+        fracs = qc.finish_calib()
+        atomic_write_json(fr_path, fracs)
+    qc = QCtx("qat", fracs)
+
+    def fn(g, s):
+        r = s % 3
+        return [] if r == 0 else sched if r == 1 else random_sched(g)
+    wall = train_steps(model, xtr, ytr, a.steps, fn, qc, a.lr_bb, a.lr_sel,
+                       os.path.join(a.ckpt_dir, "qat-last.pt"), a.seed + 100, a.log, "qat",
+                       bs=a.bs, ckpt_every=a.ckpt_every)
+    save_final(os.path.join(a.ckpt_dir, "qat.pt"), model, fracs=fracs, wall=wall, sched=sched)
+    log(a.log, f"qat: done wall_s {wall:.0f}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("stage", choices=["bank", "dedicated", "latency", "qat"])
+    ap.add_argument("--ckpt-dir", required=True)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--test-limit", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--bs", type=int, default=128)
+    ap.add_argument("--lr-bb", type=float, default=1e-4)
+    ap.add_argument("--lr-sel", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ckpt-every", type=int, default=100)
+    ap.add_argument("--sched", default="3:0.7,6:0.7,9:0.7")
+    ap.add_argument("--latency-table", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                            "latency_table.json"))
+    ap.add_argument("--schedule-out", default=None)
+    ap.add_argument("--stages", type=int, default=3)
+    ap.add_argument("--budget", type=float, default=0.01)
+    ap.add_argument("--val", type=int, default=1000)
+    ap.add_argument("--keep-cands", default="0.5,0.7")
+    ap.add_argument("--progressive", action="store_true")
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+    a.keep_cands = [float(v) for v in a.keep_cands.split(",")]
+    if a.schedule_out is None:
+        a.schedule_out = os.path.join(a.ckpt_dir, "schedule-default.json")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    xtr, ytr = load_split("train", a.data, a.limit)
+    xte, yte = load_split("t10k", a.data, a.test_limit)
+    xtr, ytr = torch.from_numpy(xtr.copy()), torch.from_numpy(ytr)
+    xte, yte = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
+    {"bank": stage_bank, "dedicated": stage_dedicated, "latency": stage_latency,
+     "qat": stage_qat}[a.stage](a, xtr, ytr, xte, yte)
+
+
+if __name__ == "__main__":
+    main()
