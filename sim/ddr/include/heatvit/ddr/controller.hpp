@@ -1,0 +1,186 @@
+// DDR4 memory controller: request queue, burst splitting, FR-FCFS scheduling,
+// open/closed page policy, all-bank refresh, read/write turnaround.
+//
+// Plain C++, event driven on the DRAM clock: it jumps from one command to the next
+// (no per-cycle ticking, no SystemC event per command, no heap allocation per burst
+// in steady state).
+//
+// Usage (no SystemC):
+//   Controller c(spec);
+//   c.enqueue({/*id*/ 1, /*address*/ 0x1000, /*bytes*/ 4096, /*is_write*/ false, /*arrival_ps*/ 0});
+//   c.run_until_idle();                       // or advance_to(ps) step by step
+//   for (const Completion& d : c.completions()) ... d.done_ps ...
+//
+// Time: requests carry picoseconds; internally everything is in DRAM cycles of
+// spec.timing.tCK_ps. A request arriving at `arrival_ps` can have its first command
+// issued in cycle ceil(arrival_ps / tCK). It completes when its last data beat has
+// crossed the data bus (reads: RD + CL + BL/2; writes: WR + CWL + BL/2).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "heatvit/ddr/address_mapper.hpp"
+#include "heatvit/ddr/spec.hpp"
+#include "heatvit/ddr/timing.hpp"
+
+namespace heatvit::ddr {
+
+/// One memory request (an AXI burst, a DMA block...). Bursts of 64 B (one column
+/// command each) are made from [address, address + bytes) rounded out to burst
+/// boundaries; `bytes` may be anything from 1 to several MB.
+struct Request {
+  std::uint64_t id = 0;          ///< caller's tag, echoed in the Completion
+  std::uint64_t address = 0;     ///< byte address
+  std::uint32_t bytes = 0;       ///< > 0
+  bool is_write = false;
+  std::uint64_t arrival_ps = 0;  ///< when the controller sees it
+};
+
+struct Completion {
+  std::uint64_t id = 0;
+  std::uint64_t arrival_ps = 0;
+  std::uint64_t done_ps = 0;  ///< last data beat transferred
+  std::uint32_t bytes = 0;
+  bool is_write = false;
+};
+
+/// Counters of committed activity (what happened up to the last advance_to()).
+struct ControllerStats {
+  std::uint64_t read_requests = 0, write_requests = 0;  ///< completed requests
+  std::uint64_t read_bytes = 0, write_bytes = 0;        ///< of completed requests
+  std::uint64_t read_bursts = 0, write_bursts = 0;      ///< column commands
+  std::uint64_t row_hits = 0;       ///< bursts served by an already open row
+  std::uint64_t row_misses = 0;     ///< bursts that needed an ACT on a closed bank
+  std::uint64_t row_conflicts = 0;  ///< bursts that needed PRE (other row open) + ACT
+  std::uint64_t activates = 0, precharges = 0, refreshes = 0;
+  std::uint64_t rw_turnarounds = 0;       ///< changes of data-bus direction
+  std::uint64_t data_bus_busy_cycles = 0; ///< BL/2 per column command
+  std::uint64_t read_latency_ps_sum = 0, write_latency_ps_sum = 0;  ///< arrival -> done
+  Cycle cycles = 0;  ///< cycles simulated (the controller's clock)
+
+  double avg_read_latency_ns() const {
+    return read_requests ? double(read_latency_ps_sum) / double(read_requests) / 1000.0 : 0.0;
+  }
+  double avg_write_latency_ns() const {
+    return write_requests ? double(write_latency_ps_sum) / double(write_requests) / 1000.0 : 0.0;
+  }
+  /// Data-bus utilization over the simulated cycles (0..1).
+  double bus_utilization() const { return cycles ? double(data_bus_busy_cycles) / double(cycles) : 0.0; }
+};
+
+/// Stats as a JSON object (named counters plus derived figures).
+json to_json(const ControllerStats& s, const DdrSpec& spec);
+
+class Controller {
+ public:
+  static constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
+
+  /// `spec` is copied. Throws InputError if its address mapping is invalid.
+  explicit Controller(const DdrSpec& spec);
+
+  /// Adds a request. Its arrival may lie in the future; an arrival earlier than the
+  /// time already simulated (see now_ps()) is treated as arriving now.
+  /// Throws InputError for bytes == 0.
+  void enqueue(const Request& r);
+
+  /// Commits every command issued before `ps` and reports completions with
+  /// done_ps <= ps (through the callback and completions()). `ps` must not go back.
+  void advance_to(std::uint64_t ps);
+
+  /// Time at which the next request will complete if no other request is enqueued
+  /// before then; kNever when nothing is pending. Simulates ahead speculatively and
+  /// keeps the result, so a following advance_to() up to that time costs nothing.
+  std::uint64_t next_completion_ps();
+
+  /// Runs until every enqueued request has completed. Returns the last done_ps.
+  std::uint64_t run_until_idle();
+
+  /// Completions reported so far (oldest first), until clear_completions().
+  const std::vector<Completion>& completions() const { return completed_; }
+  void clear_completions() { completed_.clear(); }
+  /// Optional: called for each completion as it is reported (in addition to the list).
+  void set_completion_callback(std::function<void(const Completion&)> cb) { callback_ = std::move(cb); }
+
+  bool idle() const { return st_.live_requests == 0; }
+  std::uint64_t now_ps() const { return std::uint64_t(st_.now) * tck_; }
+  const ControllerStats& stats() const { return st_.stats; }
+  const DdrSpec& spec() const { return spec_; }
+  const AddressMapper& mapper() const { return mapper_; }
+
+ private:
+  struct Entry {       // one burst in the scheduling window
+    std::uint32_t req;   // slot in reqs
+    std::uint32_t row;
+    std::uint32_t bank;
+    std::int32_t next;   // next entry of the same bank (FIFO), -1 = none
+    std::uint64_t seq;   // age: smaller = older
+    bool is_write;
+    std::uint8_t caused; // 0 none, 1 ACT issued for it, 2 PRE+ACT issued for it
+  };
+  struct ReqState {
+    Request r;
+    std::uint64_t next_burst_addr;  // next burst to admit (byte address, burst aligned)
+    std::uint32_t bursts_left_to_admit;
+    std::uint32_t bursts_left_to_issue;
+    Cycle arrival_cycle;
+    Cycle done_cycle;
+    bool live;
+  };
+  struct BankQueue {
+    std::int32_t head = -1, tail = -1;
+    std::uint32_t count = 0;
+  };
+  struct InFlight {
+    Cycle done;
+    std::uint32_t req;
+  };
+  /// Everything that changes while simulating; copyable so that next_completion_ps()
+  /// can simulate ahead on a copy.
+  struct State {
+    TimingState timing;
+    Cycle now = 0;  // cycles < now are decided
+    std::vector<ReqState> reqs;
+    std::vector<std::uint32_t> free_reqs;
+    std::vector<std::uint32_t> arrivals;  // request slots not fully admitted, by arrival
+    std::size_t arrivals_head = 0;
+    std::vector<Entry> entries;
+    std::vector<std::int32_t> free_entries;
+    std::vector<BankQueue> bank_q;
+    std::uint64_t nonempty_banks = 0;  // bit per bank
+    std::uint32_t window_reads = 0, window_writes = 0;
+    std::uint64_t seq = 0;
+    std::vector<InFlight> inflight;  // fully issued, not yet reported
+    std::uint32_t live_requests = 0;
+    Cycle next_refresh = 0;
+    bool refresh_pending = false;
+    bool dir_write = false;         // current data-bus direction
+    std::uint32_t dir_bursts = 0;   // bursts since the last direction change
+    bool any_column_issued = false;
+    ControllerStats stats;
+    explicit State(const DdrSpec& s) : timing(s) {}
+  };
+
+  void admit(State& s) const;
+  /// Issues at most one command before `limit`; returns false (with s.now = limit)
+  /// when nothing can be issued before `limit`.
+  bool step(State& s, Cycle limit) const;
+  void run(State& s, Cycle limit) const;
+  void issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const;
+  void report(State& s, std::uint64_t ps);
+  Cycle next_arrival_cycle(const State& s) const;
+
+  DdrSpec spec_;
+  AddressMapper mapper_;
+  std::uint64_t tck_;
+  State st_;
+  State spec_st_;        // speculative copy ahead of st_
+  bool spec_valid_ = false;
+  std::uint64_t spec_next_ps_ = kNever;
+  std::vector<Completion> completed_;
+  std::function<void(const Completion&)> callback_;
+};
+
+}  // namespace heatvit::ddr

@@ -1,0 +1,119 @@
+// DDR4 command timing state of one rank: per bank, per bank group and rank-wide
+// "next allowed cycle" for every command, plus the row-buffer state of each bank.
+//
+// Plain C++ (no SystemC). The controller asks earliest() and calls issue(); unit
+// tests drive it directly to check every timing parameter as a tight gate.
+// Rules modelled (JESD79-4, AL = 0, 1 nCK preambles, single rank, BL8 only):
+//   ACT->ACT same bank tRC, same group tRRD_L, other group tRRD_S, 5th ACT >= 1st + tFAW
+//   ACT->RD/WR tRCD; ACT->PRE tRAS; PRE->ACT tRP; RD->PRE tRTP; WR->PRE CWL+BL/2+tWR
+//   RD->RD, WR->WR tCCD_L same group / tCCD_S other group
+//   RD->WR CL+BL/2+2-CWL; WR->RD CWL+BL/2+tWTR_L same group / tWTR_S other group
+//   PRE->REF tRP (all banks closed); REF->ACT tRFC; one command per clock on the
+//   command bus.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "heatvit/ddr/spec.hpp"
+
+namespace heatvit::ddr {
+
+using Cycle = std::int64_t;  ///< DRAM clock cycle (nCK) since time 0
+
+enum class Command : std::uint8_t { ACT, PRE, PREA, RD, WR, REF };
+const char* to_string(Command c);
+
+/// Flat bank index in [0, banks): bank_group * banks_per_group + bank.
+struct BankId {
+  std::uint32_t value = 0;
+  friend bool operator==(BankId a, BankId b) { return a.value == b.value; }
+};
+
+class TimingState {
+ public:
+  explicit TimingState(const DdrSpec& spec);
+
+  BankId bank_id(std::uint32_t bank_group, std::uint32_t bank) const {
+    return BankId{bank_group * banks_per_group_ + bank};
+  }
+  std::uint32_t group_of(BankId b) const { return b.value / banks_per_group_; }
+  std::uint32_t banks() const { return static_cast<std::uint32_t>(banks_.size()); }
+
+  /// Earliest cycle at which `cmd` to bank `b` satisfies every timing constraint
+  /// (ignores whether the bank state allows it; PREA and REF ignore `b`).
+  Cycle earliest(Command cmd, BankId b) const {
+    const Bank& k = banks_[b.value];
+    switch (cmd) {
+      case Command::ACT: {
+        const Group& g = groups_[group_of(b)];
+        return max4(k.next_act, g.next_act, next_act_, next_cmd_);
+      }
+      case Command::RD: {
+        const Group& g = groups_[group_of(b)];
+        return max4(k.next_rd, g.next_rd, next_rd_, next_cmd_);
+      }
+      case Command::WR: {
+        const Group& g = groups_[group_of(b)];
+        return max4(k.next_wr, g.next_wr, next_wr_, next_cmd_);
+      }
+      case Command::PRE:
+        return k.next_pre > next_cmd_ ? k.next_pre : next_cmd_;
+      case Command::PREA:
+        return earliest_prea();
+      case Command::REF:
+        return next_ref_ > next_cmd_ ? next_ref_ : next_cmd_;
+    }
+    return next_cmd_;
+  }
+
+  /// True when `cmd` is allowed at cycle `t`: bank state (ACT needs a closed bank,
+  /// RD/WR the row `row` open, PRE an open bank, REF all banks closed) and timing.
+  bool can_issue(Command cmd, BankId b, std::uint32_t row, Cycle t) const;
+
+  /// Applies `cmd` at cycle `t`. Throws InternalError when can_issue() is false.
+  void issue(Command cmd, BankId b, std::uint32_t row, Cycle t);
+
+  /// Auto-precharge (RDA/WRA): closes bank `b` internally at the earliest cycle the
+  /// last column command allows, without using the command bus. Returns that cycle.
+  Cycle auto_precharge(BankId b);
+
+  bool is_open(BankId b) const { return banks_[b.value].open_row >= 0; }
+  std::int64_t open_row(BankId b) const { return banks_[b.value].open_row; }  ///< -1 when closed
+  int open_banks() const { return open_count_; }
+
+  /// Data-bus interval of a column command issued at `t`: [t + latency, t + latency + BL/2).
+  Cycle read_data_end(Cycle t) const { return t + spec_cl_ + burst_; }
+  Cycle write_data_end(Cycle t) const { return t + spec_cwl_ + burst_; }
+
+ private:
+  struct Bank {
+    Cycle next_act = 0, next_pre = 0, next_rd = 0, next_wr = 0;
+    std::int64_t open_row = -1;
+  };
+  struct Group {
+    Cycle next_act = 0, next_rd = 0, next_wr = 0;
+  };
+  static Cycle max4(Cycle a, Cycle b, Cycle c, Cycle d) {
+    const Cycle x = a > b ? a : b;
+    const Cycle y = c > d ? c : d;
+    return x > y ? x : y;
+  }
+  Cycle earliest_prea() const;
+  static void raise(Cycle& v, Cycle t) {
+    if (t > v) v = t;
+  }
+
+  DdrTiming t_;
+  std::uint32_t banks_per_group_;
+  Cycle burst_, spec_cl_, spec_cwl_, rd_to_wr_, wr_to_rd_l_, wr_to_rd_s_, wr_to_pre_;
+  std::vector<Bank> banks_;
+  std::vector<Group> groups_;
+  Cycle next_act_ = 0, next_rd_ = 0, next_wr_ = 0, next_ref_ = 0, next_cmd_ = 0;
+  std::array<Cycle, 4> act_window_;  ///< cycles of the last four ACTs (ring)
+  int act_pos_ = 0;
+  int open_count_ = 0;
+};
+
+}  // namespace heatvit::ddr
