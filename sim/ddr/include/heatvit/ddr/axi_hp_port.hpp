@@ -1,0 +1,103 @@
+// AxiHpPort: one Zynq UltraScale+ S_AXI_HP port between a PL master (the
+// accelerator's DMA / load-store unit) and the PS DDR (DdrTarget).
+//
+// A pass-through TLM-2.0 module: `target` faces the DMA, `initiator` binds to
+// DdrTarget::socket. A b_transport of any size is split into AXI bursts (at most
+// max_burst_beats beats of width_bits, never crossing a 4 KB boundary), each sent to
+// the DDR as one request. Per direction (AXI has separate read and write channels;
+// reads and writes share nothing but the DDR):
+//   - at most max_outstanding bursts in flight;
+//   - the data channel moves width_bits per PL clock: a burst of n beats occupies it
+//     for n cycles (throughput <= width x frequency);
+//   - reads: the burst is issued when its data-channel slot starts and ends at the
+//     later of "DDR done" and "slot end" (the port streams while the DDR delivers);
+//     writes: the data crosses the port first, then the DDR write is issued;
+//   - a fixed latency of latency_cycles PL cycles is added between the port and the
+//     DDR controller (interconnect + clock crossing + controller front end).
+// b_transport returns (delay = 0) when the last burst of the transaction is done.
+// Data pointers are passed through untouched (DdrTarget does not store data).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+namespace heatvit::ddr {
+
+struct AxiPortConfig {
+  unsigned width_bits = 128;  ///< AXI data width: 32, 64 or 128 (HP ports)
+  sc_core::sc_time clock_period = sc_core::sc_time(3333, sc_core::SC_PS);  ///< PL clock (300 MHz)
+  unsigned max_outstanding = 16;  ///< bursts in flight per direction
+  unsigned latency_cycles = 30;   ///< fixed PL->PS->DDR controller latency, PL cycles
+  unsigned max_burst_beats = 256; ///< AXI4 INCR burst limit
+
+  unsigned bytes_per_beat() const { return width_bits / 8; }
+  double frequency_hz() const { return 1.0 / clock_period.to_seconds(); }
+  /// Peak data rate of one direction, bytes per second.
+  double peak_bytes_per_second() const { return bytes_per_beat() * frequency_hz(); }
+};
+
+/// Counters of one direction of one port.
+struct AxiChannelStats {
+  std::uint64_t transactions = 0;  ///< b_transport calls
+  std::uint64_t bursts = 0;        ///< AXI bursts sent to the DDR
+  std::uint64_t bytes = 0;
+  std::uint64_t busy_cycles = 0;   ///< PL cycles the data channel carried beats
+};
+
+struct AxiPortStats {
+  AxiChannelStats read, write;
+};
+
+class AxiHpPort : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<AxiHpPort> target;        ///< from the DMA
+  tlm_utils::simple_initiator_socket<AxiHpPort> initiator;  ///< to the DDR
+
+  SC_HAS_PROCESS(AxiHpPort);
+  /// Throws InputError for a zero/odd width, zero outstanding, zero beats or period.
+  AxiHpPort(sc_core::sc_module_name name, const AxiPortConfig& cfg);
+
+  const AxiPortStats& stats() const { return stats_; }
+  const AxiPortConfig& config() const { return cfg_; }
+
+ private:
+  struct Txn {
+    tlm::tlm_generic_payload* trans;
+    unsigned remaining;
+    sc_core::sc_event done;
+    bool error = false;
+  };
+  struct Job {
+    Txn* txn;
+    std::uint64_t address;
+    unsigned bytes;
+    unsigned char* data;
+    sc_core::sc_time ddr_arrival;  // absolute
+    sc_core::sc_time data_end;     // absolute end of this burst's data-channel slot
+  };
+  struct Channel {
+    bool is_write = false;
+    sc_core::sc_time data_free;  // data channel free from this time
+    unsigned outstanding = 0;
+    sc_core::sc_event slot_freed;
+    std::deque<Job> jobs;
+    sc_core::sc_event job_ready;
+    AxiChannelStats* stats = nullptr;
+  };
+
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void worker(Channel& ch);
+
+  AxiPortConfig cfg_;
+  AxiPortStats stats_;
+  Channel rd_, wr_;
+};
+
+}  // namespace heatvit::ddr
