@@ -270,3 +270,14 @@ TEST(Controller, StatsJson) {
   EXPECT_GT(j["bus_utilization"].get<double>(), 0.8);
   EXPECT_GT(j["avg_read_latency_ns"].get<double>(), 0.0);
 }
+
+TEST(Controller, Zcu102PresetStreaming) {
+  const DdrSpec s = load_ddr_spec(std::string(HEATVIT_DDR_CONFIG_DIR) + "/ddr4-2133-zcu102.json");
+  const RunResult rd = drive(s, false, false, 4096, 16 << 20, 8);
+  const RunResult rnd = drive(s, true, false, 64, 1 << 20, 32);
+  std::printf("ZCU102 DDR4-2133: sequential read efficiency %.3f (%.2f GB/s), random 64 B %.3f\n", rd.efficiency,
+              rd.efficiency * s.peak_bytes_per_second() / 1e9, rnd.efficiency);
+  EXPECT_GE(rd.efficiency, 0.80);
+  EXPECT_LE(rd.efficiency, 1.0 - double(s.timing.tRFC) / double(s.timing.tREFI));
+  EXPECT_LT(rnd.efficiency, 0.7);
+}

@@ -237,6 +237,32 @@ TEST(AxiHpPort, RejectsBadConfig) {
   EXPECT_THROW(AxiHpPort("bad2", cfg), heatvit::InputError);
 }
 
+TEST(AxiPortConfig, ParsesAndValidates) {
+  // No modules: needs no fresh kernel.
+  const heatvit::json j = {{"width_bits", 64}, {"frequency_mhz", 250}, {"max_outstanding", 8}, {"latency_cycles", 12}};
+  heatvit::ConfigReader r(j, "port.json");
+  const AxiPortConfig c = parse_axi_port_config(r);
+  r.finish();
+  EXPECT_EQ(c.width_bits, 64u);
+  EXPECT_EQ(c.clock_period, sc_time(4000, SC_PS));
+  EXPECT_EQ(c.max_outstanding, 8u);
+  EXPECT_EQ(c.latency_cycles, 12u);
+  EXPECT_EQ(c.max_burst_beats, 256u);
+  EXPECT_NEAR(c.peak_bytes_per_second(), 2.0e9, 1e6);
+  const heatvit::json bad = {{"width_bits", 96}};
+  heatvit::ConfigReader rb(bad, "port.json");
+  try {
+    parse_axi_port_config(rb);
+    FAIL() << "accepted width 96";
+  } catch (const heatvit::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("width_bits"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("port.json"), std::string::npos);
+  }
+  AxiPortStats st;
+  st.read.bytes = 5;
+  EXPECT_EQ(to_json(st)["read"]["bytes"], 5);
+}
+
 int sc_main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

@@ -11,6 +11,26 @@ namespace heatvit::ddr {
 
 using sc_core::sc_time;
 
+AxiPortConfig parse_axi_port_config(ConfigReader& r) {
+  AxiPortConfig c;
+  c.width_bits = unsigned(r.integer("width_bits", 128, 32, 128));
+  if (c.width_bits != 32 && c.width_bits != 64 && c.width_bits != 128)
+    r.fail("width_bits", "must be 32, 64 or 128, got " + std::to_string(c.width_bits));
+  const double mhz = r.number("frequency_mhz", 300.0, 0.0, 2000.0, true);
+  c.clock_period = sc_time(std::round(1e6 / mhz), sc_core::SC_PS);
+  c.max_outstanding = unsigned(r.integer("max_outstanding", 16, 1, 256));
+  c.latency_cycles = unsigned(r.integer("latency_cycles", 30, 0, 100000));
+  c.max_burst_beats = unsigned(r.integer("max_burst_beats", 256, 1, 256));
+  return c;
+}
+
+json to_json(const AxiPortStats& s) {
+  auto one = [](const AxiChannelStats& c) {
+    return json{{"transactions", c.transactions}, {"bursts", c.bursts}, {"bytes", c.bytes}, {"busy_cycles", c.busy_cycles}};
+  };
+  return json{{"read", one(s.read)}, {"write", one(s.write)}};
+}
+
 AxiHpPort::AxiHpPort(sc_core::sc_module_name name, const AxiPortConfig& cfg)
     : sc_module(name), target("target"), initiator("initiator"), cfg_(cfg) {
   const std::string where = std::string("AXI port ") + basename();

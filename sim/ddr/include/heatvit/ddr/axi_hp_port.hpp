@@ -28,6 +28,8 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include "heatvit/core/json_config.hpp"
+
 namespace heatvit::ddr {
 
 struct AxiPortConfig {
@@ -43,6 +45,12 @@ struct AxiPortConfig {
   double peak_bytes_per_second() const { return bytes_per_beat() * frequency_hz(); }
 };
 
+/// Reads an AxiPortConfig from `r`: width_bits (32/64/128, default 128),
+/// frequency_mhz (default 300), max_outstanding (default 16), latency_cycles
+/// (default 30), max_burst_beats (1..256, default 256). Errors name file + field.
+/// Does not call finish().
+AxiPortConfig parse_axi_port_config(ConfigReader& r);
+
 /// Counters of one direction of one port.
 struct AxiChannelStats {
   std::uint64_t transactions = 0;  ///< b_transport calls
@@ -54,6 +62,9 @@ struct AxiChannelStats {
 struct AxiPortStats {
   AxiChannelStats read, write;
 };
+
+/// {"read": {...}, "write": {...}} with bytes, bursts, busy_cycles, transactions.
+json to_json(const AxiPortStats& s);
 
 class AxiHpPort : public sc_core::sc_module {
  public:
