@@ -31,7 +31,6 @@ Controller::Controller(const DdrSpec& spec)
 
 void Controller::enqueue(const Request& r) {
   if (r.bytes == 0) throw InputError("ddr request", "bytes", "must be positive (request id " + std::to_string(r.id) + ")");
-  spec_valid_ = false;
   const std::uint64_t bpb = std::uint64_t(spec_.org.bytes_per_burst());
   const std::uint64_t first = r.address & ~(bpb - 1);
   const std::uint64_t last = (r.address + r.bytes - 1) & ~(bpb - 1);
@@ -45,23 +44,36 @@ void Controller::enqueue(const Request& r) {
   q.done_cycle = 0;
   q.live = true;
 
-  std::uint32_t slot;
-  if (!st_.free_reqs.empty()) {
-    slot = st_.free_reqs.back();
-    st_.free_reqs.pop_back();
-    st_.reqs[slot] = q;
-  } else {
-    slot = static_cast<std::uint32_t>(st_.reqs.size());
-    st_.reqs.push_back(q);
+  // A prediction stays valid when the request arrives after everything it decided
+  // (it cannot complete before the predicted completion either): add it to both.
+  if (spec_valid_ && q.arrival_cycle >= spec_st_.now) {
+    const std::uint32_t a = insert(st_, q);
+    const std::uint32_t b = insert(spec_st_, q);
+    HEATVIT_CHECK(a == b, "DDR controller: speculative state out of step");
+    return;
   }
-  ++st_.live_requests;
+  spec_valid_ = false;
+  insert(st_, q);
+}
 
+std::uint32_t Controller::insert(State& s, const ReqState& q) {
+  std::uint32_t slot;
+  if (!s.free_reqs.empty()) {
+    slot = s.free_reqs.back();
+    s.free_reqs.pop_back();
+    s.reqs[slot] = q;
+  } else {
+    slot = static_cast<std::uint32_t>(s.reqs.size());
+    s.reqs.push_back(q);
+  }
+  ++s.live_requests;
   // Keep the arrival list sorted by arrival cycle (stable); arrivals nearly always
   // come in order, so search from the back.
-  auto& a = st_.arrivals;
+  auto& a = s.arrivals;
   std::size_t pos = a.size();
-  while (pos > st_.arrivals_head && st_.reqs[a[pos - 1]].arrival_cycle > q.arrival_cycle) --pos;
+  while (pos > s.arrivals_head && s.reqs[a[pos - 1]].arrival_cycle > q.arrival_cycle) --pos;
   a.insert(a.begin() + static_cast<std::ptrdiff_t>(pos), slot);
+  return slot;
 }
 
 Cycle Controller::next_arrival_cycle(const State& s) const {

@@ -163,6 +163,7 @@ class Controller {
     explicit State(const DdrSpec& s) : timing(s) {}
   };
 
+  static std::uint32_t insert(State& s, const ReqState& q);
   void admit(State& s) const;
   /// Issues at most one command before `limit`; returns false (with s.now = limit)
   /// when nothing can be issued before `limit`.
