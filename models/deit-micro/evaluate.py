@@ -1,0 +1,148 @@
+"""Measure every figure of the model card and draw accuracy_vs_macs.png.
+
+  evaluate.py --ckpt-dir D --out-dir E   -> E/results.json, ../accuracy_vs_macs.png
+Integer figures come from intref.py (exact BLAS products, see fastint.py); float figures
+from the PyTorch model.  Test set: Fashion-MNIST t10k (10,000 images) unless --test-limit.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fastint  # noqa: E402
+import intref  # noqa: E402
+from common import load_split, log, atomic_write_json, HERE  # noqa: E402
+from costs import block_macs, selector_macs, PATCH_MACS, HEAD_MACS, DENSE_MACS  # noqa: E402
+from export import sched_to_thresholds  # noqa: E402
+from train_select import (build_model, load_sched_json, probe_scores, threshold_table,  # noqa: E402
+                          sched_thresholds, evaluate as t_eval, schedule_macs)
+from net import QCtx  # noqa: E402
+
+
+def per_image_macs(o, sched_blocks):
+    toks = o["tokens"].astype(np.int64)
+    m = PATCH_MACS + HEAD_MACS + block_macs(toks).sum(1)
+    for b in sched_blocks:
+        m = m + selector_macs(o["sel_in"][b].astype(np.int64))
+    return m
+
+
+def int_eval(im, x, y, sched, mode="heatvit", bs=500):
+    preds, macs, toks, keepfr = [], [], [], {b: [] for b, _ in sched}
+    for i in range(0, len(x), bs):
+        o = im.run(x[i:i + bs], sched, mode=mode)
+        preds.append(o["pred"])
+        macs.append(per_image_macs(o, [b for b, _ in sched]))
+        toks.append(o["tokens"])
+        for b, _ in sched:
+            keepfr[b].append(o["masks"][b].sum(1) / np.maximum(o["sel_in"][b], 1))
+    preds = np.concatenate(preds)
+    return {"accuracy": float((preds == y).mean()), "macs_per_image": float(np.concatenate(macs).mean()),
+            "tokens_mean": np.concatenate(toks).mean(0).round(3).tolist(),
+            "achieved_keep": {str(b): float(np.concatenate(v).mean()) for b, v in keepfr.items()}}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt-dir", required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--test-limit", type=int, default=None)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    fastint.enable()
+    t0 = time.time()
+    xte, yte = load_split("t10k", a.data, a.test_limit)
+    xtr, _ = load_split("train", a.data)
+    xt, yt = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
+    R = {"test_images": int(len(xte)), "dense_macs": DENSE_MACS, "command": " ".join(sys.argv)}
+
+    # ---- float figures
+    dense, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
+    R["float_dense_acc"] = t_eval(dense, xt, yt)[0]
+    bank, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
+    R["float_bank_dense_acc"] = t_eval(bank, xt, yt)[0]
+    ded, ck = build_model(os.path.join(a.ckpt_dir, "dedicated.pt"))
+    dsched = [tuple(s) for s in ck["sched"]]
+    cal = torch.from_numpy(xtr[:500 if a.quick else 2000].copy())
+    cmp = {"schedule": [{"block": b, "keep": k} for b, k in dsched]}
+    for name, m in (("bank", bank), ("dedicated", ded)):
+        th = sched_thresholds(threshold_table(probe_scores(m, cal, QCtx("float"))), dsched)
+        acc, toks = t_eval(m, xt, yt, sched=dsched, thresholds=th)
+        cmp[name] = {"accuracy": acc, "macs_per_image": float(schedule_macs(list(toks), dsched)),
+                     "tokens_mean": np.round(toks, 3).tolist()}
+        if name == "dedicated":  # its own training-time decision rule (threshold 0 = argmax)
+            acc0, toks0 = t_eval(m, xt, yt, sched=dsched)
+            cmp["dedicated_argmax"] = {"accuracy": acc0, "tokens_mean": np.round(toks0, 3).tolist()}
+    R["bank_vs_dedicated_float"] = cmp
+    log(a.log, f"evaluate: float done ({time.time() - t0:.0f}s)")
+
+    # ---- integer figures
+    im = intref.load(os.path.join(a.out_dir, "deit-micro-int8.hvt"))
+    d = int_eval(im, xte, yte, [])
+    R["int8_dense"] = d
+    default = load_sched_json(os.path.join(a.out_dir, "schedule-default.json"))
+    scheds = {"default": default}
+    rhos = [0.9, 0.7, 0.5] if a.quick else [0.9, 0.8, 0.7, 0.6, 0.5]
+    for r in rhos:
+        scheds[f"3-6-9@{r}"] = [(3, r), (6, r), (9, r)]
+    curves = {"heatvit": [], "dynamicvit_topk": [], "evit_cls_topk": []}
+    for name, s in scheds.items():
+        th = sched_to_thresholds(im, s)
+        h = int_eval(im, xte, yte, th)
+        h.update(name=name, schedule=[{"block": b, "keep": k} for b, k in s],
+                 thresholds=[{"block": b, "threshold": int(t)} for b, t in th],
+                 mac_reduction=1 - h["macs_per_image"] / d["macs_per_image"])
+        curves["heatvit"].append(h)
+        # same expected token counts with fixed top-k
+        ks, cum = [], 49.0
+        for b, k in s:
+            cum *= k
+            ks.append((b, max(1, int(round(cum)))))
+        for mode, key in (("topk", "dynamicvit_topk"), ("evit", "evit_cls_topk")):
+            r = int_eval(im, xte, yte, ks, mode=mode)
+            r.update(name=name, topk=[{"block": b, "k": k} for b, k in ks],
+                     mac_reduction=1 - r["macs_per_image"] / d["macs_per_image"])
+            curves[key].append(r)
+        log(a.log, f"evaluate: {name}: heatvit {h['accuracy']:.4f} @ {h['macs_per_image'] / 1e6:.2f}M, "
+                   f"topk {curves['dynamicvit_topk'][-1]['accuracy']:.4f}, "
+                   f"evit {curves['evit_cls_topk'][-1]['accuracy']:.4f} ({time.time() - t0:.0f}s)")
+    R["int8_schedules"] = curves
+    R["wall_s"] = time.time() - t0
+    atomic_write_json(os.path.join(a.out_dir, "results.json"), R)
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for key, lab, mk in (("heatvit", "HeatViT selectors + package token (bank)", "o-"),
+                         ("dynamicvit_topk", "DynamicViT-style top-k (same scores, drop)", "s--"),
+                         ("evit_cls_topk", "EViT-style CLS-attention top-k + fused token", "^:")):
+        pts = sorted((p["macs_per_image"] / 1e6, 100 * p["accuracy"]) for p in curves[key])
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], mk, label=lab)
+    ax.plot([d["macs_per_image"] / 1e6], [100 * d["accuracy"]], "k*", ms=12, label="dense int8")
+    dp = [p for p in curves["heatvit"] if p["name"] == "default"][0]
+    ax.annotate("default schedule", (dp["macs_per_image"] / 1e6, 100 * dp["accuracy"]),
+                textcoords="offset points", xytext=(8, -14))
+    ax.set_xlabel("MACs per image (M), selectors included")
+    ax.set_ylabel("top-1 accuracy (%), int8, Fashion-MNIST test")
+    ax.set_title("deit-micro: accuracy vs MACs (integer reference)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    png = os.path.join(a.out_dir if a.quick else HERE, "accuracy_vs_macs.png")
+    tmp = png + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, png)
+    log(a.log, f"evaluate: wrote results.json and {png} in {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Train and export deit-micro: every stage in order, skipping stages whose output exists.
+# Resumable: a killed stage restarts from its last checkpoint in checkpoints/.
+#
+#   models/deit-micro/run_training.sh            # full run (what `make train` calls)
+#   DM_CKPT=/tmp/x DM_OUT=/tmp/y DM_QUICK=1 ...  # tiny smoke run (tests use it)
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+PY=/usr/bin/python3
+CK="${DM_CKPT:-$HERE/checkpoints}"
+OUT="${DM_OUT:-$HERE/export}"
+LOG="${DM_LOG:-$CK/train.log}"
+DATA_ARGS=()
+[[ -n "${HEATVIT_FMNIST:-}" ]] && DATA_ARGS=(--data "$HEATVIT_FMNIST")
+mkdir -p "$CK" "$OUT"
+
+if [[ -n "${DM_QUICK:-}" ]]; then
+  # smoke configuration: a few steps on a few hundred images
+  Q=(--limit 400 --test-limit 200)
+  DENSE=(--epochs 1 --bs 64); BANK=(--steps 4 --bs 32 --ckpt-every 2)
+  DED=(--steps 2 --bs 32 --ckpt-every 2); LAT=(--steps 2 --bs 32 --ckpt-every 2 --val 100 --stages 2 --budget 1.0)
+  QAT=(--steps 2 --bs 32 --ckpt-every 2); EXP=(--calib 100 --test-limit 100); EVAL=(--test-limit 100 --quick)
+  T1=1; T2=1
+else
+  Q=()
+  DENSE=(--epochs 9); BANK=(--steps 800); DED=(--steps 400)
+  LAT=(--steps 120 --stages 3 --budget 0.01 --val 1000 --keep-cands 0.5,0.7)
+  QAT=(--steps 250); EXP=(--calib 2000); EVAL=()
+  T1=1; T2=2
+fi
+
+stage() {  # stage NAME OUTPUT CMD...
+  local name="$1" out="$2"; shift 2
+  if [[ -e "$out" ]]; then echo "[$name] $out exists, skipped"; return 0; fi
+  local t0=$SECONDS
+  "$@"
+  echo "$(date -u +%FT%TZ) stage $name wall_s $((SECONDS - t0))" | tee -a "$LOG"
+}
+
+cd "$HERE"
+stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}"
+stage bank "$CK/bank.pt" $PY train_select.py bank --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  "${Q[@]}" "${DATA_ARGS[@]}" "${BANK[@]}"
+# the dedicated-schedule comparison runs next to the latency-aware stage (one core each)
+stage dedicated "$CK/dedicated.pt" $PY train_select.py dedicated --ckpt-dir "$CK" --log "$LOG" \
+  --threads $T1 --sched 3:0.7,6:0.7,9:0.7 "${Q[@]}" "${DATA_ARGS[@]}" "${DED[@]}" &
+DPID=$!
+stage latency "$CK/latency.pt" $PY train_select.py latency --ckpt-dir "$CK" --log "$LOG" \
+  --threads $T1 --latency-table "$HERE/latency_table.json" --schedule-out "$OUT/schedule-default.json" \
+  "${Q[@]}" "${DATA_ARGS[@]}" "${LAT[@]}"
+wait $DPID
+stage qat "$CK/qat.pt" $PY train_select.py qat --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  --schedule-out "$OUT/schedule-default.json" "${Q[@]}" "${DATA_ARGS[@]}" "${QAT[@]}"
+stage quantize "$OUT/deit-micro-int8.hvt" $PY export.py quantize --ckpt-dir "$CK" --out-dir "$OUT" \
+  --log "$LOG" "${DATA_ARGS[@]}" "${EXP[@]}"
+stage masks "$OUT/masks-default.hvt" $PY export.py masks --ckpt-dir "$CK" --out-dir "$OUT" \
+  --log "$LOG" "${DATA_ARGS[@]}" "${EXP[@]}"
+stage evaluate "$OUT/results.json" $PY evaluate.py --ckpt-dir "$CK" --out-dir "$OUT" \
+  --log "$LOG" "${DATA_ARGS[@]}" "${EVAL[@]}"
+echo "done: artifacts in $OUT, log in $LOG"
