@@ -10,7 +10,7 @@ namespace {
 
 int log2_exact(std::int64_t v, const std::string& what, const std::string& mapping) {
   if (v <= 0 || (v & (v - 1)) != 0)
-    throw InputError("address_mapping", mapping, what + " must be a power of two, got " + std::to_string(v));
+    throw InputError("address mapping \"" + mapping + "\"", "", what + " must be a power of two, got " + std::to_string(v));
   int b = 0;
   while ((std::int64_t(1) << b) < v) ++b;
   return b;
@@ -20,7 +20,7 @@ int log2_exact(std::int64_t v, const std::string& what, const std::string& mappi
 
 AddressMapper::AddressMapper(const DdrOrganization& org, const std::string& mapping) : mapping_(mapping) {
   auto bad = [&](const std::string& what) -> InputError {
-    return InputError("address_mapping", mapping, what);
+    return InputError("address mapping \"" + mapping + "\"", "", what);
   };
   offset_bits_ = log2_exact(org.bytes_per_burst(), "bytes per burst", mapping);
   burst_length_ = static_cast<std::uint32_t>(org.burst_length);

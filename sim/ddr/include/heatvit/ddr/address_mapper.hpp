@@ -34,7 +34,7 @@ struct DramAddress {
 
 class AddressMapper {
  public:
-  /// Throws InputError (origin "address_mapping") when `mapping` does not parse or
+  /// Throws InputError (naming the mapping string) when `mapping` does not parse or
   /// does not cover the geometry of `org` exactly. Geometry sizes must be powers of 2.
   AddressMapper(const DdrOrganization& org, const std::string& mapping);
 
