@@ -77,9 +77,10 @@ std::string RunConfig::option(const po::variables_map& vm, const std::string& ke
 }
 
 void RunConfig::add_section(const std::string& key, json section, const std::string& origin,
-                            const Provenance& /*inner*/) {
+                            const Provenance& inner) {
   doc_[key] = std::move(section);
   prov_->set(key, origin);
+  prov_->merge(key, inner);
   apply_overrides_to(key);
 }
 

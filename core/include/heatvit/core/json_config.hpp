@@ -41,6 +41,10 @@ class Provenance {
  public:
   /// Records that the subtree at dotted `path` came from `origin` (a file or option).
   void set(const std::string& path, const std::string& origin) { origins_[path] = origin; }
+  /// Records every origin of `other` under `prefix` (a dotted path).
+  void merge(const std::string& prefix, const Provenance& other) {
+    for (const auto& [p, o] : other.origins_) origins_[p.empty() ? prefix : prefix + "." + p] = o;
+  }
   /// The origin of the deepest recorded prefix of `path`.
   std::string origin_of(const std::string& path) const;
   /// How to name `path` in a message from its origin: relative to the file it came

@@ -1,0 +1,128 @@
+// heatvit sim: cycle-level simulation of a model on a hardware configuration.
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+#include "heatvit/core/atomic_file.hpp"
+#include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
+#include "heatvit/sim/job.hpp"
+
+namespace heatvit::cli {
+
+sim::HwConfig load_hw(RunConfig& rc, const std::string& name_or_path) {
+  if (name_or_path.empty()) throw InputError("--hw", "", "is required");
+  std::string path = name_or_path;
+  if (path.find('/') == std::string::npos && path.find(".json") == std::string::npos)
+    path = resolve_relative(project_root(), "configs/hw/" + path + ".json");
+  Provenance inner;
+  json composed = sim::compose_hw_config(path, inner);
+  rc.add_section("hw", std::move(composed), path, inner);
+  return sim::parse_hw_config(rc.reader("hw"));
+}
+
+std::string schedule_path(const sim::HwConfig& hw, const ModelShape& model, const std::string& opt) {
+  if (opt == "dense") return "";
+  if (opt.empty() || opt == "default") {
+    auto it = hw.default_schedules.find(model.name);
+    if (it == hw.default_schedules.end()) {
+      if (opt == "default")
+        throw InputError("--schedule", "", "hw config " + hw.name + " has no default schedule for " + model.name);
+      return "";
+    }
+    return it->second;
+  }
+  return opt;
+}
+
+int run_sim(const std::vector<std::string>& args) {
+  po::options_description desc("sim options");
+  desc.add_options()
+      ("model", po::value<std::string>(), "model preset name or JSON path")
+      ("hw", po::value<std::string>(), "hardware config: configs/hw/<name>.json or a path")
+      ("schedule", po::value<std::string>(), "pruning schedule JSON, 'default' (the hw config's for "
+                                             "this model; also used when omitted) or 'dense'")
+      ("tokens", po::value<std::string>(), "tokens entering each block (overrides the schedule's "
+                                           "expected counts; selectors still run where it says)")
+      ("images", po::value<int>()->default_value(1), "images to simulate")
+      ("report", po::value<std::string>(), "write the JSON report here (resolved config next to it)")
+      ("vcd", po::value<std::string>(), "write a VCD trace (busy signals, queue depths) of the run")
+      ("timeline", po::value<std::string>(), "write a Chrome trace-event JSON of the first image's "
+                                             "passes and load/compute/store phases (Perfetto)")
+      ("latency-table", po::value<std::string>(), "write the per-block latency vs tokens table instead")
+      ("analytic-table", "with --latency-table: use the analytic model instead of SystemC")
+      ("quiet,q", "no summary on stdout");
+  add_config_options(desc);
+  po::variables_map vm;
+  if (!parse_args("sim", args, desc, vm,
+                  "--model M --hw H [--schedule S] [--images K] --report R.json"))
+    return 0;
+  RunConfig rc(vm);
+  sim::SimJob job;
+  job.model = rc.load_model(rc.option(vm, "model"));
+  job.hw_name = rc.option(vm, "hw");
+  job.hw = load_hw(rc, job.hw_name);
+
+  if (vm.count("latency-table")) {
+    rc.check_overrides_used();
+    rc.reader("model").finish();
+    rc.reader("hw").finish();
+    const std::string out = vm["latency-table"].as<std::string>();
+    const json t = sim::latency_table(job.model, job.hw, !vm.count("analytic-table"));
+    write_report(out, t, rc.resolved());
+    if (!vm.count("quiet")) std::printf("wrote %s (%zu token counts)\n", out.c_str(), t["blocks"][0]["rows"].size());
+    return 0;
+  }
+
+  const Schedule sched = rc.load_schedule(schedule_path(job.hw, job.model, rc.option(vm, "schedule")), job.model);
+  rc.check_overrides_used();
+  rc.reader("model").finish();
+  rc.reader("hw").finish();
+  for (const auto& p : sched.selectors) job.selector_blocks.push_back(p.block);
+  std::vector<int> tokens = expected_tokens(job.model, sched);
+  const std::string tok = rc.option(vm, "tokens");
+  if (!tok.empty()) {
+    tokens = parse_int_list(tok, "--tokens");
+    validate_tokens(job.model, tokens, "--tokens");
+  }
+  const int images = vm["images"].as<int>();
+  if (images < 1) throw InputError("--images", "", "must be at least 1");
+  job.images.assign(static_cast<std::size_t>(images), tokens);
+  if (vm.count("vcd")) job.options.vcd_path = vm["vcd"].as<std::string>();
+  job.options.trace_events = vm.count("timeline") > 0;
+
+  const sim::JobResult res = sim::run_job(job);
+  json report = res.report;
+  report["schedule"] = sched.name;
+  rc.extra()["options"] = {{"images", images}, {"tokens", tokens}, {"schedule", schedule_to_json(sched)}};
+  if (vm.count("report")) {
+    const std::string path = vm["report"].as<std::string>();
+    OutputSet out;
+    out.add(path, report.dump(2) + "\n");
+    out.add(sibling_path(path, ".config.json"), rc.resolved().dump(2) + "\n");
+    if (vm.count("timeline")) out.add(vm["timeline"].as<std::string>(), sim::timeline_json(res.trace).dump() + "\n");
+    out.commit();
+  } else if (vm.count("timeline")) {
+    write_file_atomic(vm["timeline"].as<std::string>(), sim::timeline_json(res.trace).dump() + "\n");
+  }
+  if (!vm.count("quiet")) {
+    const auto& L = report["latency_ms"];
+    std::printf("%s on %s (%s): %.3f ms mean (p50 %.3f, p99 %.3f) = %.1f FPS over %d image(s)\n",
+                job.model.name.c_str(), job.hw.name.c_str(), sched.name.c_str(), L["mean"].get<double>(),
+                L["p50"].get<double>(), L["p99"].get<double>(), report["fps"].get<double>(), images);
+    std::printf("  %.3f GMACs/image, PE utilization %.1f%%, DDR bandwidth utilization %.1f%%\n",
+                report["macs_per_image"].get<double>() / 1e9, 100 * report["pe_utilization"].get<double>(),
+                100 * report["ddr_bandwidth_utilization"].get<double>());
+    std::printf("  analytic model: %.3f ms (%+.2f%%)\n", report["analytic"]["latency_ms"].get<double>(),
+                100 * report["analytic"]["disagreement"].get<double>());
+    const auto& r = report["resources"];
+    const auto& d = report["device"];
+    std::printf("  resources: DSP %lld/%lld, BRAM36 %lld/%lld, LUT %lld/%lld, FF %lld/%lld\n",
+                r["dsp"].get<long long>(), d["dsp"].get<long long>(), r["bram36"].get<long long>(),
+                d["bram36"].get<long long>(), r["lut"].get<long long>(), d["lut"].get<long long>(),
+                r["ff"].get<long long>(), d["ff"].get<long long>());
+  }
+  return 0;
+}
+
+}  // namespace heatvit::cli

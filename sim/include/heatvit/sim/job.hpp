@@ -1,0 +1,43 @@
+// A simulation job: a model, a hardware config and per-image token counts, simulated
+// by the SystemC model (each distinct token vector once) and by the analytic model,
+// reported as the `heatvit sim` JSON report (contract.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "heatvit/core/json_config.hpp"
+#include "heatvit/models/workload.hpp"
+#include "heatvit/sim/hw_config.hpp"
+#include "heatvit/sim/simulator.hpp"
+
+namespace heatvit::sim {
+
+struct SimJob {
+  ModelShape model;
+  HwConfig hw;
+  std::string hw_name;                     ///< as given (name or path)
+  std::vector<int> selector_blocks;        ///< where selectors run (may be empty)
+  std::vector<std::vector<int>> images;    ///< tokens per block, one vector per image
+  std::vector<int> predicted_class;        ///< per image, or empty
+  SimOptions options;
+};
+
+struct JobResult {
+  json report;                      ///< the contract's report
+  std::vector<TraceEvent> trace;    ///< first image's events (when requested)
+};
+
+/// Runs the job. Throws InputError for configurations that do not fit the device or
+/// layers whose tiles do not fit the buffers.
+JobResult run_job(const SimJob& job);
+
+/// Per-block latency versus tokens table (the table latency-aware training uses):
+/// one transformer block (no selector) simulated for every token count from 2 to
+/// the dense count.
+json latency_table(const ModelShape& model, const HwConfig& hw, bool use_systemc);
+
+/// Chrome trace-event JSON (opens in Perfetto / chrome://tracing).
+json timeline_json(const std::vector<TraceEvent>& trace);
+
+}  // namespace heatvit::sim

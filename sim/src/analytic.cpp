@@ -1,0 +1,100 @@
+#include "heatvit/sim/timing.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace heatvit::sim {
+
+std::int64_t PlanTiming::cycles() const {
+  std::int64_t t = 0;
+  for (const auto& p : passes) t += p.cycles;
+  return t;
+}
+std::int64_t PlanTiming::compute_cycles() const {
+  std::int64_t t = 0;
+  for (const auto& p : passes) t += p.compute_cycles;
+  return t;
+}
+std::int64_t PlanTiming::ddr_bytes() const {
+  std::int64_t t = 0;
+  for (const auto& p : passes) t += p.ddr_read_bytes + p.ddr_write_bytes;
+  return t;
+}
+
+AnalyticModel::AnalyticModel(const HwConfig& hw) {
+  const double f = hw.frequency_mhz * 1e6;
+  // Sustained DDR bandwidth for streams: peak derated by refresh (tRFC every tREFI).
+  const auto& t = hw.ddr.timing;
+  const double refresh = hw.ddr.ctrl.refresh ? 1.0 - double(t.tRFC) / double(t.tREFI) : 1.0;
+  const double ddr = hw.ddr.peak_bytes_per_second() * refresh / f;
+  ddr_bw_ = ddr;
+  max_burst_ = hw.axi.max_burst_bytes;
+  read_bw_ = std::min(ddr, hw.axi.read_ports.size() * hw.port_bytes_per_cycle());
+  write_bw_ = std::min(ddr, hw.axi.write_ports.size() * hw.port_bytes_per_cycle());
+  store_read_bw_ = write_bw_;
+  // First data: AXI/interconnect latency + a row switch (precharge, activate) and a
+  // column access: a new stream rarely finds its row open, other streams use the banks.
+  const double dram_ns = (t.tRP + t.tRCD + t.CL + hw.ddr.burst_cycles()) * t.tCK_ps / 1000.0;
+  latency_ = hw.axi.latency_cycles + std::ceil(dram_ns * hw.frequency_mhz / 1000.0);
+}
+
+double AnalyticModel::read_cycles(std::int64_t bytes) const {
+  return bytes > 0 ? latency_ + std::ceil(bytes / read_bw_) : 0.0;
+}
+
+double AnalyticModel::store_read_cycles(std::int64_t bytes) const {
+  return bytes > 0 ? latency_ + std::ceil(bytes / store_read_bw_) : 0.0;
+}
+
+double AnalyticModel::write_cycles(std::int64_t bytes) const {
+  // Store-and-forward: a burst's data crosses the port before its DDR write is
+  // issued, so the last burst's DDR transfer is not hidden.
+  if (bytes <= 0) return 0.0;
+  const double last = double(std::min<std::int64_t>(bytes, max_burst_));
+  return latency_ + std::ceil(bytes / write_bw_) + std::ceil(last / ddr_bw_);
+}
+
+PassTiming AnalyticModel::time_pass(const Pass& p) const {
+  // Double buffering: the load of step s needs the buffer half that step s-2
+  // computed from; the compute of a new output tile needs the output half that the
+  // tile two back was stored from.
+  double load_end = 0, c_end1 = 0, c_end2 = 0;
+  double store_end = 0, store_end_prev = 0;  // last two output tiles' store completion
+  bool new_tile = true;
+  double busy = 0;
+  for (const auto& s : p.steps) {
+    const double load_start = std::max(load_end, c_end2);
+    load_end = load_start + std::max(read_cycles(s.load_a_bytes + s.load_b_bytes), double(s.load_cycles));
+    double c_start = std::max(c_end1, load_end);
+    if (new_tile) c_start = std::max(c_start, store_end_prev);
+    const double c_end = c_start + double(s.compute_cycles);
+    busy += double(s.compute_cycles);
+    c_end2 = c_end1;
+    c_end1 = c_end;
+    new_tile = s.ends_tile;
+    if (s.ends_tile) {
+      const double ready = c_end + p.fill_cycles;
+      const double st = std::max(store_end, ready);
+      // Residual operands are read first; post-processing streams into the write.
+      const double post = s.post_cycles > 0 ? double(s.post_cycles + p.post_latency) : 0.0;
+      store_end_prev = store_end;
+      store_end = st + store_read_cycles(s.store_read_bytes) + std::max(post, write_cycles(s.store_bytes));
+    }
+  }
+  PassTiming t;
+  t.cycles = static_cast<std::int64_t>(std::ceil(std::max(store_end, c_end1)));
+  t.compute_cycles = static_cast<std::int64_t>(busy);
+  t.stall_cycles = t.cycles - t.compute_cycles;
+  t.ddr_read_bytes = p.ddr_read_bytes();
+  t.ddr_write_bytes = p.ddr_write_bytes();
+  return t;
+}
+
+PlanTiming AnalyticModel::time_plan(const Plan& plan) const {
+  PlanTiming t;
+  t.passes.reserve(plan.passes.size());
+  for (const auto& p : plan.passes) t.passes.push_back(time_pass(p));
+  return t;
+}
+
+}  // namespace heatvit::sim

@@ -1,0 +1,201 @@
+#include "heatvit/sim/job.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "heatvit/core/error.hpp"
+#include "heatvit/sim/plan.hpp"
+#include "heatvit/sim/resources.hpp"
+#include "heatvit/sim/timing.hpp"
+
+namespace heatvit::sim {
+
+namespace {
+
+json distribution(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  // Nearest-rank percentiles.
+  auto pct = [&](double p) {
+    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * double(v.size())));
+    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+  };
+  return {{"mean", sum / double(v.size())}, {"p50", pct(50)}, {"p99", pct(99)}, {"min", v.front()},
+          {"max", v.back()}};
+}
+
+}  // namespace
+
+JobResult run_job(const SimJob& job) {
+  const HwConfig& hw = job.hw;
+  if (job.images.empty()) throw InputError("--images", "", "no images to simulate");
+  const ResourceReport res = estimate_resources(hw);
+  check_fits(hw, res);
+  if (!job.selector_blocks.empty() && !hw.selector.enabled)
+    throw InputError(hw.accelerator_origin, "selector.enabled",
+                     "the schedule inserts token selectors but this hardware has no selector support");
+
+  // Distinct token vectors are simulated once.
+  std::map<std::vector<int>, std::size_t> index;
+  std::vector<std::vector<int>> unique;
+  std::vector<std::size_t> image_plan;
+  for (const auto& t : job.images) {
+    auto it = index.find(t);
+    if (it == index.end()) {
+      it = index.emplace(t, unique.size()).first;
+      unique.push_back(t);
+    }
+    image_plan.push_back(it->second);
+  }
+  std::vector<Workload> workloads;
+  std::vector<Plan> plans;
+  for (const auto& t : unique) {
+    workloads.push_back(build_workload(job.model, t, job.selector_blocks));
+    plans.push_back(make_plan(workloads.back(), hw));
+  }
+  std::vector<const Plan*> ptrs;
+  for (const auto& p : plans) ptrs.push_back(&p);
+  SimOptions opt = job.options;
+  SimRun run = simulate(hw, ptrs, opt);
+  const AnalyticModel analytic(hw);
+
+  const double f_hz = hw.frequency_mhz * 1e6;
+  std::vector<double> cycles, lat_ms, macs;
+  for (std::size_t i = 0; i < job.images.size(); ++i) {
+    const auto c = double(run.plans[image_plan[i]].cycles());
+    cycles.push_back(c);
+    lat_ms.push_back(c / f_hz * 1e3);
+    macs.push_back(double(workloads[image_plan[i]].total_macs()));
+  }
+
+  // Layer table of the first image, with the analytic model's view of each pass.
+  const Plan& p0 = plans[image_plan[0]];
+  const PlanTiming& t0 = run.plans[image_plan[0]];
+  const PlanTiming a0 = analytic.time_plan(p0);
+  json layers = json::array();
+  double worst = 0;
+  std::string worst_name;
+  for (std::size_t i = 0; i < p0.passes.size(); ++i) {
+    const Pass& p = p0.passes[i];
+    const PassTiming& t = t0.passes[i];
+    const PassTiming& a = a0.passes[i];
+    const double dis = t.cycles > 0 ? (double(a.cycles) - double(t.cycles)) / double(t.cycles) : 0.0;
+    if (std::fabs(dis) > std::fabs(worst)) {
+      worst = dis;
+      worst_name = p.name;
+    }
+    layers.push_back({{"name", p.name}, {"block", p.block}, {"phase", to_string(p.phase)},
+                      {"kind", to_string(p.kind)}, {"ops", p.ops}, {"cycles", t.cycles},
+                      {"compute_cycles", t.compute_cycles}, {"stall_cycles", t.stall_cycles},
+                      {"ddr_bytes", t.ddr_read_bytes + t.ddr_write_bytes},
+                      {"ddr_read_bytes", t.ddr_read_bytes}, {"ddr_write_bytes", t.ddr_write_bytes},
+                      {"macs", p.macs()}, {"tiles", p.steps.size()},
+                      {"tiling", {{"tm", p.tiling.tm}, {"tn", p.tiling.tn}, {"tk", p.tiling.tk},
+                                  {"order", p.tiling.n_outer ? "n-m-k" : "m-n-k"}}},
+                      {"analytic_cycles", a.cycles}, {"analytic_disagreement", dis}});
+  }
+
+  const double total_cycles = double(t0.cycles());
+  const double peak_macs = double(hw.pe.macs());
+  std::int64_t ddr_bytes = 0;
+  double cyc_sum = 0, mac_sum = 0;
+  for (std::size_t i = 0; i < job.images.size(); ++i) {
+    ddr_bytes += run.plans[image_plan[i]].ddr_bytes();
+    cyc_sum += cycles[i];
+    mac_sum += macs[i];
+  }
+  const double ddr_peak_per_cycle = hw.ddr.peak_bytes_per_second() / f_hz;
+
+  json r;
+  r["model"] = job.model.name;
+  r["hw"] = hw.name;
+  r["hw_config"] = job.hw_name;
+  r["frequency_mhz"] = hw.frequency_mhz;
+  r["images"] = job.images.size();
+  r["distinct_token_vectors"] = unique.size();
+  r["selector_blocks"] = job.selector_blocks;
+  r["tokens"] = job.images[0];
+  r["latency_ms"] = distribution(lat_ms);
+  r["cycles"] = distribution(cycles);
+  double mean_ms = 0;
+  for (double x : lat_ms) mean_ms += x;
+  mean_ms /= double(lat_ms.size());
+  r["fps"] = 1000.0 / mean_ms;
+  r["macs_per_image"] = mac_sum / double(job.images.size());
+  r["layers"] = layers;
+  r["pe_utilization"] = mac_sum / (cyc_sum * peak_macs);
+  r["ddr_bandwidth_utilization"] = double(ddr_bytes) / (cyc_sum * ddr_peak_per_cycle);
+  r["ddr_bytes_per_image"] = double(ddr_bytes) / double(job.images.size());
+  r["peak_macs_per_cycle"] = hw.pe.macs();
+  const json rj = to_json(res, hw);
+  r["resources"] = rj["total"];
+  r["resources_detail"] = rj;
+  r["device"] = to_json(hw.device.capacity);
+  r["analytic"] = {{"cycles", a0.cycles()},
+                   {"latency_ms", double(a0.cycles()) / f_hz * 1e3},
+                   {"disagreement", (double(a0.cycles()) - total_cycles) / total_cycles},
+                   {"worst_layer", worst_name},
+                   {"worst_layer_disagreement", worst}};
+  r["stats"] = run.stats;
+  if (!job.predicted_class.empty()) {
+    std::map<int, std::pair<double, int>> per;
+    for (std::size_t i = 0; i < job.images.size() && i < job.predicted_class.size(); ++i) {
+      per[job.predicted_class[i]].first += lat_ms[i];
+      per[job.predicted_class[i]].second += 1;
+    }
+    json pc = json::array();
+    for (const auto& [cls, v] : per)
+      pc.push_back({{"class", cls}, {"images", v.second}, {"latency_ms_mean", v.first / v.second}});
+    r["latency_by_predicted_class"] = pc;
+  }
+  return {r, run.trace};
+}
+
+json latency_table(const ModelShape& model, const HwConfig& hw, bool use_systemc) {
+  std::vector<Plan> plans;
+  std::vector<int> counts;
+  for (int n = 2; n <= model.dense_tokens(); ++n) {
+    const Workload w = build_workload(model, std::vector<int>(static_cast<std::size_t>(model.depth), n), {});
+    Plan full = make_plan(w, hw);
+    Plan block;
+    for (auto& p : full.passes)
+      if (p.block == 0 && p.phase != Phase::Selector) block.passes.push_back(std::move(p));
+    plans.push_back(std::move(block));
+    counts.push_back(n);
+  }
+  std::vector<std::int64_t> cyc;
+  if (use_systemc) {
+    std::vector<const Plan*> ptrs;
+    for (const auto& p : plans) ptrs.push_back(&p);
+    const SimRun run = simulate(hw, ptrs);
+    for (const auto& t : run.plans) cyc.push_back(t.cycles());
+  } else {
+    const AnalyticModel a(hw);
+    for (const auto& p : plans) cyc.push_back(a.time_plan(p).cycles());
+  }
+  json rows = json::array();
+  for (std::size_t i = 0; i < counts.size(); ++i) rows.push_back({{"tokens", counts[i]}, {"cycles", cyc[i]}});
+  json blocks = json::array();
+  // Every block of these models has the same shape, so one table serves all blocks.
+  for (int b = 0; b < model.depth; ++b) blocks.push_back({{"block", b}, {"rows", rows}});
+  return {{"model", model.name}, {"hw", hw.name}, {"source", use_systemc ? "simulated" : "analytic"},
+          {"frequency_mhz", hw.frequency_mhz}, {"blocks", blocks}};
+}
+
+json timeline_json(const std::vector<TraceEvent>& trace) {
+  static const std::map<std::string, int> lanes = {{"pass", 0}, {"load", 1}, {"compute", 2}, {"store", 3}};
+  json ev = json::array();
+  for (const auto& [name, tid] : lanes)
+    ev.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", tid}, {"args", {{"name", name}}}});
+  for (const auto& e : trace) {
+    const auto it = lanes.find(e.lane);
+    ev.push_back({{"name", e.name}, {"cat", e.lane}, {"ph", "X"}, {"pid", 1},
+                  {"tid", it == lanes.end() ? 9 : it->second}, {"ts", double(e.start_ps) / 1e6},
+                  {"dur", double(e.end_ps - e.start_ps) / 1e6}});
+  }
+  return {{"traceEvents", ev}, {"displayTimeUnit", "ns"}};
+}
+
+}  // namespace heatvit::sim
