@@ -1,0 +1,102 @@
+"""Bad input gives a clear error naming the file/field; nothing is written half-way."""
+import gzip
+import json
+import os
+import struct
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+from common import load_split, DataError, atomic_write_json
+from model import DeitMicro
+from train_select import build_model, load_sched_json, parse_sched
+from costs import LatencyTable
+
+
+class BadInputTest(unittest.TestCase):
+    def setUp(self):
+        self.d = tempfile.TemporaryDirectory()
+        self.p = self.d.name
+
+    def tearDown(self):
+        self.d.cleanup()
+
+    def test_missing_dataset(self):
+        with self.assertRaisesRegex(DataError, "/nonexistent/fmnist: dataset directory not found"):
+            load_split("train", "/nonexistent/fmnist")
+        open(os.path.join(self.p, "x"), "w").close()
+        with self.assertRaisesRegex(DataError, "train-images-idx3-ubyte.gz: dataset file not found"):
+            load_split("train", self.p)
+
+    def _idx(self, name, body, dims, gz=True, magic=b"\x00\x00\x08"):
+        raw = magic + bytes([len(dims)]) + struct.pack(">" + "I" * len(dims), *dims) + body
+        path = os.path.join(self.p, name + (".gz" if gz else ""))
+        if gz:
+            with gzip.open(path, "wb") as f:
+                f.write(raw)
+        else:
+            open(path, "wb").write(raw)
+        return path
+
+    def test_truncated_and_corrupt_idx(self):
+        self._idx("t10k-labels-idx1-ubyte", bytes(3), [3])
+        p = self._idx("t10k-images-idx3-ubyte", bytes(3 * 28 * 28 - 10), [3, 28, 28])
+        with self.assertRaisesRegex(DataError, "t10k-images-idx3-ubyte.gz: .*truncated"):
+            load_split("t10k", self.p)
+        self._idx("t10k-images-idx3-ubyte", bytes(3 * 28 * 28), [3, 28, 28], magic=b"\x01\x02\x08")
+        with self.assertRaisesRegex(DataError, "t10k-images-idx3-ubyte.gz: bad IDX magic"):
+            load_split("t10k", self.p)
+        # a gzip stream cut in the middle
+        good = self._idx("t10k-images-idx3-ubyte", bytes(3 * 28 * 28), [3, 28, 28])
+        raw = open(good, "rb").read()
+        open(good, "wb").write(raw[:len(raw) // 2])
+        with self.assertRaisesRegex(DataError, "t10k-images-idx3-ubyte.gz: cannot read"):
+            load_split("t10k", self.p)
+        self._idx("t10k-images-idx3-ubyte", bytes(3 * 28 * 28), [3, 28, 28])
+        x, y = load_split("t10k", self.p)
+        self.assertEqual(x.shape, (3, 28, 28))
+
+    def test_checkpoint_of_another_shape(self):
+        sd = DeitMicro().state_dict()
+        sd["pos_embed"] = torch.zeros(1, 65, 64)
+        path = os.path.join(self.p, "dense.pt")
+        torch.save({"model": sd}, path)
+        with self.assertRaisesRegex(ValueError, "dense.pt: tensor 'pos_embed' has shape \\[1, 65, 64\\]"):
+            build_model(path)
+        torch.save({"weights": 1}, path)
+        with self.assertRaisesRegex(ValueError, "dense.pt: not a deit-micro checkpoint"):
+            build_model(path)
+        with self.assertRaisesRegex(FileNotFoundError, "missing.pt: checkpoint not found"):
+            build_model(os.path.join(self.p, "missing.pt"))
+
+    def test_unknown_selector_block(self):
+        path = os.path.join(self.p, "s.json")
+        json.dump({"selectors": [{"block": 3, "keep": 0.7}, {"block": 11, "keep": 0.5}]}, open(path, "w"))
+        with self.assertRaisesRegex(ValueError, "s.json: selectors\\[1\\].block = 11"):
+            load_sched_json(path)
+        json.dump({"selectors": [{"block": 3, "keep": 1.5}]}, open(path, "w"))
+        with self.assertRaisesRegex(ValueError, "s.json: selectors\\[0\\].keep"):
+            load_sched_json(path)
+        with self.assertRaisesRegex(ValueError, "block 0 is not a candidate"):
+            parse_sched("0:0.5")
+
+    def test_latency_table_errors(self):
+        path = os.path.join(self.p, "lat.json")
+        json.dump({"model": "deit-micro", "blocks": [{"block": 0, "rows": [{"tokens": 2, "cycles": 1}]}]},
+                  open(path, "w"))
+        with self.assertRaisesRegex(ValueError, "lat.json: field 'blocks' lacks rows for block 1"):
+            LatencyTable(path)
+
+    def test_atomic_json(self):
+        path = os.path.join(self.p, "r.json")
+        atomic_write_json(path, {"a": 1})
+        with self.assertRaises(TypeError):
+            atomic_write_json(path, {"a": object()})
+        self.assertEqual(json.load(open(path)), {"a": 1})
+        self.assertEqual(os.listdir(self.p), ["r.json"])
+
+
+if __name__ == "__main__":
+    unittest.main()

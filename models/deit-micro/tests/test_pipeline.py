@@ -1,0 +1,69 @@
+"""Smoke test: every stage for a few steps on a few hundred images, then export and re-read."""
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+import export
+import hvtfile
+import intref
+import train_dense
+import train_select
+from common import DEFAULT_DATA
+
+HAVE_DATA = os.path.exists(os.path.join(DEFAULT_DATA, "train-images-idx3-ubyte.gz"))
+
+
+@unittest.skipUnless(HAVE_DATA, "Fashion-MNIST not installed")
+class PipelineSmokeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="dm-smoke-")
+        cls.ck = os.path.join(cls.dir, "ck")
+        cls.out = os.path.join(cls.dir, "out")
+        os.makedirs(cls.out)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_all_stages(self):
+        ck, out = self.ck, self.out
+        q = ["--ckpt-dir", ck, "--limit", "256", "--test-limit", "64", "--threads", "1"]
+        train_dense.main(q + ["--epochs", "1", "--bs", "64"])
+        self.assertTrue(os.path.exists(os.path.join(ck, "dense.pt")))
+        train_select.main(["bank"] + q + ["--steps", "2", "--bs", "16", "--ckpt-every", "1"])
+        # resume: a second call with more steps continues from the checkpoint
+        os.remove(os.path.join(ck, "bank.pt"))
+        train_select.main(["bank"] + q + ["--steps", "3", "--bs", "16", "--ckpt-every", "1"])
+        self.assertEqual(torch.load(os.path.join(ck, "bank-last.pt"))["step"], 3)
+        train_select.main(["dedicated"] + q + ["--steps", "1", "--bs", "16", "--sched", "3:0.7,6:0.7"])
+        sched_path = os.path.join(out, "schedule-default.json")
+        train_select.main(["latency"] + q + ["--steps", "1", "--bs", "16", "--stages", "1",
+                                             "--val", "32", "--keep-cands", "0.5",
+                                             "--budget", "1.0", "--schedule-out", sched_path])
+        sched = json.load(open(sched_path))
+        self.assertEqual(len(sched["selectors"]), 1)
+        train_select.main(["qat"] + q + ["--steps", "1", "--bs", "16", "--schedule-out", sched_path])
+        export.main(["quantize", "--ckpt-dir", ck, "--out-dir", out, "--calib", "32"])
+        export.main(["masks", "--ckpt-dir", ck, "--out-dir", out, "--test-limit", "24"])
+        kind, meta, t = hvtfile.read(os.path.join(out, "deit-micro-int8.hvt"))
+        self.assertEqual(kind, "deit-micro-int8")
+        self.assertEqual(meta["shape"]["depth"], 12)
+        self.assertEqual(t["s5.thr"].shape, (20,))
+        self.assertEqual(t["b0.q.w"].dtype, np.int8)
+        kind, meta, m = hvtfile.read(os.path.join(out, "masks-default.hvt"))
+        self.assertEqual(kind, "token-masks")
+        b = sched["selectors"][0]["block"]
+        self.assertEqual(m[f"mask.b{b}"].shape, (24, 49))
+        self.assertEqual(m["pred"].shape, (24,))
+        ref = json.load(open(os.path.join(out, "reference-outputs.json")))
+        self.assertEqual(len(ref["dense"]["logits"]), 16)
+
+
+if __name__ == "__main__":
+    unittest.main()
