@@ -16,7 +16,8 @@ inline int lowest_bit(std::uint64_t v) { return __builtin_ctzll(v); }
 Controller::Controller(const DdrSpec& spec)
     : spec_(spec), mapper_(spec.org, spec.ctrl.address_mapping), tck_(std::uint64_t(spec.timing.tCK_ps)), st_(spec),
       spec_st_(spec) {
-  HEATVIT_CHECK(spec.org.banks() <= 64, "at most 64 banks are supported");
+  if (spec.org.banks() > 64)
+    throw InputError("DDR spec " + spec.name, "organization", "at most 64 banks are supported");
   const auto depth = static_cast<std::size_t>(spec.ctrl.queue_depth);
   st_.entries.resize(depth);
   st_.free_entries.reserve(depth);
@@ -124,11 +125,10 @@ void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle
   s.timing.issue(w ? Command::WR : Command::RD, b, en.row, t);
 
   ControllerStats& st = s.stats;
-  if (s.any_column_issued && w != s.dir_write) {
-    ++st.rw_turnarounds;
+  if (w != s.dir_write) {
+    if (s.any_column_issued) ++st.rw_turnarounds;
     s.dir_bursts = 0;
   }
-  if (w != s.dir_write) s.dir_bursts = 0;
   s.dir_write = w;
   s.any_column_issued = true;
   ++s.dir_bursts;

@@ -41,6 +41,8 @@ DdrSpec parse_ddr_spec(ConfigReader& r) {
     require_pow2(o, "burst_length", g.burst_length);
     require_pow2(o, "data_bus_bits", g.data_bus_bits);
     if (g.columns < g.burst_length) o.fail("columns", "must be at least burst_length");
+    if (g.banks() > 64)
+      o.fail("banks_per_group", "bank_groups x banks_per_group must be at most 64, got " + std::to_string(g.banks()));
   }
 
   {

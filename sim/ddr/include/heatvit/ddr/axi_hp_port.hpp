@@ -15,6 +15,8 @@
 //   - a fixed latency of latency_cycles PL cycles is added between the port and the
 //     DDR controller (interconnect + clock crossing + controller front end).
 // b_transport returns (delay = 0) when the last burst of the transaction is done.
+// One initiator socket binds to `target`; several threads of that initiator may call
+// b_transport at the same time (e.g. a read and a write stream).
 // Data pointers are passed through untouched (DdrTarget does not store data).
 #pragma once
 

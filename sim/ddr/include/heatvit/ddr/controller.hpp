@@ -78,7 +78,8 @@ class Controller {
  public:
   static constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
 
-  /// `spec` is copied. Throws InputError if its address mapping is invalid.
+  /// `spec` is copied. Throws InputError if its address mapping is invalid or it has
+  /// more than 64 banks.
   explicit Controller(const DdrSpec& spec);
 
   /// Adds a request. Its arrival may lie in the future; an arrival earlier than the
