@@ -135,8 +135,12 @@ TEST(Controller, RefreshIsVisible) {
   DdrSpec s = preset();
   const std::uint64_t trefi_ps = std::uint64_t(s.timing.tREFI) * 833;
   {
+    // Tight tREFI gate: the k-th REF is issued in cycle k x tREFI (idle banks), so it
+    // is not yet committed before that cycle's start and is right after it.
     Controller c(s);
-    c.advance_to(10 * trefi_ps + 1000);
+    c.advance_to(10 * trefi_ps);
+    EXPECT_EQ(c.stats().refreshes, 9u);
+    c.advance_to(10 * trefi_ps + 1);
     EXPECT_EQ(c.stats().refreshes, 10u);
   }
   {
