@@ -178,7 +178,6 @@ def cmd_masks(a):
         o = im.run(xte[i:i + 500], th)
         for b, _ in th:
             masks[b][i:i + 500] = o["masks"][b]
-            reach = o["sel_in"][b] if False else None
             sc = o["scores"][b]
             scores[b][i:i + 500] = sc
         preds[i:i + 500] = o["pred"]
