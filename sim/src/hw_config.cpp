@@ -64,6 +64,14 @@ HwConfig parse_hw_config(ConfigReader& r) {
     hw.axi.max_burst_bytes = static_cast<int>(a.integer("max_burst_bytes", 4096, 16, 4096));
     hw.axi.read_ports = parse_ports(a, "read_ports", hw.axi.ports);
     hw.axi.write_ports = parse_ports(a, "write_ports", hw.axi.ports);
+    // Each port serves one DMA engine (its read and write channels are not shared
+    // between the load and the store engine in this model).
+    std::vector<int> seen(static_cast<std::size_t>(hw.axi.ports), 0);
+    for (int p : hw.axi.read_ports)
+      if (seen[static_cast<std::size_t>(p)]++) a.fail("read_ports", "port " + std::to_string(p) + " is listed twice");
+    for (int p : hw.axi.write_ports)
+      if (seen[static_cast<std::size_t>(p)]++)
+        a.fail("write_ports", "port " + std::to_string(p) + " is already used (each port serves one DMA engine)");
   }
 
   ConfigReader& ac = r.child("accelerator");

@@ -1,0 +1,85 @@
+#include <gtest/gtest.h>
+
+#include "heatvit/core/error.hpp"
+#include "heatvit/sim/plan.hpp"
+
+using namespace heatvit;
+using namespace heatvit::sim;
+
+namespace {
+HwConfig hw(const std::string& name) {
+  return load_hw_config(std::string(HEATVIT_SOURCE_DIR_FOR_TESTS) + "/configs/hw/" + name + ".json");
+}
+}  // namespace
+
+TEST(Plan, TileCyclesFollowThePeArray) {
+  PeArray pe;
+  pe.th = 4;
+  pe.ti = 16;
+  pe.to = 64;
+  EXPECT_EQ(gemm_tile_cycles(pe, 197, 64, 384, false), 50 * 1 * 24);
+  EXPECT_EQ(gemm_tile_cycles(pe, 13, 197, 64, true), 13 * 4 * 4);
+  EXPECT_EQ(pe.adder_tree_depth(), 4);
+}
+
+TEST(Plan, TilingFitsTheBuffers) {
+  const HwConfig h = hw("zcu102-heatvit");
+  for (auto [m, n, k] : {std::tuple<int, int, int>{197, 1536, 384}, {197, 384, 1536}, {12544, 64, 576}}) {
+    const Tiling t = choose_tiling(m, n, k, false, h, "x");
+    EXPECT_LE(t.tm * t.tk * h.element_bytes(), h.buffers.input_bytes);
+    EXPECT_LE(t.tk * t.tn * h.element_bytes(), h.buffers.weight_bytes);
+    EXPECT_LE(t.tm * t.tn * h.accumulator_bits / 8, h.buffers.output_bytes);
+    EXPECT_EQ(t.tm % h.pe.th, 0);
+    EXPECT_EQ(t.tn % h.pe.to, 0);
+  }
+  // A fused LayerNorm needs whole rows on chip.
+  EXPECT_EQ(choose_tiling(197, 1152, 384, true, h, "x").tk, 384);
+}
+
+TEST(Plan, TilesThatCannotFitAreAnInputErrorNamingTheBuffer) {
+  HwConfig h = hw("zcu102-heatvit");
+  h.buffers.input_bytes = 1024;  // not even th rows of a 384-wide LayerNorm'd input
+  try {
+    choose_tiling(197, 1152, 384, true, h, "block0.qkv");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("buffers_kib.input"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("block0.qkv"), std::string::npos);
+  }
+}
+
+TEST(Plan, FusionAndTrafficOfADenseBlock) {
+  const HwConfig h = hw("zcu102-heatvit");
+  const ModelShape m = load_model("deit-small");
+  const Plan p = make_plan(build_dense_workload(m), h);
+  const Pass* qkv = nullptr;
+  const Pass* fc1 = nullptr;
+  const Pass* att = nullptr;
+  for (const auto& x : p.passes) {
+    if (x.name == "block0.qkv") qkv = &x;
+    if (x.name == "block0.fc1") fc1 = &x;
+    if (x.name == "block0.qk") att = &x;
+  }
+  ASSERT_TRUE(qkv && fc1 && att);
+  EXPECT_EQ(qkv->ops.front(), "block0.ln1");
+  EXPECT_EQ(fc1->ops.back(), "block0.gelu");
+  EXPECT_EQ(att->kind, PassKind::Attention);
+  EXPECT_EQ(att->ops.size(), 3u);
+  // Every weight byte is read at least once; the input once when K is resident.
+  std::int64_t wbytes = 0;
+  for (const auto& s : qkv->steps) wbytes += s.load_b_bytes;
+  EXPECT_GE(wbytes, 384 * 1152);
+  EXPECT_EQ(p.macs(), build_dense_workload(m).total_macs());
+}
+
+TEST(Plan, SelectorControlRunsOnItsOwnUnits) {
+  const HwConfig h = hw("zcu102-heatvit");
+  const ModelShape m = load_model("deit-small");
+  Schedule s;
+  s.selectors = {{3, 0.5}};
+  const Plan p = make_plan(build_schedule_workload(m, s), h);
+  int units = 0;
+  for (const auto& x : p.passes)
+    if (x.block == 3 && x.phase == Phase::Selector && x.kind == PassKind::Unit) ++units;
+  EXPECT_EQ(units, 3);  // decision, compaction, package
+}
