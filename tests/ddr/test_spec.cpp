@@ -118,3 +118,10 @@ TEST(DdrSpec, RejectsBadGeometryAndOptions) {
     EXPECT_NE(parse_error(j).find("tRCDD"), std::string::npos);
   }
 }
+
+TEST(DdrSpec, PresetNamesResolveToConfigs) {
+  EXPECT_EQ(ddr_preset_path("some/dir/x.json"), "some/dir/x.json");
+  EXPECT_EQ(ddr_preset_path("x.json"), "x.json");
+  const DdrSpec s = load_ddr_spec(ddr_preset_path("ddr4-2133-zcu102"));
+  EXPECT_EQ(s.timing.tCK_ps, 938);
+}

@@ -1,6 +1,7 @@
 #include "heatvit/ddr/spec.hpp"
 
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
 #include "heatvit/ddr/address_mapper.hpp"
 
 namespace heatvit::ddr {
@@ -106,6 +107,12 @@ DdrSpec load_ddr_spec(const std::string& path) {
   DdrSpec s = parse_ddr_spec(r);
   r.finish();
   return s;
+}
+
+std::string ddr_preset_path(const std::string& name_or_path) {
+  const std::string& s = name_or_path;
+  const bool is_path = s.find('/') != std::string::npos || (s.size() >= 5 && s.compare(s.size() - 5, 5, ".json") == 0);
+  return is_path ? s : project_root() + "/configs/ddr/" + s + ".json";
 }
 
 json to_json(const DdrSpec& s) {

@@ -1,6 +1,6 @@
 // heatvit DDR4 memory subsystem: one include for the whole public API.
 //
-//   DdrSpec / parse_ddr_spec / load_ddr_spec   typed preset (spec.hpp)
+//   DdrSpec / parse_ddr_spec / load_ddr_spec / ddr_preset_path   typed preset (spec.hpp)
 //   AddressMapper                              byte address -> bank group/bank/row/column
 //   TimingState                                per-bank/group/rank DDR4 timing rules
 //   Controller                                 FR-FCFS controller, plain C++ (controller.hpp)
@@ -13,7 +13,7 @@
 //   #include "heatvit/ddr/ddr.hpp"
 //   using namespace heatvit::ddr;
 //
-//   DdrSpec spec = load_ddr_spec("configs/ddr/ddr4-2400-x64.json");   // or parse_ddr_spec(reader)
+//   DdrSpec spec = load_ddr_spec(ddr_preset_path("ddr4-2400-x64"));  // or parse_ddr_spec(reader)
 //   DdrTarget ddr("ddr", spec);
 //   AxiPortConfig pc;                        // 128 bit, 3.333 ns, 16 outstanding, 30 cycles
 //   std::vector<std::unique_ptr<AxiHpPort>> hp;

@@ -100,6 +100,10 @@ DdrSpec parse_ddr_spec(ConfigReader& r);
 /// Loads and parses a preset file, rejecting unknown keys.
 DdrSpec load_ddr_spec(const std::string& path);
 
+/// A preset name ("ddr4-2400-x64") -> <project root>/configs/ddr/<name>.json; a
+/// string containing '/' or ending in ".json" is returned unchanged.
+std::string ddr_preset_path(const std::string& name_or_path);
+
 /// The preset as JSON (same layout parse_ddr_spec reads), for resolved-config dumps.
 json to_json(const DdrSpec& spec);
 
