@@ -6,6 +6,7 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -235,6 +236,41 @@ TEST(AxiHpPort, RejectsBadConfig) {
   cfg = AxiPortConfig{};
   cfg.max_outstanding = 0;
   EXPECT_THROW(AxiHpPort("bad2", cfg), heatvit::InputError);
+}
+
+TEST(AxiHpPort, InferenceScaleTrafficSimulatesQuickly) {
+  // About what one DeiT-S image moves: ~48 MB of reads and ~6 MB of writes over four
+  // ports in 64 KB DMA transactions. Prints the simulated and the wall time.
+  REQUIRE_FRESH_KERNEL();
+  DdrTarget ddr("ddr", preset());
+  std::vector<std::unique_ptr<AxiHpPort>> hp;
+  std::vector<std::unique_ptr<Driver>> drv;
+  const std::uint64_t rd_bytes = 12 << 20, wr_bytes = 3 << 19, chunk = 65536;
+  for (int i = 0; i < 4; ++i) {
+    hp.push_back(std::make_unique<AxiHpPort>(("hp" + std::to_string(i)).c_str(), AxiPortConfig{}));
+    hp.back()->initiator.bind(ddr.socket);
+    const std::uint64_t base = std::uint64_t(i) << 28;
+    drv.push_back(std::make_unique<Driver>(
+        ("dma" + std::to_string(i)).c_str(),
+        std::vector<Driver::Script>{[=](Driver& m) {
+                                      for (std::uint64_t off = 0; off < rd_bytes; off += chunk)
+                                        m.xfer(false, base + off, chunk);
+                                    },
+                                    [=](Driver& m) {
+                                      for (std::uint64_t off = 0; off < wr_bytes; off += chunk)
+                                        m.xfer(true, base + (std::uint64_t(1) << 27) + off, chunk);
+                                    }}));
+    drv.back()->socket.bind(hp.back()->target);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  sc_core::sc_start();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::uint64_t total = 4 * (rd_bytes + wr_bytes);
+  std::printf("%.1f MB through 4 ports: simulated %.3f ms (%.2f GB/s), wall %.3f s, %lu DDR requests\n",
+              double(total) / 1e6, sc_core::sc_time_stamp().to_seconds() * 1e3,
+              gbps(total, sc_core::sc_time_stamp()), wall, static_cast<unsigned long>(ddr.transactions()));
+  EXPECT_EQ(ddr.stats().read_bytes + ddr.stats().write_bytes, total);
+  EXPECT_GT(gbps(total, sc_core::sc_time_stamp()), 12.0);
 }
 
 TEST(AxiPortConfig, ParsesAndValidates) {
