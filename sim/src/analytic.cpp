@@ -28,6 +28,16 @@ AnalyticModel::AnalyticModel(const HwConfig& hw) {
   const double refresh = hw.ddr.ctrl.refresh ? 1.0 - double(t.tRFC) / double(t.tREFI) : 1.0;
   const double ddr = hw.ddr.peak_bytes_per_second() * refresh / f;
   ddr_bw_ = ddr;
+  refresh_ = refresh;
+  burst_bytes_ = hw.ddr.org.bytes_per_burst();
+  burst_cycles_ = hw.ddr.burst_cycles();
+  rw_switch_bursts_ = hw.ddr.ctrl.rw_switch_bursts;
+  // A write batch costs one write-to-read and one read-to-write turnaround (the
+  // same-bank-group write-to-read spacing minus the burst already counted, and
+  // read-to-write minus the burst).
+  turnaround_cycles_ = double(hw.ddr.write_to_read_same_bg() - hw.ddr.burst_cycles()) +
+                       double(hw.ddr.read_to_write() - hw.ddr.burst_cycles());
+  pl_per_dram_ = double(t.tCK_ps) * hw.frequency_mhz / 1e6;
   max_burst_ = hw.axi.max_burst_bytes;
   read_bw_ = std::min(ddr, hw.axi.read_ports.size() * hw.port_bytes_per_cycle());
   write_bw_ = std::min(ddr, hw.axi.write_ports.size() * hw.port_bytes_per_cycle());
@@ -36,6 +46,13 @@ AnalyticModel::AnalyticModel(const HwConfig& hw) {
   // column access: a new stream rarely finds its row open, other streams use the banks.
   const double dram_ns = (t.tRP + t.tRCD + t.CL + hw.ddr.burst_cycles()) * t.tCK_ps / 1000.0;
   latency_ = hw.axi.latency_cycles + std::ceil(dram_ns * hw.frequency_mhz / 1000.0);
+}
+
+double AnalyticModel::ddr_cycles(std::int64_t read_bytes, std::int64_t write_bytes) const {
+  const double rb = std::ceil(double(read_bytes) / burst_bytes_), wb = std::ceil(double(write_bytes) / burst_bytes_);
+  const double switches = std::min(rb, wb) / double(rw_switch_bursts_);
+  const double dram = (rb + wb) * burst_cycles_ + switches * turnaround_cycles_;
+  return dram * pl_per_dram_ / refresh_;
 }
 
 double AnalyticModel::read_cycles(std::int64_t bytes) const {
@@ -81,8 +98,12 @@ PassTiming AnalyticModel::time_pass(const Pass& p) const {
       store_end = st + store_read_cycles(s.store_read_bytes) + std::max(post, write_cycles(s.store_bytes));
     }
   }
+  // Loads and stores share the DDR data bus: the pass can go no faster than moving
+  // all its bytes, with a bus turnaround each time the controller switches between
+  // a batch of writes and the reads.
+  const double bound = p.steps.empty() ? 0.0 : latency_ + ddr_cycles(p.ddr_read_bytes(), p.ddr_write_bytes());
   PassTiming t;
-  t.cycles = static_cast<std::int64_t>(std::ceil(std::max(store_end, c_end1)));
+  t.cycles = static_cast<std::int64_t>(std::ceil(std::max({store_end, c_end1, bound})));
   t.compute_cycles = static_cast<std::int64_t>(busy);
   t.stall_cycles = t.cycles - t.compute_cycles;
   t.ddr_read_bytes = p.ddr_read_bytes();

@@ -37,6 +37,8 @@ class AnalyticModel {
   /// Cycles of one DMA read / write of `bytes` contiguous bytes.
   double read_cycles(std::int64_t bytes) const;
   double write_cycles(std::int64_t bytes) const;
+  /// PL cycles the DDR data bus needs for this traffic (turnarounds and refresh included).
+  double ddr_cycles(std::int64_t read_bytes, std::int64_t write_bytes) const;
   /// Reads issued by the store path (residual operands) use the store DMA's ports.
   double store_read_cycles(std::int64_t bytes) const;
 
@@ -50,6 +52,8 @@ class AnalyticModel {
  private:
   double read_bw_ = 0, write_bw_ = 0, store_read_bw_ = 0, ddr_bw_ = 0, latency_ = 0;
   std::int64_t max_burst_ = 4096;
+  double refresh_ = 1, burst_bytes_ = 64, burst_cycles_ = 4, rw_switch_bursts_ = 16;
+  double turnaround_cycles_ = 0, pl_per_dram_ = 0.3;
 };
 
 }  // namespace heatvit::sim
