@@ -205,23 +205,37 @@ TEST(Controller, ClosedPagePolicyPrechargesAfterAccess) {
 
 TEST(Controller, ReadWriteTurnaroundCosts) {
   const DdrSpec s = preset();
-  // Interleaved read and write streams to different regions.
-  Controller c(s);
-  std::uint64_t id = 0;
-  for (int i = 0; i < 256; ++i) {
-    c.enqueue({id++, std::uint64_t(i) * 4096, 4096, false, 0});
-    c.enqueue({id++, (std::uint64_t(1) << 30) + std::uint64_t(i) * 4096, 4096, true, 0});
-  }
-  const std::uint64_t end = c.run_until_idle();
-  const double eff = 2.0 * 256 * 4096 / (double(end) * 1e-12) / s.peak_bytes_per_second();
+  // A read stream and a write stream, 4 KB requests interleaved. `write_offset` puts
+  // the write stream in the same bank indices as the reads (0: the streams conflict
+  // in the banks too) or in other banks (32 KB = next bank index with RoBaCoBg).
+  auto mixed = [&](std::uint64_t write_offset, ControllerStats* st) {
+    Controller c(s);
+    std::uint64_t id = 0;
+    for (int i = 0; i < 256; ++i) {
+      c.enqueue({id++, std::uint64_t(i) * 8192, 4096, false, 0});
+      c.enqueue({id++, (std::uint64_t(1) << 30) + write_offset + std::uint64_t(i) * 8192, 4096, true, 0});
+    }
+    const std::uint64_t end = c.run_until_idle();
+    *st = c.stats();
+    return 2.0 * 256 * 4096 / (double(end) * 1e-12) / s.peak_bytes_per_second();
+  };
+  ControllerStats same, apart;
+  const double eff_same = mixed(0, &same);
+  const double eff_apart = mixed(32768, &apart);
   const RunResult pure = drive(s, false, false, 4096, 2 * 256 * 4096, 8);
-  std::printf("mixed read/write efficiency %.3f vs read-only %.3f, %lu turnarounds\n", eff, pure.efficiency,
-              static_cast<unsigned long>(c.stats().rw_turnarounds));
-  EXPECT_GT(c.stats().rw_turnarounds, 0u);
-  EXPECT_LT(eff, pure.efficiency);
-  // Batching (rw_switch_bursts = 16) keeps the bus from turning around every burst.
-  EXPECT_LT(c.stats().rw_turnarounds, (c.stats().read_bursts + c.stats().write_bursts) / 8);
-  EXPECT_GT(eff, 0.6);
+  std::printf("mixed read/write efficiency: %.3f (streams share banks, %lu turnarounds, %lu conflicts), "
+              "%.3f (streams in different banks, %lu turnarounds); read-only %.3f\n",
+              eff_same, static_cast<unsigned long>(same.rw_turnarounds), static_cast<unsigned long>(same.row_conflicts),
+              eff_apart, static_cast<unsigned long>(apart.rw_turnarounds), pure.efficiency);
+  for (const ControllerStats* st : {&same, &apart}) {
+    EXPECT_GT(st->rw_turnarounds, 0u);
+    // Batching (rw_switch_bursts) keeps the bus from turning around every burst.
+    EXPECT_LE(st->rw_turnarounds, (st->read_bursts + st->write_bursts) / 16);
+  }
+  EXPECT_LT(eff_apart, pure.efficiency);
+  EXPECT_LT(eff_same, eff_apart);
+  EXPECT_GT(same.row_conflicts, 2 * apart.row_conflicts);
+  EXPECT_GT(eff_same, 0.6);
 }
 
 TEST(Controller, IncrementalAdvanceMatchesPrediction) {

@@ -91,7 +91,7 @@ DdrSpec parse_ddr_spec(ConfigReader& r) {
                                                                                     : SchedulerKind::Fcfs;
     k.address_mapping = c.string("address_mapping", "RoBaCoBg");
     k.refresh = c.boolean("refresh", true);
-    k.rw_switch_bursts = int(c.integer("rw_switch_bursts", 16, 1, 1 << 20));
+    k.rw_switch_bursts = int(c.integer("rw_switch_bursts", 32, 1, 1 << 20));
     try {
       AddressMapper check(s.org, k.address_mapping);
     } catch (const InputError& e) {

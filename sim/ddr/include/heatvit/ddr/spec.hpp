@@ -65,7 +65,7 @@ struct DdrControllerConfig {
   SchedulerKind scheduler = SchedulerKind::FrFcfs;
   std::string address_mapping = "RoBaCoBg";  ///< see address_mapper.hpp for the grammar
   bool refresh = true;              ///< issue all-bank REF every tREFI
-  int rw_switch_bursts = 16;        ///< bursts in one bus direction before the other
+  int rw_switch_bursts = 32;        ///< bursts in one bus direction before the other
                                     ///< direction, if waiting, gets the bus
 };
 
