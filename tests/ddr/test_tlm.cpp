@@ -81,6 +81,8 @@ TEST(DdrTarget, SingleReadLatency) {
   EXPECT_EQ(done, sc_time(double((s.timing.tRCD + s.timing.CL + 4) * 833), SC_PS));
   EXPECT_EQ(ddr.transactions(), 1u);
   EXPECT_EQ(ddr.stats().read_bursts, 1u);
+  EXPECT_EQ(ddr.stats_json()["transactions"], 1);
+  EXPECT_EQ(ddr.stats_json()["row_misses"], 1);
 }
 
 TEST(DdrTarget, SeveralInitiatorsShareTheController) {

@@ -74,7 +74,8 @@ class AxiHpPort : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket<AxiHpPort> initiator;  ///< to the DDR
 
   SC_HAS_PROCESS(AxiHpPort);
-  /// Throws InputError for a zero/odd width, zero outstanding, zero beats or period.
+  /// `cfg` is copied. Throws InputError for a width other than 32/64/128, zero
+  /// outstanding bursts, a burst limit outside [1, 256] or a non-positive period.
   AxiHpPort(sc_core::sc_module_name name, const AxiPortConfig& cfg);
 
   const AxiPortStats& stats() const { return stats_; }

@@ -38,6 +38,12 @@ class DdrTarget : public sc_core::sc_module {
   const DdrSpec& spec() const { return ctrl_.spec(); }
   /// Requests served so far (b_transport calls that returned).
   std::uint64_t transactions() const { return transactions_; }
+  /// Controller counters plus "transactions", as one JSON object.
+  json stats_json() const {
+    json j = to_json(ctrl_.stats(), ctrl_.spec());
+    j["transactions"] = transactions_;
+    return j;
+  }
 
  private:
   void b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
