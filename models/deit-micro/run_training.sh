@@ -23,9 +23,9 @@ if [[ -n "${DM_QUICK:-}" ]]; then
   T1=1; T2=1
 else
   Q=()
-  DENSE=(--epochs 9); BANK=(--steps 800); DED=(--steps 400)
-  LAT=(--steps 120 --stages 3 --budget 0.01 --val 1000 --keep-cands 0.5,0.7)
-  QAT=(--steps 250); EXP=(--calib 2000); EVAL=()
+  DENSE=(--epochs 9); BANK=(--steps 700); DED=(--steps 300)
+  LAT=(--steps 100 --stages 3 --budget 0.01 --val 1000 --keep-cands 0.5,0.7)
+  QAT=(--steps 200); EXP=(--calib 2000); EVAL=()
   T1=1; T2=2
 fi
 

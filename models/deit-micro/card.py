@@ -1,0 +1,111 @@
+"""Render the measured tables of README.md from export/results.json and the training log.
+
+  card.py [--log checkpoints/train.log]   # rewrites the block between the RESULTS markers
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import HERE, atomic_write_bytes  # noqa: E402
+
+BEGIN, END = "<!-- RESULTS:BEGIN (card.py) -->", "<!-- RESULTS:END -->"
+
+
+def pct(x):
+    return f"{100 * x:.2f}"
+
+
+def render(R, log_lines):
+    out = []
+    walls = [(m.group(1), int(m.group(2))) for l in log_lines
+             for m in [re.search(r"stage (\w+) wall_s (\d+)", l)] if m]
+    if not any(n == "dense" for n, _ in walls):
+        for l in log_lines:
+            m = re.search(r"dense: done test_acc \S+ wall_s (\d+)", l)
+            if m:
+                walls.insert(0, ("dense", int(m.group(1))))
+    if walls:
+        out += ["### Wall time per stage (2 CPU cores, shared)", "",
+                "Measured by `run_training.sh` (`stage NAME wall_s N` lines of the training log, "
+                "copied to `logs/train.log`).", "", "| stage | wall time |", "| --- | --- |"]
+        for n, s in walls:
+            out.append(f"| {n} | {s // 60} min {s % 60} s |")
+        tot = sum(s for _, s in walls)
+        out += [f"| sum (dedicated runs concurrently with latency, one core each) | "
+                f"{tot // 60} min {tot % 60} s |", ""]
+    d = R["int8_dense"]
+    out += ["### Accuracy and MACs (Fashion-MNIST test set, 10,000 images)", "",
+            "Command: `/usr/bin/python3 models/deit-micro/evaluate.py --ckpt-dir "
+            "models/deit-micro/checkpoints --out-dir models/deit-micro/export` "
+            "(stage `evaluate` of `run_training.sh`; raw numbers in `export/results.json`). "
+            "MACs include patch embedding, blocks, head and the active selectors; "
+            "reduction is relative to dense int8 "
+            f"({d['macs_per_image'] / 1e6:.2f} M MACs).", "",
+            "| model | accuracy % | MACs / image (M) | MAC reduction | mean tokens entering blocks 0..11 |",
+            "| --- | --- | --- | --- | --- |",
+            f"| float dense (after stage 1) | {pct(R['float_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |",
+            f"| float dense (backbone after the bank stage) | {pct(R['float_bank_dense_acc'])} | "
+            f"{R['dense_macs'] / 1e6:.2f} | 0 | 50 |",
+            f"| int8 dense (integer reference) | {pct(d['accuracy'])} | {d['macs_per_image'] / 1e6:.2f} | 0 | 50 |"]
+    f = R["int8_default_full"]
+    sch = ", ".join(f"{s['block']}:{s['keep']}" for s in f["schedule"])
+    out.append(f"| int8 + selectors, default schedule ({sch}) | {pct(f['accuracy'])} | "
+               f"{f['macs_per_image'] / 1e6:.2f} | {pct(f['mac_reduction'])} % | "
+               f"{' '.join(f'{t:.1f}' for t in f['tokens_mean'])} |")
+    out += ["", "Default schedule, achieved keep rate (mean over the test images of kept / entering) "
+                "versus target: " + "; ".join(f"block {s['block']}: {s['keep']} -> "
+                                               f"{f['achieved_keep'][str(s['block'])]:.3f}" for s in f["schedule"]) + ".",
+            "", f"#### More schedules (int8, first {R['curve_images']} test images)", "",
+            f"Dense int8 on these images: {pct(R['int8_dense_curve']['accuracy'])} %.", "",
+            "| schedule | accuracy % | MACs / image (M) | MAC reduction | achieved keep per selector | mean tokens per block |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for p in R["int8_schedules"]["heatvit"]:
+        sch = ", ".join(f"{s['block']}:{s['keep']}" for s in p["schedule"])
+        ach = ", ".join(f"{p['achieved_keep'][str(s['block'])]:.2f}" for s in p["schedule"])
+        out.append(f"| {p['name']} ({sch}) | {pct(p['accuracy'])} | {p['macs_per_image'] / 1e6:.2f} | "
+                   f"{pct(p['mac_reduction'])} % | {ach} | {' '.join(f'{t:.1f}' for t in p['tokens_mean'])} |")
+    out += ["", "### Against DynamicViT-style and EViT-style top-k at the same token budget", "",
+            f"Integer reference, first {R['curve_images']} test images, same backbone; top-k keeps k = round(49 * cumulative keep) "
+            "patch tokens at the same blocks. DynamicViT-style: ranked by the same trained "
+            "selector scores, pruned tokens dropped. EViT-style: ranked by the previous "
+            "block's CLS attention, the rest fused into one token. Neither baseline was "
+            "retrained for its rule.", "",
+            "| schedule | HeatViT acc % (MACs M) | DynamicViT-style acc % (MACs M) | EViT-style acc % (MACs M) |",
+            "| --- | --- | --- | --- |"]
+    c = R["int8_schedules"]
+    for h, t, e in zip(c["heatvit"], c["dynamicvit_topk"], c["evit_cls_topk"]):
+        out.append(f"| {h['name']} | {pct(h['accuracy'])} ({h['macs_per_image'] / 1e6:.2f}) | "
+                   f"{pct(t['accuracy'])} ({t['macs_per_image'] / 1e6:.2f}) | "
+                   f"{pct(e['accuracy'])} ({e['macs_per_image'] / 1e6:.2f}) |")
+    b = R["bank_vs_dedicated_float"]
+    sch = ", ".join(f"{s['block']}:{s['keep']}" for s in b["schedule"])
+    out += ["", "### Selector bank versus a dedicated schedule (float)", "",
+            f"Schedule {sch}; both calibrated with the table rule on 1,000 training images.", "",
+            "| model | accuracy % | MACs / image (M) |", "| --- | --- | --- |",
+            f"| bank (subset chosen after training) | {pct(b['bank']['accuracy'])} | {b['bank']['macs_per_image'] / 1e6:.2f} |",
+            f"| dedicated (trained for this schedule only) | {pct(b['dedicated']['accuracy'])} | "
+            f"{b['dedicated']['macs_per_image'] / 1e6:.2f} |",
+            f"| dedicated, its training-time rule (S > 0) | {pct(b['dedicated_argmax']['accuracy'])} | "
+            f"tokens {' '.join(f'{t:.1f}' for t in b['dedicated_argmax']['tokens_mean'])} |", ""]
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", default=os.path.join(HERE, "export", "results.json"))
+    ap.add_argument("--log", default=os.path.join(HERE, "logs", "train.log"))
+    ap.add_argument("--readme", default=os.path.join(HERE, "README.md"))
+    a = ap.parse_args()
+    R = json.load(open(a.results))
+    lines = open(a.log).read().splitlines() if os.path.exists(a.log) else []
+    txt = open(a.readme).read()
+    i, j = txt.index(BEGIN), txt.index(END)
+    new = txt[:i + len(BEGIN)] + "\n" + render(R, lines) + "\n" + txt[j:]
+    atomic_write_bytes(a.readme, new.encode())
+
+
+if __name__ == "__main__":
+    main()
