@@ -165,6 +165,13 @@ Workload build_workload(const ModelShape& model, const std::vector<int>& tokens,
   return w;
 }
 
+std::vector<Op> selector_ops(const ModelShape& model, int block, std::int64_t scored, std::int64_t pruned) {
+  std::vector<Op> ops;
+  Builder bd{ops};
+  add_selector(bd, model, block, scored, pruned);
+  return ops;
+}
+
 Workload build_dense_workload(const ModelShape& model) {
   return build_workload(model, std::vector<int>(static_cast<std::size_t>(model.depth), model.dense_tokens()), {});
 }

@@ -74,6 +74,10 @@ struct Workload {
 Workload build_workload(const ModelShape& model, const std::vector<int>& tokens,
                         const std::vector<int>& selector_blocks);
 
+/// The ops of one token selector before block `block` that scores `scored` patch
+/// tokens and prunes `pruned` of them.
+std::vector<Op> selector_ops(const ModelShape& model, int block, std::int64_t scored, std::int64_t pruned);
+
 /// Dense workload (no selectors).
 Workload build_dense_workload(const ModelShape& model);
 

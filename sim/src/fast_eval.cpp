@@ -1,0 +1,66 @@
+#include "heatvit/sim/fast_eval.hpp"
+
+#include <algorithm>
+
+#include "heatvit/sim/plan.hpp"
+#include "heatvit/sim/timing.hpp"
+
+namespace heatvit::sim {
+
+ScheduleEvaluator::ScheduleEvaluator(const ModelShape& model, const HwConfig& hw) : model_(model) {
+  const AnalyticModel a(hw);
+  const int dense = model.dense_tokens();
+  const std::size_t depth = static_cast<std::size_t>(model.depth);
+  block_.assign(static_cast<std::size_t>(dense + 1), 0);
+  head_.assign(static_cast<std::size_t>(dense + 1), 0);
+  for (int n = 2; n <= dense; ++n) {
+    const Plan p = make_plan(build_workload(model, std::vector<int>(depth, n), {}), hw);
+    const PlanTiming t = a.time_plan(p);
+    for (std::size_t i = 0; i < p.passes.size(); ++i) {
+      const Pass& ps = p.passes[i];
+      if (ps.block == 0) block_[static_cast<std::size_t>(n)] += t.passes[i].cycles;
+      if (ps.block == model.depth) head_[static_cast<std::size_t>(n)] += t.passes[i].cycles;
+      if (ps.block < 0 && n == dense) stem_ += t.passes[i].cycles;
+    }
+  }
+  if (!hw.selector.enabled) return;
+  // A selector scoring `in` patch tokens and keeping `out` of them.
+  const int patches = model.patch_tokens();
+  selector_.assign(static_cast<std::size_t>(patches + 1), std::vector<std::int64_t>(static_cast<std::size_t>(patches + 1), 0));
+  for (int in = 1; in <= patches; ++in) {
+    for (int out = 0; out <= in; ++out) {
+      Workload w;
+      w.model = model;
+      w.ops = selector_ops(model, 0, in, in - out);
+      selector_[static_cast<std::size_t>(in)][static_cast<std::size_t>(out)] =
+          a.time_plan(make_plan(w, hw)).cycles();
+    }
+  }
+}
+
+std::int64_t ScheduleEvaluator::cycles(const std::vector<int>& tokens, const std::vector<int>& selector_blocks) const {
+  std::int64_t c = stem_;
+  int prev = model_.dense_tokens();
+  bool package = false;
+  for (int b = 0; b < model_.depth; ++b) {
+    const int n = tokens[static_cast<std::size_t>(b)];
+    if (std::find(selector_blocks.begin(), selector_blocks.end(), b) != selector_blocks.end()) {
+      const int scored = patch_tokens_of(prev, package);
+      const bool pkg_after = package || n < prev;
+      const int kept = patch_tokens_of(n, pkg_after);
+      c += selector_[static_cast<std::size_t>(scored)][static_cast<std::size_t>(kept)];
+      package = pkg_after;
+    }
+    c += block_[static_cast<std::size_t>(n)];
+    prev = n;
+  }
+  return c + head_[static_cast<std::size_t>(prev)];
+}
+
+std::int64_t ScheduleEvaluator::cycles(const Schedule& s) const {
+  std::vector<int> blocks;
+  for (const auto& p : s.selectors) blocks.push_back(p.block);
+  return cycles(expected_tokens(model_, s), blocks);
+}
+
+}  // namespace heatvit::sim
