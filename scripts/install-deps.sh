@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
   cmake g++ make pkg-config git
-  libsystemc-dev libboost-program-options-dev nlohmann-json3-dev
+  libsystemc-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev googletest libbenchmark-dev
   python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
 )

@@ -8,6 +8,7 @@ const std::vector<Subcommand>& subcommands() {
 #ifdef HEATVIT_HAVE_SIM
       {"sim", "cycle-level simulation of a model on a hardware config", run_sim},
 #endif
+      {"eval", "bit-accurate integer model of deit-micro on the Fashion-MNIST test set", run_eval},
       {"demo", "the main job on embedded defaults, with a readable summary", run_demo},
   };
   return list;

@@ -10,6 +10,7 @@ namespace heatvit::cli {
 
 int run_workload(const std::vector<std::string>& args);
 int run_demo(const std::vector<std::string>& args);
+int run_eval(const std::vector<std::string>& args);
 #ifdef HEATVIT_HAVE_SIM
 int run_sim(const std::vector<std::string>& args);
 #endif

@@ -1,0 +1,225 @@
+// heatvit eval: the bit-accurate integer model of deit-micro on the Fashion-MNIST test
+// set (accuracy, predictions, tokens per block, MACs), optionally with per-image masks.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "heatvit/core/atomic_file.hpp"
+#include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
+#include "heatvit/func/evaluate.hpp"
+#include "heatvit/models/hvt_file.hpp"
+#include "heatvit/models/idx.hpp"
+#include "heatvit/models/workload.hpp"
+
+namespace heatvit::cli {
+
+namespace {
+
+std::string default_weights() {
+  return project_root() + "/models/deit-micro/export/deit-micro-int8.hvt";
+}
+
+int int_option(const RunConfig& rc, const po::variables_map& vm, const std::string& key, int def, int lo, int hi) {
+  const std::string s = rc.option(vm, key);
+  if (s.empty()) return def;
+  std::size_t pos = 0;
+  long v = 0;
+  try {
+    v = std::stol(s, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos != s.size() || pos == 0) throw InputError("--" + key, "", "not an integer: '" + s + "'");
+  if (v < lo || v > hi)
+    throw InputError("--" + key, "", "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + s);
+  return static_cast<int>(v);
+}
+
+/// The schedule named by --schedule: "" or "dense" (no selectors), "default" (the
+/// exported default next to the weights), else a JSON file. The exporter's
+/// informational keys "note" and "stages" are accepted and ignored.
+Schedule load_eval_schedule(RunConfig& rc, const std::string& opt, const std::string& weights,
+                            const ModelShape& model, std::string& path) {
+  if (opt.empty() || opt == "dense") {
+    Schedule s;
+    s.name = "dense";
+    path.clear();
+    return s;
+  }
+  path = opt == "default" ? dir_of(weights) + "/schedule-default.json" : opt;
+  json j = load_json_file(path);
+  if (j.is_object()) {
+    j.erase("note");
+    j.erase("stages");
+  }
+  rc.add_section("schedule", j, path);
+  Schedule s = parse_schedule(rc.reader("schedule"), model);
+  if (s.name.empty()) s.name = path;
+  return s;
+}
+
+std::string masks_file(const func::EvalResult& r, const func::FuncModel& m, const ImageSet& data,
+                       const Schedule& sched) {
+  const auto n = static_cast<std::int64_t>(r.images);
+  constexpr int P = func::Shape::kPatches;
+  std::vector<std::pair<std::string, HvtOutTensor>> t;
+  HvtOutTensor labels{HvtDtype::Uint8, {n}, {}}, pred{HvtDtype::Int32, {n}, {}};
+  HvtOutTensor tokens{HvtDtype::Int16, {n, func::Shape::kDepth}, {}};
+  for (int i = 0; i < r.images; ++i) {
+    const auto ii = static_cast<std::size_t>(i);
+    labels.values.push_back(r.labels[ii]);
+    pred.values.push_back(r.predictions[ii]);
+    for (int v : r.tokens_per_block[ii]) tokens.values.push_back(v);
+  }
+  t.emplace_back("labels", std::move(labels));
+  t.emplace_back("pred", std::move(pred));
+  t.emplace_back("tokens", std::move(tokens));
+  json thresholds = json::array();
+  for (std::size_t s = 0; s < r.selectors.size(); ++s) {
+    const int b = r.selectors[s].block;
+    HvtOutTensor mask{HvtDtype::Uint8, {n, P}, {}}, score{HvtDtype::Int32, {n, P}, {}};
+    for (int i = 0; i < r.images; ++i) {
+      const auto ii = static_cast<std::size_t>(i);
+      for (int p = 0; p < P; ++p) {
+        mask.values.push_back((r.kept_masks[ii][s] >> p) & 1u);
+        score.values.push_back(r.scores[ii][s * P + static_cast<std::size_t>(p)]);
+      }
+    }
+    t.emplace_back("mask.b" + std::to_string(b), std::move(mask));
+    t.emplace_back("score.b" + std::to_string(b), std::move(score));
+    thresholds.push_back({{"block", b}, {"threshold", r.selectors[s].threshold}});
+  }
+  json meta = {
+      {"model", "deit-micro"},
+      {"weights", m.path()},
+      {"dataset", "fashion-mnist t10k"},
+      {"images_file", data.images_path},
+      {"images", r.images},
+      {"schedule", schedule_to_json(sched)["selectors"]},
+      {"thresholds", thresholds},
+      {"mask_semantics", "mask.bB[i, p] = 1 iff patch token p (absolute index 0..48, p = row*7+col) is kept "
+                         "after the selector before block B; progressive (a 0 stays 0 at later selectors)"},
+      {"score_semantics", "score.bB = selector score S (Q8 log-odds) of each patch token reaching the selector; "
+                          "INT32_MIN for tokens pruned earlier"},
+      {"tokens", "tokens entering each block (CLS and package token included)"},
+      {"accuracy", r.accuracy()},
+      {"producer", "heatvit eval"}};
+  return encode_hvt("token-masks", meta, t);
+}
+
+}  // namespace
+
+int run_eval(const std::vector<std::string>& args) {
+  po::options_description desc("eval options");
+  desc.add_options()
+      ("model", po::value<std::string>(), "model: deit-micro (preset name or JSON path of the same shape)")
+      ("weights", po::value<std::string>(), "exported integer model (.hvt, kind deit-micro-int8); default "
+                                            "models/deit-micro/export/deit-micro-int8.hvt")
+      ("data", po::value<std::string>(), "Fashion-MNIST directory (default $HEATVIT_FMNIST or "
+                                         "/usr/share/datasets/fashion-mnist)")
+      ("schedule", po::value<std::string>(), "pruning schedule JSON, 'default' (schedule-default.json next to "
+                                             "the weights) or 'dense' (the default: no selectors)")
+      ("limit", po::value<int>(), "evaluate only the first K test images")
+      ("threads", po::value<int>(), "worker threads (default: all hardware threads)")
+      ("masks-out", po::value<std::string>(), "also write per-image token masks, scores, tokens and predictions "
+                                              "(.hvt, kind token-masks, the layout of masks-default.hvt)")
+      ("logits-out", po::value<std::string>(), "also write per-image integer logits, predictions and tokens "
+                                               "(JSON; used by scripts/check_bitexact.sh)")
+      ("report", po::value<std::string>(), "JSON report to write (its resolved config goes next to it)")
+      ("quiet,q", "no summary on stdout");
+  add_config_options(desc);
+  po::variables_map vm;
+  if (!parse_args("eval", args, desc, vm, "--model deit-micro [--schedule S] [--limit K] --report R.json"))
+    return 0;
+  RunConfig rc(vm);
+  const std::string report_path = rc.option(vm, "report");
+  if (report_path.empty()) throw InputError("--report", "", "is required");
+  const ModelShape model = rc.load_model(rc.option(vm, "model"));
+  const std::string weights = vm.count("weights") ? vm["weights"].as<std::string>() : default_weights();
+  const std::string data_dir = vm.count("data") ? vm["data"].as<std::string>() : default_fashion_mnist_dir();
+  const int limit = int_option(rc, vm, "limit", 0, 1, 100000000);
+  const int threads = int_option(rc, vm, "threads", 0, 1, 1024);
+  std::string sched_path;
+  const Schedule sched = load_eval_schedule(rc, rc.option(vm, "schedule"), weights, model, sched_path);
+  rc.check_overrides_used();
+  rc.reader("model").finish();
+
+  const func::FuncModel fm = func::FuncModel::load(weights, model);
+  const auto selectors = fm.resolve(sched, sched_path.empty() ? "--schedule" : sched_path);
+  const ImageSet data = load_fashion_mnist(data_dir, "t10k", func::Shape::kImage, func::Shape::kImage,
+                                           func::Shape::kClasses);
+  const auto t0 = std::chrono::steady_clock::now();
+  const func::EvalResult r = func::evaluate(fm, selectors, data, limit, threads);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const std::int64_t dense_macs = build_dense_workload(model).total_macs();
+  int correct = 0;
+  for (int i = 0; i < r.images; ++i)
+    correct += r.predictions[static_cast<std::size_t>(i)] == r.labels[static_cast<std::size_t>(i)];
+  json sel = json::array();
+  for (std::size_t s = 0; s < r.selectors.size(); ++s) {
+    const auto& st = r.selectors[s];
+    sel.push_back({{"block", st.block},
+                   {"keep", st.keep},
+                   {"cum_keep_milli", st.cum_keep_milli},
+                   {"table_index", st.table_index},
+                   {"threshold", st.threshold},
+                   {"achieved_keep", r.achieved_keep(static_cast<int>(s))}});
+  }
+  const int used_threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  json report = {
+      {"model", model.name},
+      {"weights", weights},
+      {"dataset", {{"name", "fashion-mnist"}, {"split", "t10k"}, {"images_file", data.images_path},
+                   {"labels_file", data.labels_path}}},
+      {"schedule", {{"name", sched.name}, {"selectors", sel}}},
+      {"images", r.images},
+      {"accuracy", r.accuracy()},
+      {"correct", correct},
+      {"predictions", r.predictions},
+      {"tokens_mean", r.tokens_mean()},
+      {"macs_per_image", r.macs_mean()},
+      {"dense_macs_per_image", dense_macs},
+      {"mac_reduction", dense_macs > 0 ? 1.0 - r.macs_mean() / static_cast<double>(dense_macs) : 0.0},
+      {"threads", used_threads},
+      {"wall_s", wall},
+      {"images_per_s", wall > 0 ? r.images / wall : 0.0}};
+  rc.extra()["options"] = {{"weights", weights}, {"data", data_dir}, {"limit", limit}, {"threads", used_threads},
+                           {"schedule", sched_path.empty() ? json("dense") : json(sched_path)}};
+
+  // Extra outputs first; the report last (removing the extras again if it fails), so a
+  // failed run leaves nothing behind.
+  OutputSet extras;
+  if (vm.count("masks-out")) extras.add(vm["masks-out"].as<std::string>(), masks_file(r, fm, data, sched));
+  if (vm.count("logits-out")) {
+    json lj = {{"weights", weights}, {"images", r.images}, {"schedule", schedule_to_json(sched)},
+               {"thresholds", json::array()}, {"logits", r.logits}, {"pred", r.predictions},
+               {"tokens", r.tokens_per_block}};
+    for (const auto& st : r.selectors) lj["thresholds"].push_back({{"block", st.block}, {"threshold", st.threshold}});
+    extras.add(vm["logits-out"].as<std::string>(), lj.dump() + "\n");
+  }
+  std::vector<std::string> extra_paths;
+  if (vm.count("masks-out")) extra_paths.push_back(vm["masks-out"].as<std::string>());
+  if (vm.count("logits-out")) extra_paths.push_back(vm["logits-out"].as<std::string>());
+  extras.commit();
+  try {
+    write_report(report_path, report, rc.resolved());
+  } catch (...) {
+    for (const auto& p : extra_paths) std::remove(p.c_str());
+    throw;
+  }
+  if (!vm.count("quiet")) {
+    std::printf("deit-micro int8, %s: %d images, accuracy %.4f, %.3f MMACs/image (dense %.3f), %.2f s on %d threads\n",
+                sched.name.c_str(), r.images, r.accuracy(), r.macs_mean() / 1e6, dense_macs / 1e6, wall, used_threads);
+    std::printf("tokens per block (mean):");
+    for (double t : r.tokens_mean()) std::printf(" %.2f", t);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace heatvit::cli

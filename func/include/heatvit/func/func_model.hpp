@@ -1,0 +1,93 @@
+// Functional (bit-accurate) model of deit-micro: the exported integer weights and
+// selector bank (a "deit-micro-int8" .hvt file) run through the integer kernels
+// (kernels/), image by image, exactly as models/deit-micro/intref.py defines it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "heatvit/models/model.hpp"
+#include "heatvit/models/schedule.hpp"
+
+namespace heatvit::func {
+
+/// The shape this model is compiled for (fixed-size buffers); an exported model or a
+/// --model shape that differs is rejected.
+struct Shape {
+  static constexpr int kImage = 28;         ///< pixels per side, one channel
+  static constexpr int kPatch = 4;          ///< patch side, pixels
+  static constexpr int kGrid = kImage / kPatch;
+  static constexpr int kPatches = kGrid * kGrid;  ///< 49 patch tokens
+  static constexpr int kPatchPixels = kPatch * kPatch;
+  static constexpr int kDim = 64;           ///< D
+  static constexpr int kDepth = 12;
+  static constexpr int kHeads = 2;
+  static constexpr int kHeadDim = kDim / kHeads;
+  static constexpr int kHidden = 4 * kDim;  ///< MLP hidden
+  static constexpr int kClasses = 10;
+  static constexpr int kMaxTokens = kPatches + 2;  ///< CLS + patches + package token
+  static constexpr int kKeepGrid = 20;      ///< calibrated thresholds per selector (keep 0.05 .. 1.00)
+};
+
+/// An active selector of a schedule, with its calibrated decision threshold.
+struct SelectorThreshold {
+  int block = 0;              ///< runs before this 0-indexed block
+  double keep = 1.0;          ///< target keep rate from the schedule
+  int cum_keep_milli = 1000;  ///< cumulative keep in thousandths (this and earlier selectors)
+  int table_index = 19;       ///< row of the calibrated table used (0 .. 19)
+  std::int32_t threshold = 0; ///< keep a patch token iff its score S (Q8) > threshold
+};
+
+/// Everything one image produces. Selector-indexed arrays follow the order of the
+/// SelectorThreshold list given to run() (ascending block).
+struct ImageResult {
+  std::int64_t logits[Shape::kClasses] = {};  ///< classifier accumulators (int32 range)
+  int prediction = 0;                         ///< first index of the largest logit
+  int tokens[Shape::kDepth] = {};             ///< tokens entering each block (CLS, package incl.)
+  int selectors = 0;                          ///< number of active selectors
+  int reached[Shape::kDepth] = {};            ///< patch tokens entering selector s
+  std::uint64_t kept[Shape::kDepth] = {};     ///< bit p set: patch p (0..48) kept after selector s
+  /// Score S (Q8) of each patch at selector s; INT32_MIN for patches pruned earlier.
+  std::int32_t score[Shape::kDepth][Shape::kPatches] = {};
+};
+
+struct Params;  // the weights, as the kernels consume them (func_model.cpp)
+
+/// A loaded model. Cheap to copy (shares the read-only weights); run() is const and
+/// thread-safe.
+class FuncModel {
+ public:
+  /// Loads a "deit-micro-int8" file and checks it against `shape` (the --model shape)
+  /// and against the compiled Shape: kind, meta.shape, meta.consts, every tensor's dtype
+  /// and shape, fraction bits, shifts and the selector bank. Any problem throws
+  /// InputError naming `path` (or the model's origin) and the field.
+  static FuncModel load(const std::string& path, const ModelShape& shape);
+
+  const std::string& path() const { return path_; }
+  const ModelShape& shape() const { return shape_; }
+  /// Blocks of the bank's selectors (meta.candidate_blocks), ascending.
+  const std::vector<int>& selector_blocks() const { return bank_; }
+  bool has_selector(int block) const;
+  /// The calibrated threshold table of a bank selector (20 entries, keep 0.05 .. 1.00).
+  std::vector<std::int32_t> threshold_table(int block) const;
+
+  /// Maps a schedule's keep rates to thresholds the way export.py does: cumulative
+  /// keep c (thousandths) = product of the keep rates of this and earlier selectors,
+  /// row j = clamp(round(c * 20 / 1000) - 1, 0, 19) of the calibrated table. A
+  /// selector the bank lacks throws InputError(origin, "selectors[i].block", ...).
+  std::vector<SelectorThreshold> resolve(const Schedule& schedule, const std::string& origin) const;
+
+  /// Runs one 28x28 uint8 image (row-major) with the given active selectors.
+  void run(const std::uint8_t* image, const std::vector<SelectorThreshold>& selectors,
+           ImageResult& out) const;
+
+ private:
+  std::string path_;
+  ModelShape shape_;
+  std::vector<int> bank_;
+  std::shared_ptr<const Params> p_;
+};
+
+}  // namespace heatvit::func

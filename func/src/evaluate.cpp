@@ -1,0 +1,138 @@
+#include "heatvit/func/evaluate.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "heatvit/core/error.hpp"
+#include "heatvit/models/workload.hpp"
+
+namespace heatvit::func {
+
+std::vector<int> EvalResult::kept_patches(int image, int s) const {
+  std::vector<int> out;
+  const std::uint64_t m = kept_masks.at(static_cast<std::size_t>(image)).at(static_cast<std::size_t>(s));
+  for (int p = 0; p < Shape::kPatches; ++p)
+    if ((m >> p) & 1u) out.push_back(p);
+  return out;
+}
+
+double EvalResult::accuracy() const {
+  if (images == 0) return 0.0;
+  int ok = 0;
+  for (int i = 0; i < images; ++i) ok += predictions[static_cast<std::size_t>(i)] == labels[static_cast<std::size_t>(i)];
+  return static_cast<double>(ok) / images;
+}
+
+std::vector<double> EvalResult::tokens_mean() const {
+  std::vector<double> m(Shape::kDepth, 0.0);
+  if (images == 0) return m;
+  for (const auto& t : tokens_per_block)
+    for (std::size_t b = 0; b < m.size(); ++b) m[b] += t[b];
+  for (auto& v : m) v /= images;
+  return m;
+}
+
+double EvalResult::macs_mean() const {
+  if (images == 0) return 0.0;
+  double s = 0;
+  for (auto v : macs) s += static_cast<double>(v);
+  return s / images;
+}
+
+double EvalResult::achieved_keep(int s) const {
+  if (images == 0) return 0.0;
+  double sum = 0;
+  for (int i = 0; i < images; ++i) {
+    const auto ii = static_cast<std::size_t>(i);
+    const auto si = static_cast<std::size_t>(s);
+    const int in = reached[ii][si];
+    const int kept = static_cast<int>(kept_patches(i, s).size());
+    sum += static_cast<double>(kept) / std::max(in, 1);
+  }
+  return sum / images;
+}
+
+EvalResult evaluate(const FuncModel& model, const std::vector<SelectorThreshold>& selectors, const ImageSet& data,
+                    int limit, int threads) {
+  if (data.rows != Shape::kImage || data.cols != Shape::kImage)
+    throw InputError(data.images_path, "dims", "images must be 28x28");
+  const int n = (limit <= 0 || limit > data.count) ? data.count : limit;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::max(1, std::min(threads, std::max(1, n)));
+
+  EvalResult r;
+  r.images = n;
+  r.selectors = selectors;
+  const std::size_t ns = selectors.size();
+  const auto N = static_cast<std::size_t>(n);
+  r.labels.resize(N);
+  r.predictions.resize(N);
+  r.logits.assign(N, std::vector<std::int64_t>(Shape::kClasses));
+  r.tokens_per_block.assign(N, std::vector<int>(Shape::kDepth));
+  r.kept_masks.assign(N, std::vector<std::uint64_t>(ns));
+  r.reached.assign(N, std::vector<int>(ns));
+  r.scores.assign(N, std::vector<std::int32_t>(ns * Shape::kPatches));
+
+  // Images are handed out in chunks from a shared counter; each result goes to its
+  // own slot, so the output does not depend on the thread count.
+  constexpr int kChunk = 32;
+  std::atomic<int> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto worker = [&]() {
+    try {
+      auto res = std::make_unique<ImageResult>();
+      for (;;) {
+        const int begin = next.fetch_add(kChunk);
+        if (begin >= n) break;
+        const int end = std::min(n, begin + kChunk);
+        for (int i = begin; i < end; ++i) {
+          const auto ii = static_cast<std::size_t>(i);
+          model.run(data.image(i), selectors, *res);
+          r.labels[ii] = data.labels[ii];
+          r.predictions[ii] = res->prediction;
+          std::copy(res->logits, res->logits + Shape::kClasses, r.logits[ii].begin());
+          std::copy(res->tokens, res->tokens + Shape::kDepth, r.tokens_per_block[ii].begin());
+          for (std::size_t s = 0; s < ns; ++s) {
+            r.kept_masks[ii][s] = res->kept[s];
+            r.reached[ii][s] = res->reached[s];
+            std::copy(res->score[s], res->score[s] + Shape::kPatches, r.scores[ii].begin() + static_cast<std::ptrdiff_t>(s * Shape::kPatches));
+          }
+        }
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+      next.store(n);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+
+  // MACs per image from the workload library (memoised: many images share a token count list).
+  std::vector<int> blocks;
+  for (const auto& s : selectors) blocks.push_back(s.block);
+  std::map<std::vector<int>, std::int64_t> memo;
+  r.macs.resize(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    auto it = memo.find(r.tokens_per_block[i]);
+    if (it == memo.end())
+      it = memo.emplace(r.tokens_per_block[i], build_workload(model.shape(), r.tokens_per_block[i], blocks).total_macs()).first;
+    r.macs[i] = it->second;
+  }
+  return r;
+}
+
+EvalResult evaluate(const FuncModel& model, const Schedule& schedule, const ImageSet& data, int limit, int threads) {
+  return evaluate(model, model.resolve(schedule, schedule.name), data, limit, threads);
+}
+
+}  // namespace heatvit::func

@@ -1,0 +1,441 @@
+// deit-micro integer inference composed from the kernels (the C++ counterpart of
+// IntModel.run in models/deit-micro/intref.py, "heatvit" mode).
+//
+// Token layout: the hardware's dense layout, [CLS, kept patch tokens in ascending
+// patch order, package token (once anything was pruned)]. intref.py keeps a masked
+// 51-row buffer instead; every reduction over tokens is an exact integer sum or max,
+// so both give identical integers.
+//
+// Activations and weights are held in int16 storage (their values are the int8/int16
+// values of the numerics): on CPUs this lets the compiler use 16-bit multiply-add
+// instructions for the int8 GEMMs. The HLS top instantiates the same kernels on int8.
+#include "heatvit/func/func_model.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+#include "heatvit/core/error.hpp"
+#include "heatvit/kernels/all.hpp"
+#include "heatvit/models/hvt_file.hpp"
+
+namespace heatvit::func {
+
+namespace k = heatvit::kernels;
+using S = Shape;
+using act_t = std::int16_t;  // storage of int8/int16 activations
+using w_t = std::int16_t;    // storage of int8 weights
+
+template <int N, int K>
+struct Linear {
+  alignas(64) w_t w[N][K];
+  std::int32_t b[N];
+  int shift = 0;  // f_in + f_w - f_out
+};
+
+template <int C>
+struct Ln {
+  std::int16_t g[C];
+  std::int32_t b[C];
+  int shift = 0;  // f_g + F_N - f_out
+};
+
+struct BlockParams {
+  Ln<S::kDim> ln1, ln2;
+  Linear<S::kDim, S::kDim> q, k, v, proj;
+  Linear<S::kHidden, S::kDim> fc1;
+  Linear<S::kDim, S::kHidden> fc2;
+  int score_shift = 0;  // f_q + f_k - 8
+  int attn_shift = 0;   // 8 + f_v - f_ao
+  int gelu_frac = 0;    // f_g (MLP hidden, int8)
+};
+
+struct SelectorParams {
+  static constexpr int C = S::kHeadDim;  // 32 channels per head
+  Ln<C> ln[S::kHeads];
+  Linear<C, C> l1[S::kHeads];
+  Linear<C / 2, C> l2[S::kHeads];
+  Linear<C / 4, C / 2> l3[S::kHeads];
+  Linear<1, C / 4> l4[S::kHeads];
+  Linear<1, S::kHeads> hb1;
+  Linear<S::kHeads, 1> hb2;
+  int g1[S::kHeads] = {}, g2[S::kHeads] = {}, g3[S::kHeads] = {};
+  int m_shift = 0;  // f_res - f_m
+  int hg = 0;
+  std::int32_t thr[S::kKeepGrid] = {};
+};
+
+struct Params {
+  Linear<S::kDim, S::kPatchPixels> pe;
+  std::int16_t pos[S::kPatches + 1][S::kDim];
+  BlockParams blocks[S::kDepth];
+  Ln<S::kDim> lnf;
+  Linear<S::kClasses, S::kDim> head;
+  SelectorParams sel[S::kDepth];
+  bool has_sel[S::kDepth] = {};
+};
+
+// ------------------------------------------------------------------ loading
+namespace {
+
+constexpr int kMinShift = -30, kMaxShift = 62;
+
+class Loader {
+ public:
+  explicit Loader(const HvtFile& f) : f_(f), meta_(f.meta()) {}
+
+  const json& obj(const json& parent, const std::string& key, const std::string& field) const {
+    if (!parent.is_object() || !parent.contains(key)) f_.fail(field, "missing");
+    return parent.at(key);
+  }
+  int integer(const json& parent, const std::string& key, const std::string& field) const {
+    const json& v = obj(parent, key, field);
+    if (!v.is_number_integer()) f_.fail(field, "must be an integer, got " + v.dump());
+    const auto x = v.get<std::int64_t>();
+    if (x < -1000 || x > 1000) f_.fail(field, "value " + std::to_string(x) + " is out of range");
+    return static_cast<int>(x);
+  }
+  int frac(const std::string& name) const {
+    return integer(obj(meta_, "fracs", "meta.fracs"), name, "meta.fracs." + name);
+  }
+  int checked_shift(int s, const std::string& field) const {
+    if (s < kMinShift || s > kMaxShift)
+      f_.fail(field, "gives a shift of " + std::to_string(s) + ", outside [" + std::to_string(kMinShift) + ", " +
+                         std::to_string(kMaxShift) + "]");
+    return s;
+  }
+
+  template <int N, int K>
+  void linear(const std::string& name, int out_bits, Linear<N, K>& l) const {
+    const HvtTensor& w = f_.tensor(name + ".w", HvtDtype::Int8, {N, K});
+    const HvtTensor& b = f_.tensor(name + ".b", HvtDtype::Int32, {N});
+    for (int n = 0; n < N; ++n) {
+      for (int kk = 0; kk < K; ++kk) l.w[n][kk] = static_cast<w_t>(w.values[static_cast<std::size_t>(n * K + kk)]);
+      l.b[n] = static_cast<std::int32_t>(b.values[static_cast<std::size_t>(n)]);
+    }
+    const std::string field = "meta.gemm." + name;
+    const json& g = obj(obj(meta_, "gemm", "meta.gemm"), name, field);
+    const int fi = integer(g, "fi", field + ".fi"), fw = integer(g, "fw", field + ".fw");
+    const int fo = integer(g, "fo", field + ".fo"), bits = integer(g, "out_bits", field + ".out_bits");
+    if (bits != out_bits)
+      f_.fail(field + ".out_bits", "is " + std::to_string(bits) + ", the model needs " + std::to_string(out_bits));
+    l.shift = out_bits == 32 ? 0 : checked_shift(fi + fw - fo, field);
+  }
+
+  template <int C>
+  void ln(const std::string& name, Ln<C>& l) const {
+    const HvtTensor& g = f_.tensor(name + ".g", HvtDtype::Int16, {C});
+    const HvtTensor& b = f_.tensor(name + ".b", HvtDtype::Int32, {C});
+    for (int c = 0; c < C; ++c) {
+      l.g[c] = static_cast<std::int16_t>(g.values[static_cast<std::size_t>(c)]);
+      l.b[c] = static_cast<std::int32_t>(b.values[static_cast<std::size_t>(c)]);
+    }
+    const std::string field = "meta.ln." + name;
+    const json& m = obj(obj(meta_, "ln", "meta.ln"), name, field);
+    const int fg = integer(m, "fg", field + ".fg"), fo = integer(m, "fo", field + ".fo");
+    l.shift = checked_shift(fg + k::Frac::ln_norm - fo, field);
+  }
+
+  int gelu_frac(const std::string& name) const {
+    const int f = frac(name);
+    checked_shift(k::Frac::pre_gelu - f, "meta.fracs." + name);
+    return f;
+  }
+
+ private:
+  const HvtFile& f_;
+  const json& meta_;
+};
+
+void check_shape_meta(const HvtFile& f) {
+  const json& meta = f.meta();
+  if (!meta.contains("shape") || !meta["shape"].is_object()) f.fail("meta.shape", "missing");
+  const std::pair<const char*, int> want[] = {
+      {"img", S::kImage},       {"in_chans", 1},          {"patch", S::kPatch},      {"num_patches", S::kPatches},
+      {"tokens", S::kPatches + 1}, {"dim", S::kDim},      {"depth", S::kDepth},      {"heads", S::kHeads},
+      {"head_dim", S::kHeadDim}, {"mlp_ratio", S::kHidden / S::kDim}, {"hidden", S::kHidden},
+      {"classes", S::kClasses}};
+  for (const auto& [key, v] : want) {
+    const json& s = meta["shape"];
+    if (!s.contains(key) || !s[key].is_number_integer())
+      f.fail(std::string("meta.shape.") + key, "missing or not an integer");
+    if (s[key].get<std::int64_t>() != v)
+      f.fail(std::string("meta.shape.") + key, "is " + s[key].dump() + ", this model (deit-micro) has " +
+                                                   std::to_string(v));
+  }
+  if (!meta.contains("consts") || !meta["consts"].is_object()) f.fail("meta.consts", "missing");
+  const std::pair<const char*, int> consts[] = {{"F_H", k::Frac::pre_gelu},   {"F_D", k::Frac::log_odds},
+                                                {"F_SIG", k::Frac::sigmoid},  {"F_N", k::Frac::ln_norm},
+                                                {"G_LN", k::Frac::ln_std_extra}};
+  for (const auto& [key, v] : consts) {
+    const json& c = meta["consts"];
+    if (!c.contains(key) || !c[key].is_number_integer() || c[key].get<std::int64_t>() != v)
+      f.fail(std::string("meta.consts.") + key,
+             (c.contains(key) ? "is " + c[key].dump() : std::string("missing")) + "; the kernels implement " +
+                 std::to_string(v));
+  }
+  if (meta.contains("keep_grid_milli")) {
+    const json& g = meta["keep_grid_milli"];
+    bool ok = g.is_array() && g.size() == static_cast<std::size_t>(S::kKeepGrid);
+    for (std::size_t j = 0; ok && j < g.size(); ++j)
+      ok = g[j].is_number_integer() && g[j].get<std::int64_t>() == 50 * static_cast<std::int64_t>(j + 1);
+    if (!ok) f.fail("meta.keep_grid_milli", "must be [50, 100, ..., 1000] (20 keep rates)");
+  }
+}
+
+void check_model_shape(const ModelShape& m) {
+  auto need = [&](const char* field, int have, int want) {
+    if (have != want)
+      throw InputError("--model " + m.name, field,
+                       "is " + std::to_string(have) + "; the functional model runs deit-micro (" + field + " " +
+                           std::to_string(want) + ")");
+  };
+  need("image_size", m.image_size, S::kImage);
+  need("in_channels", m.in_channels, 1);
+  need("patch_size", m.patch_size, S::kPatch);
+  need("embed_dim", m.embed_dim, S::kDim);
+  need("depth", m.depth, S::kDepth);
+  need("heads", m.heads, S::kHeads);
+  need("mlp_ratio", m.mlp_ratio, S::kHidden / S::kDim);
+  need("num_classes", m.num_classes, S::kClasses);
+  if (!m.stem.empty()) throw InputError("--model " + m.name, "stem", "deit-micro has no convolutional stem");
+}
+
+}  // namespace
+
+FuncModel FuncModel::load(const std::string& path, const ModelShape& shape) {
+  check_model_shape(shape);
+  const HvtFile f = HvtFile::read(path, "deit-micro-int8");
+  check_shape_meta(f);
+  Loader L(f);
+  auto p = std::make_shared<Params>();
+  L.linear("pe", 16, p->pe);
+  {
+    const HvtTensor& pos = f.tensor("pos", HvtDtype::Int16, {S::kPatches + 1, S::kDim});
+    for (int t = 0; t <= S::kPatches; ++t)
+      for (int c = 0; c < S::kDim; ++c)
+        p->pos[t][c] = static_cast<std::int16_t>(pos.values[static_cast<std::size_t>(t * S::kDim + c)]);
+  }
+  for (int i = 0; i < S::kDepth; ++i) {
+    const std::string n = "b" + std::to_string(i);
+    BlockParams& b = p->blocks[i];
+    L.ln(n + ".ln1", b.ln1);
+    L.linear(n + ".q", 8, b.q);
+    L.linear(n + ".k", 8, b.k);
+    L.linear(n + ".v", 8, b.v);
+    L.linear(n + ".proj", 16, b.proj);
+    L.ln(n + ".ln2", b.ln2);
+    L.linear(n + ".fc1", 16, b.fc1);
+    L.linear(n + ".fc2", 16, b.fc2);
+    b.score_shift = L.checked_shift(L.frac(n + ".q") + L.frac(n + ".k") - k::Frac::softmax_in, "meta.fracs." + n + ".q");
+    b.attn_shift = L.checked_shift(k::Frac::softmax_out + L.frac(n + ".v") - L.frac(n + ".ao"),
+                                   "meta.fracs." + n + ".ao");
+    b.gelu_frac = L.gelu_frac(n + ".g");
+  }
+  L.ln("lnf", p->lnf);
+  L.linear("head", 32, p->head);
+  const int f_res = L.frac("res");
+
+  FuncModel m;
+  m.path_ = path;
+  m.shape_ = shape;
+  const json& meta = f.meta();
+  if (!meta.contains("candidate_blocks") || !meta["candidate_blocks"].is_array())
+    f.fail("meta.candidate_blocks", "missing or not a list");
+  for (const auto& jb : meta["candidate_blocks"]) {
+    if (!jb.is_number_integer() || jb.get<std::int64_t>() < 0 || jb.get<std::int64_t>() >= S::kDepth)
+      f.fail("meta.candidate_blocks", "entry " + jb.dump() + " is not a block index 0.." + std::to_string(S::kDepth - 1));
+    const int b = static_cast<int>(jb.get<std::int64_t>());
+    if (p->has_sel[b]) f.fail("meta.candidate_blocks", "block " + std::to_string(b) + " is listed twice");
+    const std::string n = "s" + std::to_string(b);
+    SelectorParams& s = p->sel[b];
+    for (int h = 0; h < S::kHeads; ++h) {
+      const std::string hs = std::to_string(h);
+      L.ln(n + ".ln" + hs, s.ln[h]);
+      L.linear(n + ".l1_" + hs, 16, s.l1[h]);
+      L.linear(n + ".l2_" + hs, 16, s.l2[h]);
+      L.linear(n + ".l3_" + hs, 16, s.l3[h]);
+      L.linear(n + ".l4_" + hs, 16, s.l4[h]);
+      s.g1[h] = L.gelu_frac(n + ".g1" + hs);
+      s.g2[h] = L.gelu_frac(n + ".g2" + hs);
+      s.g3[h] = L.gelu_frac(n + ".g3" + hs);
+    }
+    L.linear(n + ".hb1", 16, s.hb1);
+    L.linear(n + ".hb2", 16, s.hb2);
+    s.m_shift = L.checked_shift(f_res - L.frac(n + ".m"), "meta.fracs." + n + ".m");
+    s.hg = L.gelu_frac(n + ".hg");
+    const HvtTensor& thr = f.tensor(n + ".thr", HvtDtype::Int32, {S::kKeepGrid});
+    for (int j = 0; j < S::kKeepGrid; ++j) s.thr[j] = static_cast<std::int32_t>(thr.values[static_cast<std::size_t>(j)]);
+    p->has_sel[b] = true;
+    m.bank_.push_back(b);
+  }
+  std::sort(m.bank_.begin(), m.bank_.end());
+  m.p_ = std::move(p);
+  return m;
+}
+
+bool FuncModel::has_selector(int block) const {
+  return block >= 0 && block < S::kDepth && p_->has_sel[block];
+}
+
+std::vector<std::int32_t> FuncModel::threshold_table(int block) const {
+  HEATVIT_CHECK(has_selector(block), "threshold_table: no selector before block " + std::to_string(block));
+  const auto& t = p_->sel[block].thr;
+  return std::vector<std::int32_t>(t, t + S::kKeepGrid);
+}
+
+std::vector<SelectorThreshold> FuncModel::resolve(const Schedule& schedule, const std::string& origin) const {
+  std::vector<SelectorPoint> pts = schedule.selectors;
+  std::stable_sort(pts.begin(), pts.end(), [](const SelectorPoint& a, const SelectorPoint& b) { return a.block < b.block; });
+  std::string bank;
+  for (int b : bank_) bank += (bank.empty() ? "" : ", ") + std::to_string(b);
+  std::vector<SelectorThreshold> out;
+  std::int64_t cum = 1000;
+  for (std::size_t i = 0; i < pts.size(); ++i) {
+    const SelectorPoint& sp = pts[i];
+    if (!has_selector(sp.block))
+      throw InputError(origin, "selectors[" + std::to_string(i) + "].block",
+                       "the model " + path_ + " has no selector before block " + std::to_string(sp.block) +
+                           " (its bank has selectors before blocks " + (bank.empty() ? "none" : bank) + ")");
+    if (!(sp.keep > 0.0 && sp.keep <= 1.0))
+      throw InputError(origin, "selectors[" + std::to_string(i) + "].keep", "must be in (0, 1]");
+    // Python: cum = cum * int(round(k * 1000)) // 1000, round() half to even.
+    const auto k_milli = static_cast<std::int64_t>(std::nearbyint(sp.keep * 1000.0));
+    cum = cum * k_milli / 1000;
+    std::int64_t j = (cum * 20 + 500) / 1000 - 1;
+    j = std::min<std::int64_t>(S::kKeepGrid - 1, std::max<std::int64_t>(0, j));
+    SelectorThreshold st;
+    st.block = sp.block;
+    st.keep = sp.keep;
+    st.cum_keep_milli = static_cast<int>(cum);
+    st.table_index = static_cast<int>(j);
+    st.threshold = p_->sel[sp.block].thr[j];
+    out.push_back(st);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ inference
+namespace {
+
+constexpr int T = S::kMaxTokens;
+constexpr int P = S::kPatches;
+constexpr int D = S::kDim;
+constexpr int HD = S::kHeadDim;
+
+/// Per-call scratch buffers (about 100 KiB, on the stack of the calling thread).
+struct Work {
+  alignas(64) act_t x[T][D];       // residual stream, int16 at Q(f_res)
+  alignas(64) act_t h[T][D];       // LayerNorm output, int8
+  alignas(64) act_t q[T][D], kk[T][D], v[T][D], ao[T][D];
+  alignas(64) act_t y16[T][D];     // projection / fc2 output, int16
+  alignas(64) act_t f1[T][S::kHidden];  // fc1 output, int16 Q10
+  alignas(64) act_t g8[T][S::kHidden];  // GELU output, int8
+  alignas(64) act_t patches[P][S::kPatchPixels];
+  // selector
+  alignas(64) act_t sx[P][HD], sh[P][HD], s16[P][HD], s8[P][HD];
+  alignas(64) act_t s16b[P][HD / 2], s8b[P][HD / 2], s16c[P][HD / 4], s8c[P][HD / 4];
+  act_t dl[S::kHeads][P][1];
+  act_t m8[P][S::kHeads], hb1o[P][1], hw8[P][1], hb2o[P][S::kHeads];
+  std::int64_t wsig[P][S::kHeads];
+  std::int32_t score[P];
+  std::uint8_t keep[P];
+  std::int16_t index[P];  // absolute patch index of patch row i (row 1 + i of x)
+  act_t pkg[D];
+};
+
+void run_block(const BlockParams& b, Work& w, int t) {
+  k::layernorm<T, D>(w.x, t, b.ln1.g, b.ln1.b, b.ln1.shift, w.h);
+  k::linear<T, D, D, 8>(w.h, t, b.q.w, b.q.b, b.q.shift, w.q);
+  k::linear<T, D, D, 8>(w.h, t, b.k.w, b.k.b, b.k.shift, w.kk);
+  k::linear<T, D, D, 8>(w.h, t, b.v.w, b.v.b, b.v.shift, w.v);
+  k::attention<T, D, HD>(w.q, w.kk, w.v, t, b.score_shift, b.attn_shift, w.ao);
+  k::linear<T, D, D, 16>(w.ao, t, b.proj.w, b.proj.b, b.proj.shift, w.y16);
+  k::add_saturate16<T, D>(w.x, w.y16, t);
+  k::layernorm<T, D>(w.x, t, b.ln2.g, b.ln2.b, b.ln2.shift, w.h);
+  k::linear<T, S::kHidden, D, 16>(w.h, t, b.fc1.w, b.fc1.b, b.fc1.shift, w.f1);
+  k::gelu_layer<T, S::kHidden>(w.f1, t, b.gelu_frac, w.g8);
+  k::linear<T, D, S::kHidden, 16>(w.g8, t, b.fc2.w, b.fc2.b, b.fc2.shift, w.y16);
+  k::add_saturate16<T, D>(w.x, w.y16, t);
+}
+
+/// Selector scores S (Q8) of the n patch tokens in rows 1..n of w.x into w.score.
+void selector_scores(const SelectorParams& s, Work& w, int n) {
+  for (int h = 0; h < S::kHeads; ++h) {
+    for (int i = 0; i < n; ++i)
+      for (int c = 0; c < HD; ++c) w.sx[i][c] = w.x[1 + i][h * HD + c];
+    k::layernorm<P, HD>(w.sx, n, s.ln[h].g, s.ln[h].b, s.ln[h].shift, w.sh);
+    k::linear<P, HD, HD, 16>(w.sh, n, s.l1[h].w, s.l1[h].b, s.l1[h].shift, w.s16);
+    k::gelu_layer<P, HD>(w.s16, n, s.g1[h], w.s8);
+    k::global_token_mean<P, HD, HD / 2>(w.s8, n);
+    k::linear<P, HD / 2, HD, 16>(w.s8, n, s.l2[h].w, s.l2[h].b, s.l2[h].shift, w.s16b);
+    k::gelu_layer<P, HD / 2>(w.s16b, n, s.g2[h], w.s8b);
+    k::linear<P, HD / 4, HD / 2, 16>(w.s8b, n, s.l3[h].w, s.l3[h].b, s.l3[h].shift, w.s16c);
+    k::gelu_layer<P, HD / 4>(w.s16c, n, s.g3[h], w.s8c);
+    k::linear<P, 1, HD / 4, 16>(w.s8c, n, s.l4[h].w, s.l4[h].b, s.l4[h].shift, w.dl[h]);
+  }
+  k::head_means<T, D, HD>(w.x, 1, n, s.m_shift, w.m8);
+  k::linear<P, 1, S::kHeads, 16>(w.m8, n, s.hb1.w, s.hb1.b, s.hb1.shift, w.hb1o);
+  k::gelu_layer<P, 1>(w.hb1o, n, s.hg, w.hw8);
+  k::linear<P, S::kHeads, 1, 16>(w.hw8, n, s.hb2.w, s.hb2.b, s.hb2.shift, w.hb2o);
+  for (int i = 0; i < n; ++i) {
+    std::int64_t d[S::kHeads];
+    for (int h = 0; h < S::kHeads; ++h) {
+      w.wsig[i][h] = k::sigmoid_q8(w.hb2o[i][h]);
+      d[h] = w.dl[h][i][0];
+    }
+    w.score[i] = static_cast<std::int32_t>(k::head_weighted_score<S::kHeads>(w.wsig[i], d));
+  }
+}
+
+}  // namespace
+
+void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThreshold>& selectors,
+                    ImageResult& out) const {
+  const Params& p = *p_;
+  Work w;
+  // patch embedding + position embedding; CLS row = pos[0] (CLS token folded in)
+  k::patchify<S::kImage, S::kPatch>(image, w.patches);
+  k::linear<P, D, S::kPatchPixels, 16>(w.patches, P, p.pe.w, p.pe.b, p.pe.shift, &w.x[1]);
+  for (int c = 0; c < D; ++c) w.x[0][c] = p.pos[0][c];
+  k::add_saturate16<T, D>(&w.x[1], &p.pos[1], P);
+  for (int i = 0; i < P; ++i) w.index[i] = static_cast<std::int16_t>(i);
+
+  int n = P;           // patch tokens (rows 1..n)
+  bool alive = false;  // package token present (row n + 1)
+  std::int64_t wsum = 0;
+  std::size_t next = 0;
+  out.selectors = static_cast<int>(selectors.size());
+  for (int b = 0; b < S::kDepth; ++b) {
+    if (next < selectors.size() && selectors[next].block == b) {
+      const int si = static_cast<int>(next++);
+      HEATVIT_CHECK(p.has_sel[b], "no selector before block " + std::to_string(b));
+      selector_scores(p.sel[b], w, n);
+      k::keep_decision<P>(w.score, n, selectors[static_cast<std::size_t>(si)].threshold, w.keep);
+      for (int c = 0; c < D; ++c) w.pkg[c] = alive ? w.x[n + 1][c] : act_t(0);
+      k::package_accumulate<T, D>(w.x, 1, n, w.score, w.keep, wsum, w.pkg);
+      out.reached[si] = n;
+      for (int j = 0; j < P; ++j) out.score[si][j] = INT32_MIN;
+      for (int i = 0; i < n; ++i) out.score[si][w.index[i]] = w.score[i];
+      n = k::compact_tokens<T, D>(w.x, 1, n, w.keep, w.index);
+      std::uint64_t mask = 0;
+      for (int i = 0; i < n; ++i) mask |= std::uint64_t(1) << w.index[i];
+      out.kept[si] = mask;
+      alive = wsum > 0;
+      if (alive)
+        for (int c = 0; c < D; ++c) w.x[n + 1][c] = w.pkg[c];
+    }
+    const int t = 1 + n + (alive ? 1 : 0);
+    out.tokens[b] = t;
+    run_block(p.blocks[b], w, t);
+  }
+  HEATVIT_CHECK(next == selectors.size(), "selector list not in ascending block order");
+  act_t h0[1][D];
+  std::int64_t logits[1][S::kClasses];
+  k::layernorm_row<D>(w.x[0], p.lnf.g, p.lnf.b, p.lnf.shift, h0[0]);
+  k::linear<1, S::kClasses, D, 0>(h0, 1, p.head.w, p.head.b, 0, logits);
+  for (int c = 0; c < S::kClasses; ++c) out.logits[c] = logits[0][c];
+  out.prediction = k::argmax<S::kClasses>(out.logits);
+}
+
+}  // namespace heatvit::func
