@@ -7,6 +7,7 @@
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
 #include "heatvit/sim/job.hpp"
+#include "heatvit/sim/masks.hpp"
 
 namespace heatvit::cli {
 
@@ -44,7 +45,10 @@ int run_sim(const std::vector<std::string>& args) {
                                              "this model; also used when omitted) or 'dense'")
       ("tokens", po::value<std::string>(), "tokens entering each block (overrides the schedule's "
                                            "expected counts; selectors still run where it says)")
-      ("images", po::value<int>()->default_value(1), "images to simulate")
+      ("masks", po::value<std::string>(), "per-image token masks (token-masks container: the trained "
+                                          "model's export, heatvit eval --masks-out, or import_masks.py); "
+                                          "each image is simulated with its own token counts")
+      ("images", po::value<int>(), "images to simulate (default 1; with --masks: all in the file)")
       ("report", po::value<std::string>(), "write the JSON report here (resolved config next to it)")
       ("vcd", po::value<std::string>(), "write a VCD trace (busy signals, queue depths) of the run")
       ("timeline", po::value<std::string>(), "write a Chrome trace-event JSON of the first image's "
@@ -74,7 +78,12 @@ int run_sim(const std::vector<std::string>& args) {
     return 0;
   }
 
-  const Schedule sched = rc.load_schedule(schedule_path(job.hw, job.model, rc.option(vm, "schedule")), job.model);
+  const std::string masks_path = rc.option(vm, "masks");
+  if (!masks_path.empty() && (vm.count("schedule") || vm.count("tokens")))
+    throw InputError("--masks", "", "cannot be combined with --schedule or --tokens (the masks define both)");
+  const Schedule sched = masks_path.empty()
+                             ? rc.load_schedule(schedule_path(job.hw, job.model, rc.option(vm, "schedule")), job.model)
+                             : Schedule{};
   rc.check_overrides_used();
   rc.reader("model").finish();
   rc.reader("hw").finish();
@@ -85,16 +94,32 @@ int run_sim(const std::vector<std::string>& args) {
     tokens = parse_int_list(tok, "--tokens");
     validate_tokens(job.model, tokens, "--tokens");
   }
-  const int images = vm["images"].as<int>();
-  if (images < 1) throw InputError("--images", "", "must be at least 1");
-  job.images.assign(static_cast<std::size_t>(images), tokens);
+  int images = vm.count("images") ? vm["images"].as<int>() : 1;
+  if (vm.count("images") && images < 1) throw InputError("--images", "", "must be at least 1");
+  std::string schedule_name = sched.name;
+  if (!masks_path.empty()) {
+    const sim::TokenMasks masks = sim::load_token_masks(masks_path, job.model);
+    if (!vm.count("images")) images = masks.images;
+    if (images > masks.images)
+      throw InputError("--images", "", std::to_string(images) + " requested but " + masks_path + " holds " +
+                                           std::to_string(masks.images));
+    job.selector_blocks = masks.selector_blocks;
+    for (int i = 0; i < images; ++i) job.images.push_back(sim::tokens_for_image(job.model, masks, i));
+    if (!masks.predictions.empty())
+      job.predicted_class.assign(masks.predictions.begin(), masks.predictions.begin() + images);
+    tokens = job.images[0];
+    schedule_name = "masks:" + masks_path;
+  } else {
+    job.images.assign(static_cast<std::size_t>(images), tokens);
+  }
   if (vm.count("vcd")) job.options.vcd_path = vm["vcd"].as<std::string>();
   job.options.trace_events = vm.count("timeline") > 0;
 
   const sim::JobResult res = sim::run_job(job);
   json report = res.report;
-  report["schedule"] = sched.name;
-  rc.extra()["options"] = {{"images", images}, {"tokens", tokens}, {"schedule", schedule_to_json(sched)}};
+  report["schedule"] = schedule_name;
+  rc.extra()["options"] = {{"images", images}, {"tokens", tokens}, {"schedule", schedule_to_json(sched)},
+                           {"masks", masks_path}};
   if (vm.count("report")) {
     const std::string path = vm["report"].as<std::string>();
     OutputSet out;
@@ -108,12 +133,12 @@ int run_sim(const std::vector<std::string>& args) {
   if (!vm.count("quiet")) {
     const auto& L = report["latency_ms"];
     std::printf("%s on %s (%s): %.3f ms mean (p50 %.3f, p99 %.3f) = %.1f FPS over %d image(s)\n",
-                job.model.name.c_str(), job.hw.name.c_str(), sched.name.c_str(), L["mean"].get<double>(),
+                job.model.name.c_str(), job.hw.name.c_str(), schedule_name.c_str(), L["mean"].get<double>(),
                 L["p50"].get<double>(), L["p99"].get<double>(), report["fps"].get<double>(), images);
     std::printf("  %.3f GMACs/image, PE utilization %.1f%%, DDR bandwidth utilization %.1f%%\n",
                 report["macs_per_image"].get<double>() / 1e9, 100 * report["pe_utilization"].get<double>(),
                 100 * report["ddr_bandwidth_utilization"].get<double>());
-    std::printf("  analytic model: %.3f ms (%+.2f%%)\n", report["analytic"]["latency_ms"].get<double>(),
+    std::printf("  analytic model, first image: %.3f ms (%+.2f%% vs SystemC)\n", report["analytic"]["latency_ms"].get<double>(),
                 100 * report["analytic"]["disagreement"].get<double>());
     const auto& r = report["resources"];
     const auto& d = report["device"];

@@ -83,3 +83,22 @@ TEST(Plan, SelectorControlRunsOnItsOwnUnits) {
     if (x.block == 3 && x.phase == Phase::Selector && x.kind == PassKind::Unit) ++units;
   EXPECT_EQ(units, 3);  // decision, compaction, package
 }
+
+#include "heatvit/sim/masks.hpp"
+
+TEST(Masks, TokensFollowTheMasksWithOnePackageToken) {
+  const ModelShape m = load_model("deit-micro");
+  const TokenMasks k = load_token_masks(std::string(HEATVIT_SOURCE_DIR_FOR_TESTS) + "/tests/cli/data/masks-ok.hvt", m);
+  ASSERT_EQ(k.selector_blocks, (std::vector<int>{3, 6}));
+  // Image 0 prunes nothing: dense everywhere, no package token.
+  EXPECT_EQ(tokens_for_image(m, k, 0), std::vector<int>(12, 50));
+  // Image 1 keeps 23 at block 3 and all of those at block 6.
+  const auto t1 = tokens_for_image(m, k, 1);
+  EXPECT_EQ(t1[2], 50);
+  EXPECT_EQ(t1[3], 1 + 23 + 1);
+  EXPECT_EQ(t1[11], 1 + 23 + 1);
+  // Image 2 keeps 26 then 12.
+  const auto t2 = tokens_for_image(m, k, 2);
+  EXPECT_EQ(t2[3], 28);
+  EXPECT_EQ(t2[6], 14);
+}
