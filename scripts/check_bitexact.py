@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Bit-exactness of the C++ functional model (`heatvit eval`) against the pure-integer
+golden model models/deit-micro/intref.py, image by image, on the Fashion-MNIST test set.
+
+For each schedule (dense and every --schedule given), runs
+  heatvit eval --model deit-micro --weights W --schedule S --logits-out L.json --masks-out M.hvt
+and intref.IntModel.run on the same images with the thresholds heatvit reports (checked
+against export.sched_to_thresholds), then compares logits, predictions, tokens per
+block, and every selector's keep mask and scores. intref runs with fastint's exact
+BLAS products by default (bit-identical, see fastint.py); --pure-int uses NumPy integer
+products only (slow). Exit status 0 when everything is identical, 1 otherwise.
+
+  /usr/bin/python3 scripts/check_bitexact.py [--weights W] [--limit N] [--schedule S]...
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DM = os.path.join(ROOT, "models", "deit-micro")
+sys.path.insert(0, DM)
+
+import fastint  # noqa: E402
+import hvtfile  # noqa: E402
+import intref  # noqa: E402
+from common import load_split  # noqa: E402
+from export import sched_to_thresholds  # noqa: E402
+from train_select import load_sched_json  # noqa: E402
+
+
+def run_heatvit(exe, weights, sched, limit, threads, tmp):
+    lo, mo, ro = (os.path.join(tmp, n) for n in ("l.json", "m.hvt", "r.json"))
+    cmd = [exe, "eval", "--model", "deit-micro", "--weights", weights, "--report", ro,
+           "--logits-out", lo, "--masks-out", mo, "-q", "--threads", str(threads)]
+    if sched:
+        cmd += ["--schedule", sched]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    t0 = time.time()
+    subprocess.run(cmd, check=True)
+    dt = time.time() - t0
+    _, _, masks = hvtfile.read(mo, "token-masks")
+    return json.load(open(lo)), masks, json.load(open(ro)), dt
+
+
+def check(im, x, name, sched_path, cpp, masks, bs):
+    if sched_path:
+        sched = load_sched_json(sched_path)
+        th = sched_to_thresholds(im, sched)
+    else:
+        th = []
+    th_cpp = [(t["block"], t["threshold"]) for t in cpp["thresholds"]]
+    bad = []
+    if th != th_cpp:
+        bad.append(f"thresholds differ: intref {th}, heatvit {th_cpp}")
+    n = len(x)
+    logits, pred, toks = [], [], []
+    mk = {b: [] for b, _ in th}
+    sc = {b: [] for b, _ in th}
+    for i in range(0, n, bs):
+        o = intref.IntModel.run(im, x[i:i + bs], th)
+        logits.append(o["logits"])
+        pred.append(o["pred"])
+        toks.append(o["tokens"])
+        prev = np.ones((len(o["pred"]), 49), bool)
+        for b, _ in th:
+            mk[b].append(o["masks"][b])
+            s = o["scores"][b].copy()
+            s[~prev] = intref.INT32_MIN
+            sc[b].append(s)
+            prev = o["masks"][b]
+    logits, pred, toks = np.concatenate(logits), np.concatenate(pred), np.concatenate(toks)
+    cl = np.array(cpp["logits"], dtype=np.int64)
+    diff_img = np.flatnonzero((cl != logits).any(1))
+    if len(diff_img):
+        bad.append(f"logits differ on {len(diff_img)} images, first {diff_img[:10].tolist()}")
+    if not np.array_equal(np.array(cpp["pred"]), pred):
+        bad.append("predictions differ")
+    if not np.array_equal(np.array(cpp["tokens"]), toks):
+        bad.append("tokens per block differ")
+    for b, _ in th:
+        m = np.concatenate(mk[b]).astype(np.uint8)
+        if not np.array_equal(masks[f"mask.b{b}"], m):
+            bad.append(f"masks of the selector before block {b} differ")
+        if not np.array_equal(masks[f"score.b{b}"].astype(np.int64), np.concatenate(sc[b]).astype(np.int64)):
+            bad.append(f"scores of the selector before block {b} differ")
+    return bad, logits
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", default=os.path.join(DM, "export", "deit-micro-int8.hvt"))
+    ap.add_argument("--heatvit", default=os.path.join(ROOT, "build", "bin", "heatvit"))
+    ap.add_argument("--schedule", action="append", default=None,
+                    help="schedule JSON to check besides dense (repeatable; 'default' = "
+                         "schedule-default.json next to the weights)")
+    ap.add_argument("--limit", type=int, default=None, help="first N test images (default all 10,000)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bs", type=int, default=500)
+    ap.add_argument("--pure-int", action="store_true", help="intref with NumPy integer products only")
+    ap.add_argument("--json", default=None, help="write a summary JSON here")
+    a = ap.parse_args()
+    if not a.pure_int:
+        fastint.enable()
+    default = os.path.join(os.path.dirname(a.weights), "schedule-default.json")
+    if a.schedule is None:  # dense, plus the default schedule when there is one
+        a.schedule = ["default"] if os.path.exists(default) else []
+    scheds = [None] + [default if s == "default" else s for s in a.schedule]
+    im = intref.load(a.weights)
+    x, _ = load_split("t10k", None, a.limit)
+    summary = {"weights": a.weights, "images": int(len(x)), "intref_products": "numpy-int" if a.pure_int else
+               "fastint (exact float64 BLAS)", "runs": []}
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="hv-bitexact-") as tmp:
+        for s in scheds:
+            name = s or "dense"
+            cpp, masks, rep, dt = run_heatvit(a.heatvit, a.weights, s, a.limit, a.threads, tmp)
+            t0 = time.time()
+            bad, _ = check(im, x, name, s, cpp, masks, a.bs)
+            dti = time.time() - t0
+            ok = ok and not bad
+            summary["runs"].append({"schedule": name, "identical": not bad, "problems": bad,
+                                    "accuracy": rep["accuracy"], "tokens_mean": rep["tokens_mean"],
+                                    "heatvit_s": round(dt, 2), "intref_s": round(dti, 2)})
+            status = "IDENTICAL" if not bad else "DIFFERENT: " + "; ".join(bad)
+            print(f"{name}: {len(x)} images: logits, predictions, tokens, masks, scores {status} "
+                  f"(accuracy {rep['accuracy']:.4f}; heatvit {dt:.1f} s, intref {dti:.1f} s)", flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(summary, f, indent=1)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
