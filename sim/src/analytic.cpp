@@ -71,36 +71,90 @@ double AnalyticModel::write_cycles(std::int64_t bytes) const {
   return latency_ + std::ceil(bytes / write_bw_) + std::ceil(last / ddr_bw_);
 }
 
+namespace {
+struct Interval {
+  double start = 0, end = 0, bytes = 0;
+};
+// Bytes of `others` that flow during [a, b], each spread evenly over its interval.
+double overlapping_bytes(double a, double b, const std::vector<Interval>& others) {
+  double sum = 0;
+  for (const auto& o : others) {
+    const double len = o.end - o.start;
+    if (len <= 0 || o.end <= a || o.start >= b) continue;
+    sum += o.bytes * (std::min(b, o.end) - std::max(a, o.start)) / len;
+  }
+  return sum;
+}
+}  // namespace
+
 PassTiming AnalyticModel::time_pass(const Pass& p) const {
+  const std::size_t n = p.steps.size();
+  // Memory time of each step's load and store; refined once for DDR sharing below.
+  std::vector<double> load_mem(n, 0.0), store_mem(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Step& s = p.steps[i];
+    load_mem[i] = read_cycles(s.load_a_bytes + s.load_b_bytes);
+    store_mem[i] = store_read_cycles(s.store_read_bytes);  // + the write, below
+  }
+  std::vector<Interval> loads(n), stores(n);
+  double store_end = 0, c_end1 = 0, busy = 0;
+
   // Double buffering: the load of step s needs the buffer half that step s-2
   // computed from; the compute of a new output tile needs the output half that the
   // tile two back was stored from.
-  double load_end = 0, c_end1 = 0, c_end2 = 0;
-  double store_end = 0, store_end_prev = 0;  // last two output tiles' store completion
-  bool new_tile = true;
-  double busy = 0;
-  for (const auto& s : p.steps) {
-    const double load_start = std::max(load_end, c_end2);
-    load_end = load_start + std::max(read_cycles(s.load_a_bytes + s.load_b_bytes), double(s.load_cycles));
-    double c_start = std::max(c_end1, load_end);
-    if (new_tile) c_start = std::max(c_start, store_end_prev);
-    const double c_end = c_start + double(s.compute_cycles);
-    busy += double(s.compute_cycles);
-    c_end2 = c_end1;
-    c_end1 = c_end;
-    new_tile = s.ends_tile;
-    if (s.ends_tile) {
-      const double ready = c_end + p.fill_cycles;
-      const double st = std::max(store_end, ready);
-      // Residual operands are read first; post-processing streams into the write.
-      const double post = s.post_cycles > 0 ? double(s.post_cycles + p.post_latency) : 0.0;
-      store_end_prev = store_end;
-      store_end = st + store_read_cycles(s.store_read_bytes) + std::max(post, write_cycles(s.store_bytes));
+  auto walk = [&](const std::vector<double>* write_mem) {
+    double load_end = 0, c_end2 = 0, store_end_prev = 0;
+    bool new_tile = true;
+    store_end = 0;
+    c_end1 = 0;
+    busy = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Step& s = p.steps[i];
+      const double load_start = std::max(load_end, c_end2);
+      load_end = load_start + std::max(load_mem[i], double(s.load_cycles));
+      loads[i] = {load_start, load_start + load_mem[i], double(s.load_a_bytes + s.load_b_bytes)};
+      double c_start = std::max(c_end1, load_end);
+      if (new_tile) c_start = std::max(c_start, store_end_prev);
+      const double c_end = c_start + double(s.compute_cycles);
+      busy += double(s.compute_cycles);
+      c_end2 = c_end1;
+      c_end1 = c_end;
+      new_tile = s.ends_tile;
+      stores[i] = {};
+      if (s.ends_tile) {
+        const double ready = c_end + p.fill_cycles;
+        const double st = std::max(store_end, ready);
+        // Residual operands are read first; post-processing streams into the write.
+        const double post = s.post_cycles > 0 ? double(s.post_cycles + p.post_latency) : 0.0;
+        const double write = write_mem ? (*write_mem)[i] : write_cycles(s.store_bytes);
+        store_end_prev = store_end;
+        store_end = st + store_mem[i] + std::max(post, write);
+        stores[i] = {st, st + store_mem[i] + write, double(s.store_read_bytes + s.store_bytes)};
+      }
+    }
+  };
+  walk(nullptr);
+
+  // Loads and stores share the DDR: a transfer that overlaps traffic of the other
+  // engine takes at least the time the bus needs for both (turnarounds included).
+  std::vector<double> write_mem(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) write_mem[i] = write_cycles(p.steps[i].store_bytes);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Step& s = p.steps[i];
+    const std::int64_t lb = s.load_a_bytes + s.load_b_bytes;
+    if (lb > 0) {
+      const double other = overlapping_bytes(loads[i].start, loads[i].end, stores);
+      load_mem[i] = std::max(load_mem[i], latency_ + ddr_cycles(lb, static_cast<std::int64_t>(other)));
+    }
+    if (s.ends_tile && s.store_bytes > 0) {
+      const double other = overlapping_bytes(stores[i].start, stores[i].end, loads);
+      const double both = latency_ + ddr_cycles(static_cast<std::int64_t>(other) + s.store_read_bytes, s.store_bytes);
+      write_mem[i] = std::max(write_mem[i], both - store_mem[i]);
     }
   }
-  // Loads and stores share the DDR data bus: the pass can go no faster than moving
-  // all its bytes, with a bus turnaround each time the controller switches between
-  // a batch of writes and the reads.
+  walk(&write_mem);
+
+  // The pass can go no faster than moving all its bytes over the DDR bus.
   const double bound = p.steps.empty() ? 0.0 : latency_ + ddr_cycles(p.ddr_read_bytes(), p.ddr_write_bytes());
   PassTiming t;
   t.cycles = static_cast<std::int64_t>(std::ceil(std::max({store_end, c_end1, bound})));
