@@ -1,5 +1,6 @@
 // heatvit sim: cycle-level simulation of a model on a hardware configuration.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.hpp"
@@ -8,6 +9,8 @@
 #include "heatvit/core/paths.hpp"
 #include "heatvit/sim/job.hpp"
 #include "heatvit/sim/masks.hpp"
+#include "heatvit/func/evaluate.hpp"
+#include "heatvit/models/idx.hpp"
 
 namespace heatvit::cli {
 
@@ -34,6 +37,22 @@ std::string schedule_path(const sim::HwConfig& hw, const ModelShape& model, cons
     return it->second;
   }
   return opt;
+}
+
+std::string trained_model_path() { return project_root() + "/models/deit-micro/export/deit-micro-int8.hvt"; }
+
+bool uses_trained_model(const ModelShape& model) { return model.name == "deit-micro"; }
+
+func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& sched, int images) {
+  const std::string weights = trained_model_path();
+  if (!std::filesystem::exists(weights))
+    throw InputError(weights, "", "not found: per-image token counts of deit-micro come from the trained model "
+                                  "(make train), or give --tokens or --masks");
+  const func::FuncModel fm = func::FuncModel::load(weights, model);
+  const ImageSet data = load_fashion_mnist(default_fashion_mnist_dir(), "t10k");
+  if (images > data.count)
+    throw InputError("--images", "", "the test set has " + std::to_string(data.count) + " images");
+  return func::evaluate(fm, sched, data, images, 0);
 }
 
 int run_sim(const std::vector<std::string>& args) {
@@ -109,6 +128,13 @@ int run_sim(const std::vector<std::string>& args) {
       job.predicted_class.assign(masks.predictions.begin(), masks.predictions.begin() + images);
     tokens = job.images[0];
     schedule_name = "masks:" + masks_path;
+  } else if (tok.empty() && !sched.empty() && uses_trained_model(job.model)) {
+    // The trained model decides each image's tokens: run the integer model on the
+    // first K test images with this schedule.
+    const func::EvalResult r = trained_model_tokens(job.model, sched, images);
+    job.images = r.tokens_per_block;
+    job.predicted_class = r.predictions;
+    tokens = job.images[0];
   } else {
     job.images.assign(static_cast<std::size_t>(images), tokens);
   }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "heatvit/func/evaluate.hpp"
 #include "heatvit/models/workload.hpp"
 
 namespace heatvit::cli {
@@ -14,6 +15,15 @@ int run_eval(const std::vector<std::string>& args);
 #ifdef HEATVIT_HAVE_SIM
 int run_sim(const std::vector<std::string>& args);
 #endif
+
+/// The trained deit-micro export (models/deit-micro/export/deit-micro-int8.hvt).
+std::string trained_model_path();
+/// True when per-image token counts of `model` come from the trained model.
+bool uses_trained_model(const ModelShape& model);
+
+/// Runs the trained integer model on the first `images` test images with `sched`
+/// (per-image predictions and tokens per block). InputError when the export is missing.
+func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& sched, int images);
 
 /// The workload selected by --model, --schedule and --tokens.
 Workload workload_from_options(RunConfig& rc, const po::variables_map& vm, ModelShape& model,

@@ -21,6 +21,9 @@ double Schedule::keep_at(int block) const {
 Schedule parse_schedule(ConfigReader& r, const ModelShape& model) {
   Schedule s;
   s.name = r.string("name", "");
+  // Informational members written by the trainer's schedule search.
+  r.string("note", "");
+  if (r.has("stages")) r.raw("stages");
   auto items = r.children("selectors");
   for (std::size_t i = 0; i < items.size(); ++i) {
     SelectorPoint p;

@@ -157,6 +157,16 @@ class Lowering {
         i += 3;
         continue;
       }
+      if (o.kind == OpKind::Gemm && o.macs() == 0) {
+        // Nothing to compute (e.g. a selector after all patch tokens were pruned):
+        // the controller skips it and its fused post-processing.
+        std::size_t j = i + 1;
+        while (j < ops.size() && fusable_post(ops[j])) ++j;
+        mean_post_ = false;
+        if (o.phase != Phase::Head) pending_ln_ = nullptr;
+        i = j;
+        continue;
+      }
       if (o.kind == OpKind::Gemm) {
         std::size_t j = i + 1;
         Post post;
@@ -354,12 +364,14 @@ class Lowering {
     Step s;
     switch (o.kind) {
       case OpKind::Decision:
+        if (o.rows == 0) return;
         // Reads the per-head keep probabilities and head weights (2 bytes per head).
         s.load_a_bytes = o.rows * o.cols * 2 * eb;
         s.compute_cycles = cdiv(o.rows, sel.decision_lanes) + 2;
         s.store_bytes = 0;
         break;
       case OpKind::Compaction: {
+        if (o.rows == 0) return;
         // Streams every scored token once: kept rows are written densely, pruned rows
         // feed the package accumulator on the way (see the Package op).
         const std::int64_t pruned = (i + 1 < w_.ops.size() && w_.ops[i + 1].kind == OpKind::Package)
@@ -374,6 +386,7 @@ class Lowering {
         s.store_bytes = o.rows > 0 ? o.cols * eb : 0;
         break;
       default: {
+        if (o.rows * o.cols == 0) return;
         const NonlinearUnit* u = &hw_.nonlinear.add;
         if (o.kind == OpKind::LayerNorm) u = &hw_.nonlinear.layernorm;
         if (o.kind == OpKind::Gelu) u = &hw_.nonlinear.gelu;
@@ -386,6 +399,7 @@ class Lowering {
         break;
       }
     }
+    if (s.compute_cycles == 0 && s.load_a_bytes == 0 && s.load_b_bytes == 0 && s.store_bytes == 0) return;
     p.steps.push_back(s);
     plan_.passes.push_back(std::move(p));
   }

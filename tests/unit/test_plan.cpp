@@ -102,3 +102,18 @@ TEST(Masks, TokensFollowTheMasksWithOnePackageToken) {
   EXPECT_EQ(t2[3], 28);
   EXPECT_EQ(t2[6], 14);
 }
+
+TEST(Plan, SelectorWithNothingLeftToScoreIsSkipped) {
+  // All patch tokens pruned at block 3: the selector at block 6 scores none.
+  const HwConfig h = hw("zcu102-heatvit");
+  const ModelShape m = load_model("deit-micro");
+  std::vector<int> tokens(12, 50);
+  for (int b = 3; b < 12; ++b) tokens[static_cast<std::size_t>(b)] = 2;  // CLS + package
+  const Workload w = build_workload(m, tokens, {3, 6});
+  const Plan p = make_plan(w, h);
+  EXPECT_EQ(p.macs(), w.total_macs());
+  for (const auto& x : p.passes) {
+    EXPECT_NE(x.block == 6 && x.phase == Phase::Selector, true) << x.name;
+    EXPECT_FALSE(x.steps.empty()) << x.name;
+  }
+}
