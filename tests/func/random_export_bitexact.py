@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""CI check of bit-exactness independent of the training run: export a randomly
+initialised deit-micro (selector bank included) with the project's own export code
+(models/deit-micro/export.py: quantize + threshold calibration), then compare
+`heatvit eval` with intref.py on the first 16 test images, dense and three schedules
+(scripts/check_bitexact.py). Exit 77 (skipped) without the Fashion-MNIST files."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DM = os.path.join(ROOT, "models", "deit-micro")
+sys.path.insert(0, DM)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--heatvit", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--images", type=int, default=16)
+    a = ap.parse_args()
+    from common import DEFAULT_DATA
+    if not os.path.exists(os.path.join(DEFAULT_DATA, "t10k-images-idx3-ubyte.gz")):
+        print("Fashion-MNIST not installed: skipped")
+        return 77
+    import numpy as np
+    import torch
+    import export
+    import fastint
+    import hvtfile
+    import intref
+    from common import load_split
+    from net import PrunedDeit, QCtx
+
+    torch.manual_seed(11)
+    torch.set_num_threads(1)
+    model = PrunedDeit()
+    with torch.no_grad():  # spread the selector scores (untrained selectors score alike)
+        for p in model.selectors.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    model.eval()
+    x, _ = load_split("train", None, 128)
+    xt = torch.from_numpy(x.copy())
+    sched = [(2, 0.7), (5, 0.6), (8, 0.5)]
+    qc = QCtx("calib")
+    with torch.no_grad():
+        model(xt, qc=qc, probe=True)
+        model(xt, sched=sched, qc=qc)
+    fastint.enable()
+    T, meta = export.quantize(model, qc.finish_calib())
+    tabs = export.calibrate_tables(intref.IntModel(T, meta), x[:64])
+    for b, row in tabs.items():
+        T[f"s{b}.thr"] = row
+    os.makedirs(a.work, exist_ok=True)
+    w = os.path.join(a.work, "deit-micro-int8.hvt")
+    hvtfile.write(w, "deit-micro-int8", meta, T)
+    scheds = []
+    for name, s in (("default", sched), ("all", [(b, 0.9) for b in range(1, 11)]),
+                    ("low", [(1, 0.1), (6, 0.5), (10, 1.0)])):
+        p = os.path.join(a.work, f"schedule-{name}.json")
+        with open(p, "w") as f:
+            json.dump({"selectors": [{"block": b, "keep": k} for b, k in s], "note": "random export"}, f)
+        scheds += ["--schedule", p]
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "check_bitexact.py"), "--heatvit", a.heatvit,
+           "--weights", w, "--limit", str(a.images)] + scheds
+    return subprocess.run(cmd).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

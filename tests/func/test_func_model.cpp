@@ -1,0 +1,222 @@
+// The functional model: loading and validation of exported weights, schedule ->
+// threshold mapping, per-image invariants, thread-count independence, and (when the
+// trained export is present) bit-exactness on reference-outputs.json.
+#include <gtest/gtest.h>
+
+#include <bitset>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
+#include "heatvit/func/evaluate.hpp"
+#include "heatvit/func/func_model.hpp"
+#include "synth.hpp"
+
+using namespace heatvit;
+using heatvit::func::FuncModel;
+using heatvit::testing::make_synth_model;
+using heatvit::testing::temp_dir;
+
+namespace {
+
+ModelShape micro() { return load_model("deit-micro"); }
+
+Schedule sched(std::vector<std::pair<int, double>> pts) {
+  Schedule s;
+  s.name = "test-schedule.json";
+  for (auto [b, k] : pts) s.selectors.push_back({b, k});
+  return s;
+}
+
+class FuncModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = temp_dir("model");
+    path = dir + "/m.hvt";
+    make_synth_model().write(path);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+
+  /// The InputError message of loading a modified synthetic model.
+  std::string load_error(const std::function<void(heatvit::testing::SynthModel&)>& edit, std::size_t cut = 0) {
+    auto m = make_synth_model();
+    edit(m);
+    std::string bytes = m.encode();
+    bytes.resize(bytes.size() - cut);
+    const std::string p = dir + "/bad.hvt";
+    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    try {
+      FuncModel::load(p, micro());
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  std::string dir, path;
+};
+
+}  // namespace
+
+TEST_F(FuncModelTest, LoadsBankAndResolvesThresholds) {
+  const FuncModel m = FuncModel::load(path, micro());
+  EXPECT_EQ(m.selector_blocks(), (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  auto th = m.resolve(sched({{6, 0.7}, {3, 0.7}}), "s.json");
+  ASSERT_EQ(th.size(), 2u);
+  EXPECT_EQ(th[0].block, 3);
+  EXPECT_EQ(th[0].cum_keep_milli, 700);
+  EXPECT_EQ(th[0].table_index, 13);  // round(0.7 * 20) - 1
+  EXPECT_EQ(th[0].threshold, 300 - 30 * 13);
+  EXPECT_EQ(th[1].cum_keep_milli, 490);
+  EXPECT_EQ(th[1].table_index, 9);
+  EXPECT_EQ(m.resolve(sched({{1, 1.0}}), "s")[0].threshold, INT32_MIN);
+  // Python's round() rounds half to even: 333.5 -> 334, 666.5 -> 666, 0.5 -> 0
+  EXPECT_EQ(m.resolve(sched({{1, 0.3335}}), "s")[0].cum_keep_milli, 334);
+  EXPECT_EQ(m.resolve(sched({{1, 0.6665}}), "s")[0].cum_keep_milli, 666);
+  EXPECT_EQ(m.resolve(sched({{1, 0.0005}}), "s")[0].cum_keep_milli, 0);
+  EXPECT_EQ(m.resolve(sched({{1, 0.0005}}), "s")[0].table_index, 0);
+}
+
+TEST_F(FuncModelTest, ScheduleBlockWithoutSelectorIsInputError) {
+  const FuncModel m = FuncModel::load(path, micro());
+  try {
+    m.resolve(sched({{3, 0.5}, {11, 0.5}}), "my-schedule.json");
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string w = e.what();
+    EXPECT_NE(w.find("my-schedule.json"), std::string::npos) << w;
+    EXPECT_NE(w.find("selectors[1].block"), std::string::npos) << w;
+    EXPECT_NE(w.find("no selector before block 11"), std::string::npos) << w;
+  }
+}
+
+TEST_F(FuncModelTest, RejectsWeightsThatDoNotMatch) {
+  EXPECT_EQ(load_error([](auto&) {}), "");
+  EXPECT_NE(load_error([](auto& m) { m.erase("b3.fc1.w"); }).find("tensors.b3.fc1.w"), std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.find("b3.fc1.w")->shape = {128, 128}; }).find("tensors.b3.fc1.w.shape"),
+            std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.find("pos")->dtype = HvtDtype::Int32; }).find("tensors.pos.dtype"),
+            std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.meta["shape"]["dim"] = 32; }).find("meta.shape.dim"), std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.meta["consts"]["F_H"] = 11; }).find("meta.consts.F_H"), std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.meta["gemm"]["b0.q"]["out_bits"] = 16; }).find("meta.gemm.b0.q.out_bits"),
+            std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.meta["gemm"]["b0.q"]["fo"] = 90; }).find("meta.gemm.b0.q"),
+            std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.meta["fracs"].erase("b5.ao"); }).find("meta.fracs.b5.ao"), std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.erase("s7.thr"); }).find("tensors.s7.thr"), std::string::npos);
+  EXPECT_NE(load_error([](auto& m) { m.meta["candidate_blocks"] = {1, 12}; }).find("meta.candidate_blocks"),
+            std::string::npos);
+  EXPECT_NE(load_error([](auto&) {}, 1000).find("truncated file"), std::string::npos);
+  EXPECT_NE(load_error([](auto&) {}, 1000).find("bad.hvt"), std::string::npos);
+}
+
+TEST_F(FuncModelTest, RejectsOtherModelShapes) {
+  ModelShape s = micro();
+  s.depth = 6;
+  EXPECT_THROW(FuncModel::load(path, s), InputError);
+  EXPECT_THROW(FuncModel::load(path, load_model("deit-tiny")), InputError);
+  write_hvt(dir + "/masks.hvt", "token-masks", json::object(), {});
+  try {
+    FuncModel::load(dir + "/masks.hvt", micro());
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected 'deit-micro-int8'"), std::string::npos);
+  }
+}
+
+TEST_F(FuncModelTest, InvariantsAndThreadIndependence) {
+  const FuncModel m = FuncModel::load(path, micro());
+  heatvit::testing::write_fake_fmnist(dir + "/data", 24);
+  const ImageSet data = load_fashion_mnist(dir + "/data", "t10k");
+  const auto s = sched({{2, 0.8}, {5, 0.5}, {9, 0.3}});
+  const auto a = func::evaluate(m, s, data, 0, 1);
+  const auto b = func::evaluate(m, s, data, 0, 3);
+  EXPECT_EQ(a.images, 24);
+  EXPECT_EQ(a.logits, b.logits);
+  EXPECT_EQ(a.tokens_per_block, b.tokens_per_block);
+  EXPECT_EQ(a.kept_masks, b.kept_masks);
+  EXPECT_EQ(a.scores, b.scores);
+  bool pruned_some = false;
+  for (int i = 0; i < a.images; ++i) {
+    const auto& t = a.tokens_per_block[static_cast<std::size_t>(i)];
+    for (int blk = 1; blk < 12; ++blk) EXPECT_LE(t[static_cast<std::size_t>(blk)], t[static_cast<std::size_t>(blk - 1)]);
+    EXPECT_EQ(t[0], 50);
+    std::uint64_t prev = (std::uint64_t(1) << 49) - 1;
+    for (std::size_t si = 0; si < 3; ++si) {
+      const std::uint64_t mask = a.kept_masks[static_cast<std::size_t>(i)][si];
+      EXPECT_EQ(mask & ~prev, 0u) << "keep masks must be progressive";
+      EXPECT_EQ(a.reached[static_cast<std::size_t>(i)][si], static_cast<int>(std::bitset<64>(prev).count()));
+      const int kept = static_cast<int>(std::bitset<64>(mask).count());
+      const bool package = kept < 49;
+      EXPECT_EQ(t[static_cast<std::size_t>(a.selectors[si].block)], 1 + kept + (package ? 1 : 0));
+      pruned_some = pruned_some || kept < a.reached[static_cast<std::size_t>(i)][si];
+      for (int p = 0; p < 49; ++p)
+        if (!((prev >> p) & 1u)) {
+          EXPECT_EQ(a.scores[static_cast<std::size_t>(i)][si * 49 + static_cast<std::size_t>(p)], INT32_MIN);
+        }
+      prev = mask;
+    }
+    EXPECT_GE(a.predictions[static_cast<std::size_t>(i)], 0);
+    EXPECT_LT(a.predictions[static_cast<std::size_t>(i)], 10);
+  }
+  EXPECT_TRUE(pruned_some);
+  EXPECT_LT(a.macs_mean(), func::evaluate(m, sched({}), data, 4, 2).macs_mean());
+  EXPECT_EQ(func::evaluate(m, s, data, 5, 2).images, 5);
+}
+
+// ---- the trained export (models/deit-micro/export, or $HEATVIT_FUNC_EXPORT_DIR)
+namespace {
+
+std::string export_dir() {
+  if (const char* e = std::getenv("HEATVIT_FUNC_EXPORT_DIR"); e && *e) return e;
+  return project_root() + "/models/deit-micro/export";
+}
+
+}  // namespace
+
+TEST(ReferenceOutputs, First16ImagesBitExact) {
+  const std::string d = export_dir();
+  const std::string weights = d + "/deit-micro-int8.hvt", ref_path = d + "/reference-outputs.json";
+  if (!std::filesystem::exists(weights) || !std::filesystem::exists(ref_path) ||
+      !std::filesystem::is_directory(default_fashion_mnist_dir()))
+    GTEST_SKIP() << "no trained export in " << d << " (or no Fashion-MNIST)";
+  const FuncModel m = FuncModel::load(weights, micro());
+  const json ref = load_json_file(ref_path);
+  const ImageSet data = load_fashion_mnist(default_fashion_mnist_dir(), "t10k");
+  for (const char* name : {"dense", "default"}) {
+    SCOPED_TRACE(name);
+    std::vector<func::SelectorThreshold> th;
+    for (const auto& t : ref[name]["thresholds"]) {
+      func::SelectorThreshold s;
+      s.block = t["block"].get<int>();
+      s.threshold = t["threshold"].get<std::int32_t>();
+      th.push_back(s);
+    }
+    if (std::string(name) == "default" && std::filesystem::exists(d + "/schedule-default.json")) {
+      json sj = load_json_file(d + "/schedule-default.json");
+      sj.erase("note");
+      sj.erase("stages");
+      ConfigReader r(sj, d + "/schedule-default.json");
+      const auto resolved = m.resolve(parse_schedule(r, micro()), "schedule-default.json");
+      ASSERT_EQ(resolved.size(), th.size());
+      for (std::size_t i = 0; i < th.size(); ++i) {
+        EXPECT_EQ(resolved[i].block, th[i].block);
+        EXPECT_EQ(resolved[i].threshold, th[i].threshold) << "keep -> threshold mapping";
+      }
+    }
+    const auto r = func::evaluate(m, th, data, 16, 2);
+    for (int i = 0; i < 16; ++i) {
+      const auto ii = static_cast<std::size_t>(i);
+      EXPECT_EQ(r.logits[ii], ref[name]["logits"][ii].get<std::vector<std::int64_t>>()) << "image " << i;
+      EXPECT_EQ(r.predictions[ii], ref[name]["pred"][ii].get<int>()) << "image " << i;
+      EXPECT_EQ(r.tokens_per_block[ii], ref[name]["tokens"][ii].get<std::vector<int>>()) << "image " << i;
+      for (std::size_t s = 0; s < th.size(); ++s)
+        EXPECT_EQ(r.kept_patches(i, static_cast<int>(s)),
+                  ref[name]["masks"][std::to_string(th[s].block)][ii].get<std::vector<int>>())
+            << "image " << i << " selector before block " << th[s].block;
+    }
+  }
+}

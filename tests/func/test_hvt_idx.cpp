@@ -1,0 +1,173 @@
+// The HVT container reader/writer and the IDX reader on good and corrupted files.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "heatvit/core/error.hpp"
+#include "heatvit/models/hvt_file.hpp"
+#include "heatvit/models/idx.hpp"
+#include "synth.hpp"
+
+using namespace heatvit;
+using heatvit::testing::temp_dir;
+using heatvit::testing::write_idx;
+
+namespace {
+
+std::string small_file() {
+  std::vector<std::pair<std::string, HvtOutTensor>> t;
+  t.emplace_back("a", HvtOutTensor{HvtDtype::Int8, {2, 3}, {-128, 0, 1, 2, 3, 127}});
+  t.emplace_back("b", HvtOutTensor{HvtDtype::Int32, {2}, {INT32_MIN, 123456}});
+  t.emplace_back("c", HvtOutTensor{HvtDtype::Uint8, {0}, {}});
+  return encode_hvt("test-kind", json{{"x", 1}}, t);
+}
+
+/// The error message of decoding `bytes` ("" if it decodes).
+std::string decode_error(const std::string& bytes, const std::string& kind = "") {
+  try {
+    HvtFile::decode(bytes, "f.hvt", kind);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+/// Replaces the JSON header of an encoded file by `header` (keeps the data region
+/// aligned by re-padding).
+std::string with_header(const std::string& file, const std::string& header) {
+  std::uint64_t hlen = 0;
+  for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | static_cast<unsigned char>(file[8 + i]);
+  const std::size_t data0 = (16 + hlen + 63) / 64 * 64;
+  std::string out = file.substr(0, 8);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((header.size() >> (8 * i)) & 0xff));
+  out += header;
+  out.append((64 - out.size() % 64) % 64, '\0');
+  return out + file.substr(data0);
+}
+
+}  // namespace
+
+TEST(Hvt, RoundTrip) {
+  const HvtFile f = HvtFile::decode(small_file(), "mem", "test-kind");
+  EXPECT_EQ(f.kind(), "test-kind");
+  EXPECT_EQ(f.meta()["x"], 1);
+  const HvtTensor& a = f.tensor("a", HvtDtype::Int8, {2, 3});
+  EXPECT_EQ(a.values, (std::vector<std::int64_t>{-128, 0, 1, 2, 3, 127}));
+  EXPECT_EQ(f.tensor("b").values[0], INT32_MIN);
+  EXPECT_EQ(f.tensor("c").numel(), 0);
+  const std::string d = temp_dir("hvt");
+  write_hvt(d + "/x.hvt", "k", json::object(), {{"z", HvtOutTensor{HvtDtype::Int16, {1}, {-2}}}});
+  EXPECT_EQ(HvtFile::read(d + "/x.hvt").tensor("z").values[0], -2);
+  std::filesystem::remove_all(d);
+}
+
+TEST(Hvt, RejectsCorruptFiles) {
+  const std::string good = small_file();
+  EXPECT_EQ(decode_error(good), "");
+  EXPECT_NE(decode_error(good.substr(0, 10)).find("truncated file"), std::string::npos);
+  std::string m = good;
+  m[0] = 'X';
+  EXPECT_NE(decode_error(m).find("field 'magic'"), std::string::npos);
+  m = good;
+  m[4] = 2;
+  EXPECT_NE(decode_error(m).find("field 'format_version'"), std::string::npos);
+  m = good;
+  m[15] = 1;  // header length far beyond the file
+  EXPECT_NE(decode_error(m).find("field 'header_length'"), std::string::npos);
+  EXPECT_NE(decode_error(with_header(good, "{not json")).find("not valid UTF-8 JSON"), std::string::npos);
+  EXPECT_NE(decode_error(with_header(good, "{\"kind\":\"k\",\"meta\":{}}")).find("field 'tensors'"), std::string::npos);
+  EXPECT_NE(decode_error(good, "other").find("expected 'other'"), std::string::npos);
+  const std::string t = R"({"kind":"k","meta":{},"tensors":{"a":{"dtype":"DT","shape":SH,"offset":OF,"nbytes":NB}}})";
+  auto hdr = [&](const std::string& dt, const std::string& sh, const std::string& of, const std::string& nb) {
+    std::string h = t;
+    h.replace(h.find("DT"), 2, dt);
+    h.replace(h.find("SH"), 2, sh);
+    h.replace(h.find("OF"), 2, of);
+    h.replace(h.find("NB"), 2, nb);
+    return with_header(good, h);
+  };
+  EXPECT_EQ(decode_error(hdr("int8", "[2,3]", "0", "6")), "");
+  EXPECT_NE(decode_error(hdr("float32", "[2,3]", "0", "6")).find("tensors.a.dtype"), std::string::npos);
+  EXPECT_NE(decode_error(hdr("int8", "[2,-3]", "0", "6")).find("tensors.a.shape"), std::string::npos);
+  EXPECT_NE(decode_error(hdr("int16", "[2,3]", "0", "6")).find("tensors.a.nbytes"), std::string::npos);
+  EXPECT_NE(decode_error(hdr("int8", "[2,3]", "100000", "6")).find("tensors.a.offset"), std::string::npos);
+  EXPECT_NE(decode_error(hdr("int8", "[4294967296,4294967296]", "0", "6")).find("tensors.a.nbytes"),
+            std::string::npos);
+  // data region cut short
+  EXPECT_NE(decode_error(good.substr(0, good.size() - 70)).find("truncated file"), std::string::npos);
+}
+
+TEST(Hvt, MissingFileNamesIt) {
+  try {
+    HvtFile::read("/nonexistent/x.hvt");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/x.hvt"), std::string::npos);
+  }
+}
+
+namespace {
+std::string idx_error(const std::string& path, int ndim) {
+  try {
+    read_idx(path, ndim);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Idx, ReadsPlainAndGzip) {
+  const std::string d = temp_dir("idx");
+  const std::vector<std::uint8_t> data = {1, 2, 3, 4, 5, 6};
+  write_idx(d + "/a", {2, 3}, data, false);
+  write_idx(d + "/a.gz", {2, 3}, data, true);
+  for (const char* f : {"/a", "/a.gz"}) {
+    const IdxArray a = read_idx(d + f, 2);
+    EXPECT_EQ(a.dims, (std::vector<std::uint32_t>{2, 3}));
+    EXPECT_EQ(a.data, data);
+  }
+  std::filesystem::remove_all(d);
+}
+
+TEST(Idx, RejectsCorruptFiles) {
+  const std::string d = temp_dir("idxbad");
+  std::vector<std::uint8_t> data(600);
+  write_idx(d + "/short", {2, 3}, {1, 2, 3}, false);
+  EXPECT_NE(idx_error(d + "/short", 2).find("(truncated)"), std::string::npos);
+  write_idx(d + "/long", {2, 2}, {1, 2, 3, 4, 5}, false);
+  EXPECT_NE(idx_error(d + "/long", 2).find("trailing bytes"), std::string::npos);
+  write_idx(d + "/dims", {2, 3}, {1, 2, 3, 4, 5, 6}, false);
+  EXPECT_NE(idx_error(d + "/dims", 3).find("has 2 dimensions, expected 3"), std::string::npos);
+  std::ofstream(d + "/magic", std::ios::binary) << std::string("\x01\x00\x08\x01\x00\x00\x00\x01\x05", 9);
+  EXPECT_NE(idx_error(d + "/magic", 1).find("field 'magic'"), std::string::npos);
+  std::ofstream(d + "/dtype", std::ios::binary) << std::string("\x00\x00\x0d\x01\x00\x00\x00\x01\x05", 9);
+  EXPECT_NE(idx_error(d + "/dtype", 1).find("0x0d"), std::string::npos);
+  std::ofstream(d + "/tiny", std::ios::binary) << std::string("\x00\x00", 2);
+  EXPECT_NE(idx_error(d + "/tiny", 1).find("truncated IDX header"), std::string::npos);
+  write_idx(d + "/cut.gz", {600}, data, true, 12);  // gzip stream cut short
+  EXPECT_NE(idx_error(d + "/cut.gz", 1).find("gzip"), std::string::npos);
+  EXPECT_NE(idx_error(d + "/missing.gz", 1).find("file not found"), std::string::npos);
+  std::filesystem::remove_all(d);
+}
+
+TEST(Idx, FashionMnistSplitChecks) {
+  const std::string d = temp_dir("fm");
+  heatvit::testing::write_fake_fmnist(d, 4);
+  const ImageSet s = load_fashion_mnist(d, "t10k");
+  EXPECT_EQ(s.count, 4);
+  EXPECT_EQ(s.rows, 28);
+  write_idx(d + "/t10k-labels-idx1-ubyte.gz", {3}, {1, 2, 3}, true);
+  try {
+    load_fashion_mnist(d, "t10k");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("3 labels"), std::string::npos);
+  }
+  write_idx(d + "/t10k-labels-idx1-ubyte.gz", {4}, {1, 2, 3, 12}, true);
+  EXPECT_THROW(load_fashion_mnist(d, "t10k"), InputError);
+  EXPECT_THROW(load_fashion_mnist(d + "/nope", "t10k"), InputError);
+  std::filesystem::remove_all(d);
+}
