@@ -19,6 +19,8 @@ namespace heatvit::kernels {
 /// shift = f_q + f_k - 8 brings the scores to Q8.
 template <int MAX_T, typename TS, typename TP>
 void softmax_row(const TS s[MAX_T], int t, int shift, TP p[MAX_T]) {
+  // sum e <= MAX_T * 2^15 and 512 e + sum e must fit in 32 bits
+  static_assert(MAX_T <= 2048, "softmax_row: row too long for 32-bit sums");
   i64 m = s[0];
 sm_max:
   for (int j = 1; j < t; ++j) {
@@ -26,24 +28,25 @@ sm_max:
     HEATVIT_HLS(PIPELINE II=1)
     if (i64(s[j]) > m) m = s[j];
   }
-  i64 e[MAX_T];
-  i64 tot = 0;
+  i32 e[MAX_T];
+  i32 tot = 0;
 sm_exp:
   for (int j = 0; j < t; ++j) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=MAX_T)
     HEATVIT_HLS(PIPELINE II=1)
     i64 x8 = rshift_round(i64(s[j]) - m, shift);
     if (x8 < PolyConst::exp_min) x8 = PolyConst::exp_min;
-    e[j] = exp_q8(x8);
+    e[j] = exp_q8(i32(x8));
     tot += e[j];
   }
   if (tot < 1) tot = 1;
+  const std::uint32_t den = 2 * std::uint32_t(tot);
 sm_norm:
   for (int j = 0; j < t; ++j) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=MAX_T)
     HEATVIT_HLS(PIPELINE II=1)
-    const i64 q = (e[j] * 512 + tot) / (2 * tot);  // both >= 0: floor
-    p[j] = TP(q < 255 ? q : 255);
+    const std::uint32_t q = (std::uint32_t(e[j]) * 512u + std::uint32_t(tot)) / den;  // floor
+    p[j] = TP(q < 255u ? q : 255u);
   }
 }
 

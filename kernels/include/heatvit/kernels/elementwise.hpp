@@ -48,7 +48,7 @@ gelu_rows:
   gelu_cols:
     for (int c = 0; c < C; ++c) {
       HEATVIT_HLS(PIPELINE II=1)
-      out[t][c] = TO(gelu_to_int8(i64(x[t][c]), frac_out));
+      out[t][c] = TO(gelu_to_int8(i32(x[t][c]), frac_out));
     }
   }
 }

@@ -34,29 +34,31 @@ struct PolyConst {
 };
 
 /// GELU(x) = x/2 (1 + L(x/sqrt2)), L(u) = sign(u) [a (min(|u|, -b) + b)^2 + 1].
-/// x: int16 in Q10. Returns GELU(x) in Q10 (|result| <= 2^15).
-inline i64 gelu_q10(i64 x) {
-  const i64 ax = x < 0 ? -x : x;
-  const i64 t = (ax < PolyConst::gelu_c ? ax : PolyConst::gelu_c) - PolyConst::gelu_c;
-  const i64 term = (t * t * PolyConst::gelu_a + (i64(1) << 15)) >> 16;
-  const i64 lmag = (i64(1) << 14) - term;
-  const i64 l = x > 0 ? lmag : (x < 0 ? -lmag : 0);
-  return (x * ((i64(1) << 14) + l) + (i64(1) << 14)) >> 15;
+/// x: int16 in Q10. Returns GELU(x) in Q10 (|result| <= 2^15). Every intermediate fits
+/// in 32 bits: (t^2 a) < 2^30, |x (2^14 + L)| <= 2^30.
+inline i32 gelu_q10(i32 x) {
+  const i32 ax = x < 0 ? -x : x;
+  const i32 t = (ax < i32(PolyConst::gelu_c) ? ax : i32(PolyConst::gelu_c)) - i32(PolyConst::gelu_c);
+  const i32 term = (t * t * i32(PolyConst::gelu_a) + (i32(1) << 15)) >> 16;
+  const i32 lmag = (i32(1) << 14) - term;
+  const i32 l = x > 0 ? lmag : (x < 0 ? -lmag : 0);
+  return (x * ((i32(1) << 14) + l) + (i32(1) << 14)) >> 15;
 }
 
 /// GELU followed by requantisation to int8 at `frac_out` fraction bits.
-inline i64 gelu_to_int8(i64 x_q10, int frac_out) {
+inline i64 gelu_to_int8(i32 x_q10, int frac_out) {
   return requant<8>(gelu_q10(x_q10), Frac::pre_gelu - frac_out);
 }
 
 /// exp(x) for x <= 0: x = -ln2 z + p, exp(p) ~ a (p + b)^2 + c, then >> z.
-/// x8: Q8 in [exp_min, 0]. Returns exp(x) in Q15 (0..~32768).
-inline i64 exp_q8(i64 x8) {
-  const i64 z = (-x8) / PolyConst::exp_ln2;  // x8 <= 0: truncation == floor
-  const i64 p = x8 + PolyConst::exp_ln2 * z;
-  const i64 pb = p + PolyConst::exp_b;
-  const i64 e = ((pb * pb * PolyConst::exp_a + (i64(1) << 12)) >> 13) + PolyConst::exp_c;
-  return e >> (z < 62 ? z : 62);
+/// x8: Q8 in [exp_min, 0]. Returns exp(x) in Q15 (0 .. 32725). 32-bit intermediates:
+/// (p + b)^2 a <= 346^2 * 1468 < 2^28.
+inline i32 exp_q8(i32 x8) {
+  const i32 z = (-x8) / i32(PolyConst::exp_ln2);  // x8 <= 0: truncation == floor
+  const i32 p = x8 + i32(PolyConst::exp_ln2) * z;
+  const i32 pb = p + i32(PolyConst::exp_b);
+  const i32 e = ((pb * pb * i32(PolyConst::exp_a) + (i32(1) << 12)) >> 13) + i32(PolyConst::exp_c);
+  return z < 31 ? (e >> z) : 0;  // e < 2^15: any shift >= 15 gives 0
 }
 
 /// sigmoid(x) ~ 0.5 + c/4 - c|c|/32 with c = clamp(x, -4, 4).
