@@ -76,6 +76,22 @@ std::string RunConfig::option(const po::variables_map& vm, const std::string& ke
   return s;
 }
 
+int RunConfig::int_option(const po::variables_map& vm, const std::string& key, int def, int lo, int hi) const {
+  const std::string s = option(vm, key);
+  if (s.empty()) return def;
+  std::size_t pos = 0;
+  long v = 0;
+  try {
+    v = std::stol(s, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos == 0 || pos != s.size()) throw InputError("--" + key, "", "not an integer: '" + s + "'");
+  if (v < lo || v > hi)
+    throw InputError("--" + key, "", "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + s);
+  return static_cast<int>(v);
+}
+
 void RunConfig::add_section(const std::string& key, json section, const std::string& origin,
                             const Provenance& inner) {
   doc_[key] = std::move(section);

@@ -43,6 +43,10 @@ class RunConfig {
 
   /// A string option from the command line, else from the --config file, else "".
   std::string option(const po::variables_map& vm, const std::string& key) const;
+  /// An integer option (command line, else --config) in [lo, hi]; `def` when absent.
+  /// InputError naming the option otherwise.
+  int int_option(const po::variables_map& vm, const std::string& key, int def, int lo, int hi) const;
+  bool has_option(const po::variables_map& vm, const std::string& key) const { return !option(vm, key).empty(); }
 
   ModelShape load_model(const std::string& name_or_path);
   /// `path` may be "" (none). Must come after load_model().

@@ -98,7 +98,7 @@ int run_sim(const std::vector<std::string>& args) {
   }
 
   const std::string masks_path = rc.option(vm, "masks");
-  if (!masks_path.empty() && (vm.count("schedule") || vm.count("tokens")))
+  if (!masks_path.empty() && (rc.has_option(vm, "schedule") || rc.has_option(vm, "tokens")))
     throw InputError("--masks", "", "cannot be combined with --schedule or --tokens (the masks define both)");
   const Schedule sched = masks_path.empty()
                              ? rc.load_schedule(schedule_path(job.hw, job.model, rc.option(vm, "schedule")), job.model)
@@ -113,12 +113,12 @@ int run_sim(const std::vector<std::string>& args) {
     tokens = parse_int_list(tok, "--tokens");
     validate_tokens(job.model, tokens, "--tokens");
   }
-  int images = vm.count("images") ? vm["images"].as<int>() : 1;
-  if (vm.count("images") && images < 1) throw InputError("--images", "", "must be at least 1");
+  const bool images_given = rc.has_option(vm, "images");
+  int images = rc.int_option(vm, "images", 1, 1, 100000000);
   std::string schedule_name = sched.name;
   if (!masks_path.empty()) {
     const sim::TokenMasks masks = sim::load_token_masks(masks_path, job.model);
-    if (!vm.count("images")) images = masks.images;
+    if (!images_given) images = masks.images;
     if (images > masks.images)
       throw InputError("--images", "", std::to_string(images) + " requested but " + masks_path + " holds " +
                                            std::to_string(masks.images));
@@ -146,8 +146,9 @@ int run_sim(const std::vector<std::string>& args) {
   report["schedule"] = schedule_name;
   rc.extra()["options"] = {{"images", images}, {"tokens", tokens}, {"schedule", schedule_to_json(sched)},
                            {"masks", masks_path}};
-  if (vm.count("report")) {
-    const std::string path = vm["report"].as<std::string>();
+  const std::string report_path = rc.option(vm, "report");
+  if (!report_path.empty()) {
+    const std::string& path = report_path;
     OutputSet out;
     out.add(path, report.dump(2) + "\n");
     out.add(sibling_path(path, ".config.json"), rc.resolved().dump(2) + "\n");
