@@ -88,8 +88,7 @@ def render(R, log_lines):
             f"| bank (subset chosen after training) | {pct(b['bank']['accuracy'])} | {b['bank']['macs_per_image'] / 1e6:.2f} |",
             f"| dedicated (trained for this schedule only) | {pct(b['dedicated']['accuracy'])} | "
             f"{b['dedicated']['macs_per_image'] / 1e6:.2f} |",
-            f"| dedicated, its training-time rule (S > 0) | {pct(b['dedicated_argmax']['accuracy'])} | "
-            f"tokens {' '.join(f'{t:.1f}' for t in b['dedicated_argmax']['tokens_mean'])} |", ""]
+            ""]
     return "\n".join(out)
 
 

@@ -123,6 +123,9 @@ def expected_tokens(sched):
 
 
 if __name__ == "__main__":
+    # The analytic table; latency_table.json itself is the simulator's (same schema).
+    import sys
     here = os.path.dirname(os.path.abspath(__file__))
-    write_analytic_table(os.path.join(here, "latency_table.json"))
-    print("dense MACs", DENSE_MACS)
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "latency_table.analytic.json")
+    write_analytic_table(out)
+    print("wrote", out, "; dense MACs", DENSE_MACS)

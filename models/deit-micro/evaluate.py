@@ -80,9 +80,6 @@ def main(argv=None):
         acc, toks = t_eval(m, xt, yt, sched=dsched, thresholds=th)
         cmp[name] = {"accuracy": acc, "macs_per_image": float(schedule_macs(list(toks), dsched)),
                      "tokens_mean": np.round(toks, 3).tolist()}
-        if name == "dedicated":  # its own training-time decision rule (threshold 0 = argmax)
-            acc0, toks0 = t_eval(m, xt, yt, sched=dsched)
-            cmp["dedicated_argmax"] = {"accuracy": acc0, "tokens_mean": np.round(toks0, 3).tolist()}
     R["bank_vs_dedicated_float"] = cmp
     log(a.log, f"evaluate: float done ({time.time() - t0:.0f}s)")
 

@@ -23,9 +23,9 @@ if [[ -n "${DM_QUICK:-}" ]]; then
   T1=1; T2=1
 else
   Q=()
-  DENSE=(--epochs 9); BANK=(--steps 700); DED=(--steps 300)
-  LAT=(--steps 100 --stages 3 --budget 0.01 --val 1000 --keep-cands 0.5,0.7)
-  QAT=(--steps 200); EXP=(--calib 2000); EVAL=()
+  DENSE=(--epochs 4); BANK=(--steps 400); DED=(--steps 150)
+  LAT=(--steps 60 --stages 2 --budget 0.01 --val 500 --keep-cands 0.5,0.7)
+  QAT=(--steps 100); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
   T1=1; T2=2
 fi
 
