@@ -11,6 +11,8 @@
 //
 // Loop labels name the loops in HLS reports; g++ would flag them as unused labels, so
 // every kernel header wraps its body in HEATVIT_KERNELS_BEGIN / HEATVIT_KERNELS_END.
+// Pragma arguments may name template parameters (max=MAX_T), as hls4ml's kernels do
+// with their config constants.
 #pragma once
 
 #define HEATVIT_PRAGMA_STR_(x) _Pragma(#x)
@@ -20,7 +22,7 @@
 #define HEATVIT_HLS(directive)
 #endif
 
-#if defined(__GNUC__) && !defined(__SYNTHESIS__)
+#if defined(__GNUC__)  // g++, and the clang front end of Vitis HLS
 #define HEATVIT_KERNELS_BEGIN \
   _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-label\"")
 #define HEATVIT_KERNELS_END _Pragma("GCC diagnostic pop")
