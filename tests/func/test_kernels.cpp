@@ -168,3 +168,31 @@ TEST(Selector, HeadWeightedScoreAndMeans) {
   EXPECT_EQ(h[0][0], 1);
   EXPECT_EQ(h[2][2], 0);  // row 2 not among the n = 2 rows
 }
+
+TEST(Arith, ReciprocalDivisionIsExact) {
+  std::uint64_t state = 12345;
+  auto next = [&] {  // xorshift64
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  // softmax: numerators < 2^27, divisors 2 .. 2^26
+  for (int it = 0; it < 200000; ++it) {
+    const std::uint64_t d = 2 + next() % ((std::uint64_t(1) << (1 + next() % 26)));
+    const std::uint64_t num = next() % (std::uint64_t(1) << 27);
+    const std::uint64_t inv = (std::uint64_t(1) << 27) / d;
+    ASSERT_EQ(k::div_floor_by_reciprocal<27>(num, d, inv), num / d) << num << " / " << d;
+  }
+  // LayerNorm: |d| < 2^17, sd in 1 .. 2^24, numerator d * 2^16
+  for (int it = 0; it < 200000; ++it) {
+    const i64 sd = 1 + static_cast<i64>(next() % (std::uint64_t(1) << (next() % 25)));
+    const i64 n = static_cast<i64>(next() % (std::uint64_t(1) << 17));
+    const std::uint64_t inv = (std::uint64_t(1) << 33) / static_cast<std::uint64_t>(sd);
+    ASSERT_EQ(k::div_by_row_reciprocal(n, sd, inv), (n << 16) / sd) << n << " / " << sd;
+  }
+  for (i64 n : {i64(0), i64(1), i64(65535), i64(131071)})
+    for (i64 sd : {i64(1), i64(2), i64(3), i64(65535), i64(65536), i64(1048575)})
+      EXPECT_EQ(k::div_by_row_reciprocal(n, sd, (std::uint64_t(1) << 33) / static_cast<std::uint64_t>(sd)),
+                (n << 16) / sd);
+}

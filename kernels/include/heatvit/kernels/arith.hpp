@@ -71,6 +71,18 @@ isqrt_digits:
   return root;
 }
 
+/// floor(num / d) by a reciprocal, for 0 <= num < 2^B, d >= 1 and inv = floor(2^B / d)
+/// (computed once per divisor, e.g. once per row): (num inv) >> B is at most 1 below
+/// the quotient (it loses num * frac(2^B / d) / 2^B < 1), so one compare makes it
+/// exact. Requires num * inv < 2^64 (e.g. B <= 32).
+template <int B>
+inline u64 div_floor_by_reciprocal(u64 num, u64 d, u64 inv) {
+  static_assert(B > 0 && B < 64, "div_floor_by_reciprocal: B out of range");
+  u64 q = (num * inv) >> B;
+  if ((q + 1) * d <= num) ++q;
+  return q;
+}
+
 /// log2 of a power of two, evaluated at compile time (a loop, not recursion).
 constexpr int log2_exact(int c) {
   int l = 0;

@@ -19,7 +19,7 @@ namespace heatvit::kernels {
 /// shift = f_q + f_k - 8 brings the scores to Q8.
 template <int MAX_T, typename TS, typename TP>
 void softmax_row(const TS s[MAX_T], int t, int shift, TP p[MAX_T]) {
-  // sum e <= MAX_T * 2^15 and 512 e + sum e must fit in 32 bits
+  // sum e <= MAX_T * 2^15 must fit in 32 bits
   static_assert(MAX_T <= 2048, "softmax_row: row too long for 32-bit sums");
   i64 m = s[0];
 sm_max:
@@ -40,12 +40,18 @@ sm_exp:
     tot += e[j];
   }
   if (tot < 1) tot = 1;
-  const std::uint32_t den = 2 * std::uint32_t(tot);
+  // floor((512 e + tot) / (2 tot)): 512 e < 2^24 and tot <= MAX_T 2^15 <= 2^25, so the
+  // numerator is below 2^27 and one reciprocal per row (B = 27) plus a multiply and a
+  // compare per element are exact (div_floor_by_reciprocal).
+  constexpr int B = 27;
+  static_assert(MAX_T <= 1024, "softmax_row: numerator bound 2^27");
+  const u64 den = 2 * u64(tot);
+  const u64 inv = (u64(1) << B) / den;
 sm_norm:
   for (int j = 0; j < t; ++j) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=MAX_T)
     HEATVIT_HLS(PIPELINE II=1)
-    const std::uint32_t q = (std::uint32_t(e[j]) * 512u + std::uint32_t(tot)) / den;  // floor
+    const u64 q = div_floor_by_reciprocal<B>(u64(e[j]) * 512u + u64(tot), den, inv);
     p[j] = TP(q < 255u ? q : 255u);
   }
 }

@@ -28,13 +28,41 @@ dot_k:
 
 /// Linear layer. OUT_BITS: 8 or 16 (requantised and saturated), 0 (raw accumulator +
 /// bias, e.g. logits). shift = f_in + f_w - f_out (may be negative: a left shift).
+/// Rows go in groups of ROWS sharing each weight row (the HLS unroll factor of the row
+/// loop; on CPUs, independent accumulator chains), then one row at a time.
 template <int MAX_M, int N, int K, int OUT_BITS, typename TA, typename TW, typename TB, typename TO>
 void linear(const TA a[MAX_M][K], int m, const TW w[N][K], const TB bias[N], int shift,
             TO out[MAX_M][N]) {
   static_assert(OUT_BITS == 0 || OUT_BITS == 8 || OUT_BITS == 16, "linear: OUT_BITS 0, 8 or 16");
+  static_assert(K > 0 && K <= 65535, "linear: K * 255 * 128 must fit in int32");
+  constexpr int ROWS = 4;
+  int i = 0;
+linear_row_groups:
+  for (; i + ROWS <= m; i += ROWS) {
+    HEATVIT_HLS(LOOP_TRIPCOUNT min=0 max=MAX_M/ROWS)
+  linear_group_cols:
+    for (int j = 0; j < N; ++j) {
+      HEATVIT_HLS(PIPELINE II=1)
+      i32 acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+    linear_group_dot:
+      for (int kk = 0; kk < K; ++kk) {
+        HEATVIT_HLS(UNROLL)
+        const i32 wv = i32(w[j][kk]);
+        acc0 += i32(a[i][kk]) * wv;
+        acc1 += i32(a[i + 1][kk]) * wv;
+        acc2 += i32(a[i + 2][kk]) * wv;
+        acc3 += i32(a[i + 3][kk]) * wv;
+      }
+      const i64 bj = i64(bias[j]);
+      out[i][j] = TO(requant<OUT_BITS>(i64(acc0) + bj, shift));
+      out[i + 1][j] = TO(requant<OUT_BITS>(i64(acc1) + bj, shift));
+      out[i + 2][j] = TO(requant<OUT_BITS>(i64(acc2) + bj, shift));
+      out[i + 3][j] = TO(requant<OUT_BITS>(i64(acc3) + bj, shift));
+    }
+  }
 linear_rows:
-  for (int i = 0; i < m; ++i) {
-    HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=MAX_M)
+  for (; i < m; ++i) {
+    HEATVIT_HLS(LOOP_TRIPCOUNT min=0 max=ROWS-1)
   linear_cols:
     for (int j = 0; j < N; ++j) {
       HEATVIT_HLS(PIPELINE II=1)

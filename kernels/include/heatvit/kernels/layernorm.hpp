@@ -17,6 +17,7 @@ namespace heatvit::kernels {
 /// floor(n * 2^16 / sd) for 0 <= n < 2^17 and 1 <= sd < 2^32, from inv = floor(2^33 / sd):
 /// (n inv) >> 17 is at most 1 below the quotient (n / 2^17 < 1), so one compare fixes
 /// it. Equal to the integer division; one divider per row instead of one per channel.
+/// (The 2^16 factor is taken out of the product so that n inv stays below 2^50.)
 inline i64 div_by_row_reciprocal(i64 n, i64 sd, u64 inv) {
   const u64 num = u64(n) << 16;
   u64 q = (u64(n) * inv) >> 17;
