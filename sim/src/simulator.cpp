@@ -15,10 +15,6 @@
 #include "heatvit/ddr/controller.hpp"
 #include "heatvit/ddr/ddr_target.hpp"
 
-// The library's main() is not used (the CLI and tests have their own), but
-// libsystemc refers to sc_main.
-int sc_main(int, char**) { return 0; }
-
 namespace heatvit::sim {
 
 namespace {
