@@ -190,7 +190,7 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
         xb = augment(xtr[idx], gen)
         yb = ytr[idx]
         sched = sched_fn(gen, step)
-        f = 0.5 * (1 + math.cos(math.pi * step / steps))
+        f = 0.5 * (1 + math.cos(math.pi * step / steps)) * min(1.0, (step + 1) / max(1, min(50, steps // 5)))
         for g, b0 in zip(opt.param_groups, base):
             g["lr"] = b0 * max(f, 0.02)
         out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True)
