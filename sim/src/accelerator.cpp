@@ -15,10 +15,7 @@ using sc_core::SC_ZERO_TIME;
 Dma::Dma(sc_core::sc_module_name name, int ports, int granule_bytes)
     : sc_module(name), socket("socket"), ports_(ports), granule_(granule_bytes),
       jobs_(static_cast<std::size_t>(ports)) {
-  for (int p = 0; p < ports_; ++p) {
-    go_storage_.push_back(std::make_unique<sc_core::sc_event>());
-    go_.push_back(go_storage_.back().get());
-  }
+  for (int p = 0; p < ports_; ++p) go_.push_back(std::make_unique<sc_core::sc_event>());
 }
 
 void Dma::end_of_elaboration() {

@@ -13,6 +13,7 @@
 #include <tlm_utils/multi_passthrough_initiator_socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,8 +52,7 @@ class Dma : public sc_core::sc_module {
   int granule_;
   bool write_ = false;
   std::vector<std::vector<Segment>> jobs_;  // per port
-  std::vector<sc_core::sc_event*> go_;
-  std::vector<std::unique_ptr<sc_core::sc_event>> go_storage_;
+  std::vector<std::unique_ptr<sc_core::sc_event>> go_;  // per port: work is waiting
   int pending_ = 0;
   sc_core::sc_event done_;
   std::int64_t bytes_read_ = 0, bytes_written_ = 0;
