@@ -23,7 +23,7 @@ if [[ -n "${DM_QUICK:-}" ]]; then
   T1=1; T2=1
 else
   Q=()
-  DENSE=(--epochs 4); BANK=(--steps 450); DED=(--steps 150)
+  DENSE=(--epochs 4); BANK=(--steps 300); DED=(--steps 150)
   LAT=(--steps 60 --stages 2 --budget 0.01 --val 1000 --keep-cands 0.5,0.7)
   QAT=(--steps 80); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
   T1=1; T2=2
