@@ -29,6 +29,14 @@ class PrimitivesTest(unittest.TestCase):
         r = intref.isqrt(n)
         self.assertTrue(np.all(r * r <= n) and np.all((r + 1) * (r + 1) > n))
 
+    def test_sigmoid_error(self):
+        """Max |error| of the integer sigmoid over all Q8 inputs in [-12, 12]
+        (docs/integer-numerics.md 3.3 quotes 0.0217)."""
+        x = np.arange(-3072, 3073)
+        err = np.abs(intref.sigmoid_int(x) / 4096.0 - 1.0 / (1.0 + np.exp(-x / 256.0))).max()
+        self.assertLess(err, 0.0218)
+        self.assertGreater(err, 0.0216)
+
     def test_exp_sigmoid_gelu_ranges(self):
         x = np.arange(-4096, 1)
         e = intref.exp_int(x)
