@@ -19,29 +19,8 @@ namespace heatvit::cli {
 
 namespace {
 
-std::string default_weights() {
-  return project_root() + "/models/deit-micro/export/deit-micro-int8.hvt";
-}
-
-int int_option(const RunConfig& rc, const po::variables_map& vm, const std::string& key, int def, int lo, int hi) {
-  const std::string s = rc.option(vm, key);
-  if (s.empty()) return def;
-  std::size_t pos = 0;
-  long v = 0;
-  try {
-    v = std::stol(s, &pos);
-  } catch (const std::exception&) {
-    pos = 0;
-  }
-  if (pos != s.size() || pos == 0) throw InputError("--" + key, "", "not an integer: '" + s + "'");
-  if (v < lo || v > hi)
-    throw InputError("--" + key, "", "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + s);
-  return static_cast<int>(v);
-}
-
 /// The schedule named by --schedule: "" or "dense" (no selectors), "default" (the
-/// exported default next to the weights), else a JSON file. The exporter's
-/// informational keys "note" and "stages" are accepted and ignored.
+/// exported default next to the weights), else a JSON file.
 Schedule load_eval_schedule(RunConfig& rc, const std::string& opt, const std::string& weights,
                             const ModelShape& model, std::string& path) {
   if (opt.empty() || opt == "dense") {
@@ -51,12 +30,7 @@ Schedule load_eval_schedule(RunConfig& rc, const std::string& opt, const std::st
     return s;
   }
   path = opt == "default" ? dir_of(weights) + "/schedule-default.json" : opt;
-  json j = load_json_file(path);
-  if (j.is_object()) {
-    j.erase("note");
-    j.erase("stages");
-  }
-  rc.add_section("schedule", j, path);
+  rc.add_section("schedule", load_json_file(path), path);
   Schedule s = parse_schedule(rc.reader("schedule"), model);
   if (s.name.empty()) s.name = path;
   return s;
@@ -139,10 +113,10 @@ int run_eval(const std::vector<std::string>& args) {
   const std::string report_path = rc.option(vm, "report");
   if (report_path.empty()) throw InputError("--report", "", "is required");
   const ModelShape model = rc.load_model(rc.option(vm, "model"));
-  const std::string weights = vm.count("weights") ? vm["weights"].as<std::string>() : default_weights();
+  const std::string weights = vm.count("weights") ? vm["weights"].as<std::string>() : trained_model_path();
   const std::string data_dir = vm.count("data") ? vm["data"].as<std::string>() : default_fashion_mnist_dir();
-  const int limit = int_option(rc, vm, "limit", 0, 1, 100000000);
-  const int threads = int_option(rc, vm, "threads", 0, 1, 1024);
+  const int limit = rc.int_option(vm, "limit", 0, 1, 100000000);
+  const int threads = rc.int_option(vm, "threads", 0, 1, 1024);
   std::string sched_path;
   const Schedule sched = load_eval_schedule(rc, rc.option(vm, "schedule"), weights, model, sched_path);
   rc.check_overrides_used();
