@@ -90,6 +90,17 @@ def atomic_write_bytes(path, data):
         raise
 
 
+def read_json(path, what):
+    """Parses a JSON file; missing or malformed files raise ValueError naming the path."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: {what} not found") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
 def atomic_write_json(path, obj, indent=1):
     atomic_write_bytes(path, (json.dumps(obj, indent=indent) + "\n").encode())
 

@@ -1,9 +1,8 @@
 """MAC counts and the block latency table (analytic, or a simulated one with the same schema)."""
-import json
 import math
 import os
 
-from common import SHAPE, atomic_write_json
+from common import SHAPE, atomic_write_json, read_json
 
 D, DEPTH, HID, HEADS, HD = SHAPE["dim"], SHAPE["depth"], SHAPE["hidden"], SHAPE["heads"], SHAPE["head_dim"]
 R = SHAPE["mlp_ratio"]
@@ -67,13 +66,7 @@ def write_analytic_table(path):
 
 class LatencyTable:
     def __init__(self, path):
-        try:
-            with open(path) as f:
-                t = json.load(f)
-        except FileNotFoundError:
-            raise ValueError(f"{path}: latency table not found") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from None
+        t = read_json(path, "latency table")
         if t.get("model") != "deit-micro":
             raise ValueError(f"{path}: field 'model' is {t.get('model')!r}, expected 'deit-micro'")
         self.freq = t.get("frequency_mhz", 300)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, log, atomic_write_json, CANDIDATE_BLOCKS  # noqa: E402
+from common import load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS  # noqa: E402
 from model import check_backbone_state  # noqa: E402
 from net import PrunedDeit, QCtx  # noqa: E402
 from costs import LatencyTable, expected_tokens, model_macs, DENSE_MACS  # noqa: E402
@@ -74,13 +74,7 @@ def parse_sched(s):
 
 
 def load_sched_json(path):
-    try:
-        with open(path) as f:
-            j = json.load(f)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: schedule file not found") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    j = read_json(path, "schedule file")
     if "selectors" not in j or not isinstance(j["selectors"], list):
         raise ValueError(f"{path}: field 'selectors' missing or not a list")
     out = []

@@ -41,7 +41,6 @@ AnalyticModel::AnalyticModel(const HwConfig& hw) {
   max_burst_ = hw.axi.max_burst_bytes;
   read_bw_ = std::min(ddr, hw.axi.read_ports.size() * hw.port_bytes_per_cycle());
   write_bw_ = std::min(ddr, hw.axi.write_ports.size() * hw.port_bytes_per_cycle());
-  store_read_bw_ = write_bw_;
   // First data: AXI/interconnect latency + a row switch (precharge, activate) and a
   // column access: a new stream rarely finds its row open, other streams use the banks.
   const double dram_ns = (t.tRP + t.tRCD + t.CL + hw.ddr.burst_cycles()) * t.tCK_ps / 1000.0;
@@ -60,7 +59,8 @@ double AnalyticModel::read_cycles(std::int64_t bytes) const {
 }
 
 double AnalyticModel::store_read_cycles(std::int64_t bytes) const {
-  return bytes > 0 ? latency_ + std::ceil(bytes / store_read_bw_) : 0.0;
+  // The store DMA's ports carry its reads at the same rate as its writes.
+  return bytes > 0 ? latency_ + std::ceil(bytes / write_bw_) : 0.0;
 }
 
 double AnalyticModel::write_cycles(std::int64_t bytes) const {
