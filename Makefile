@@ -28,7 +28,7 @@ test-asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan BUILD_TYPE=Debug \
 	  CMAKE_ARGS="-DHEATVIT_SANITIZE=ON -DHEATVIT_WERROR=ON"
 
-train: deps
+train: build
 	@HEATVIT_PLOT_DEPS=1 scripts/install-deps.sh
 	@models/deit-micro/run_training.sh
 

@@ -113,9 +113,11 @@ def main(argv=None):
     d = int_eval(im, xte, yte, []) if nc < n else d
     R["int8_dense_curve"] = d
     scheds = {"default": default}
-    rhos = [0.7] if a.quick else [0.9, 0.7, 0.5]
+    rhos = [0.7] if a.quick else [0.9, 0.7, 0.6, 0.5]
     for r in rhos:
         scheds[f"3-6-9@{r}"] = [(3, r), (6, r), (9, r)]
+    if not a.quick:
+        scheds["2-5-8@0.7"] = [(2, 0.7), (5, 0.7), (8, 0.7)]
     curves = {"heatvit": [], "dynamicvit_topk": [], "evit_cls_topk": []}
     for name, s in scheds.items():
         th = sched_to_thresholds(im, s)

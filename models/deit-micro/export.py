@@ -118,7 +118,16 @@ def calibrate_tables(im, imgs, bs=500):
         for c in KEEP_MILLI:
             keep_n = (n * c + 500) // 1000
             m = n - keep_n
-            row.append(intref.INT32_MIN if m <= 0 else int(s[m - 1]))
+            if m <= 0:
+                row.append(intref.INT32_MIN)
+                continue
+            # keep iff S > t.  t = s[m-1] keeps every score above it and drops all its ties;
+            # t = s[m-1] - 1 keeps the ties too.  Integer scores can tie in large groups, so
+            # take whichever keeps a count closer to keep_n (the smaller count on a draw).
+            t = int(s[m - 1])
+            above = n - int(np.searchsorted(s, t, side="right"))
+            with_ties = n - int(np.searchsorted(s, t, side="left"))
+            row.append(t - 1 if abs(with_ties - keep_n) < abs(keep_n - above) else t)
         tabs[b] = np.array(row, dtype=np.int32)
     return tabs
 

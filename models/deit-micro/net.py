@@ -20,6 +20,8 @@ F_H = 10      # fixed fraction bits of every pre-GELU int16 value
 F_D = 8       # fixed fraction bits of selector log-odds (int16)
 F_SIG = 12    # sigmoid output fraction bits
 LN2 = math.log(2.0)
+SIGNAL_SCALE = 2.0   # training: standardised score x 2 against logistic noise (std 1.81)
+SPREAD_MIN = 1.0     # training: hinge on the std of a selector's live scores (log-odds)
 
 
 # ---------------------------------------------------------------- nonlinear approximations
@@ -130,9 +132,11 @@ class Selector(nn.Module):
         self.l4 = nn.ModuleList([nn.Linear(d // 4, 2) for _ in range(H)])
         self.hb1 = nn.Linear(H, max(1, H // 2))
         self.hb2 = nn.Linear(max(1, H // 2), H)
+        # He initialisation: the selector is a 4-layer GELU MLP, and with small weights
+        # (std 0.05) its output spread starts ~1e-4 log-odds and hardly trains
         for m in self.modules():
             if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.05)
+                nn.init.trunc_normal_(m.weight, std=math.sqrt(2.0 / m.in_features))
                 nn.init.zeros_(m.bias)
         for l4 in self.l4:  # start biased towards "keep"
             l4.bias.data = torch.tensor([-1.0, 1.0])
@@ -259,7 +263,7 @@ class PrunedDeit(nn.Module):
         pkg = torch.zeros(B, 1, D)
         wsum = torch.zeros(B, 1)
         alive = torch.zeros(B, 1)
-        ratio_terms, tokens, scores, kept_masks = [], [], {}, {}
+        ratio_terms, spread_terms, tokens, scores, kept_masks = [], [], [], {}, {}
         cls_attn = None
         for i in range(12):
             if probe and str(i) in self.selectors and i not in sched:
@@ -281,13 +285,20 @@ class PrunedDeit(nn.Module):
                     soft = dec
                 elif train_sel:
                     rho = sched[i]
+                    live = S[keep > 0.5]
                     with torch.no_grad():
-                        live = S[keep > 0.5]
                         t = torch.quantile(live, 1.0 - rho) if live.numel() else torch.tensor(0.)
+                    # spread of the live scores: decisions are made on scores standardised
+                    # by it (so the Gumbel noise is relative to the ranking, whatever the
+                    # scale), and a hinge keeps it >= SPREAD_MIN so that the Q8 integer
+                    # scores stay far from ties
+                    sd = live.std() if live.numel() > 1 else torch.tensor(1.0)
+                    spread_terms.append((i, sd))
                     u1 = torch.rand_like(S).clamp(1e-6, 1 - 1e-6)
                     u2 = torch.rand_like(S).clamp(1e-6, 1 - 1e-6)
                     g = -torch.log(-torch.log(u1)) + torch.log(-torch.log(u2))
-                    soft = torch.sigmoid((S - t + g) / gumbel_tau)
+                    z = SIGNAL_SCALE * (S - t) / sd.detach().clamp(min=1e-3)
+                    soft = torch.sigmoid((z + g) / gumbel_tau)
                     hard = (soft > 0.5).float()
                     dec = hard + soft - soft.detach()
                     frac = (soft * keep).sum(1) / keep.sum(1).clamp(min=1)
@@ -327,5 +338,6 @@ class PrunedDeit(nn.Module):
         h = qc.act("lnf", qc.layernorm(bb.norm, x[:, 0]))
         logits = qc.linear(bb.head, h)
         if return_aux:
-            return logits, dict(ratio=ratio_terms, tokens=tokens, scores=scores, masks=kept_masks)
+            return logits, dict(ratio=ratio_terms, spread=spread_terms, tokens=tokens, scores=scores,
+                                masks=kept_masks)
         return logits

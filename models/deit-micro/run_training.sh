@@ -23,9 +23,9 @@ if [[ -n "${DM_QUICK:-}" ]]; then
   T1=1; T2=1
 else
   Q=()
-  DENSE=(--epochs 4); BANK=(--steps 300); DED=(--steps 150)
-  LAT=(--steps 60 --stages 2 --budget 0.01 --val 1000 --keep-cands 0.5,0.7)
-  QAT=(--steps 80); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
+  DENSE=(--epochs 16); BANK=(--steps 1000); DED=(--steps 400)
+  LAT=(--steps 100 --stages 3 --budget 0.01 --val 1000 --keep-cands 0.5,0.6,0.7)
+  QAT=(--steps 200); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
   T1=1; T2=2
 fi
 
@@ -58,4 +58,10 @@ stage masks "$OUT/masks-default.hvt" $PY export.py masks --ckpt-dir "$CK" --out-
   --log "$LOG" "${DATA_ARGS[@]}" "${EXP[@]}"
 stage evaluate "$OUT/results.json" $PY evaluate.py --ckpt-dir "$CK" --out-dir "$OUT" \
   --log "$LOG" "${DATA_ARGS[@]}" "${EVAL[@]}"
+# full-test-set schedule sweep through the C++ functional model (needs `make build`)
+HEATVIT_BIN="${HEATVIT_BIN:-$HERE/../../build/bin/heatvit}"
+if [[ -z "${DM_QUICK:-}" ]]; then
+  stage sweep "$OUT/sweep.json" $PY sweep.py --heatvit "$HEATVIT_BIN" \
+    --weights "$OUT/deit-micro-int8.hvt" --out "$OUT/sweep.json"
+fi
 echo "done: artifacts in $OUT, log in $LOG"

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS  # noqa: E402
 from model import check_backbone_state  # noqa: E402
-from net import PrunedDeit, QCtx  # noqa: E402
+from net import PrunedDeit, QCtx, SPREAD_MIN  # noqa: E402
 from costs import LatencyTable, expected_tokens, model_macs, DENSE_MACS  # noqa: E402
 from train_dense import augment  # noqa: E402
 
@@ -54,6 +54,20 @@ def build_model(ck_path):
         check_backbone_state(sd, ck_path)
         m.load_backbone(sd)
     return m, ck
+
+
+def load_teacher(ckpt_dir):
+    """The frozen dense float model of stage 1 (distillation teacher)."""
+    from model import DeitMicro
+    path = os.path.join(ckpt_dir, "dense.pt")
+    sd = load_ckpt(path)["model"]
+    check_backbone_state(sd, path)
+    t = DeitMicro()
+    t.load_state_dict(sd)
+    t.eval()
+    for p in t.parameters():
+        p.requires_grad_(False)
+    return t
 
 
 def parse_sched(s):
@@ -161,7 +175,9 @@ def schedule_macs(toks, sched):
 # ------------------------------------------------------------------ training loop
 def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed, logf, tag,
                 bs=128, ckpt_every=100, ratio_w=2.0, ratio_weights=None, trainable_sel=None,
-                extra=None):
+                teacher=None, kd_w=1.0, spread_w=1.0):
+    """teacher: frozen dense model; when given, the loss adds kd_w * KL(teacher || model)
+    on the same augmented batch (DynamicViT-style logit distillation)."""
     sel_params = [p for b, s in model.selectors.items()
                   if trainable_sel is None or int(b) in trainable_sel for p in s.parameters()]
     opt = torch.optim.AdamW([{"params": model.backbone.parameters(), "lr": lr_bb, "weight_decay": 0.05},
@@ -189,9 +205,15 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
             g["lr"] = b0 * max(f, 0.02)
         out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True)
         loss = F.cross_entropy(out, yb, label_smoothing=0.1)
+        if teacher is not None:
+            with torch.no_grad():
+                tp = F.softmax(teacher(xb), -1)
+            loss = loss + kd_w * F.kl_div(F.log_softmax(out, -1), tp, reduction="batchmean")
         for (b, frac, rho) in aux["ratio"]:
             w = 1.0 if ratio_weights is None else ratio_weights.get(b, 1.0)
             loss = loss + ratio_w * w * (frac - rho) ** 2
+        for (b, sd) in aux["spread"]:
+            loss = loss + spread_w * F.relu(SPREAD_MIN - sd) ** 2
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -219,22 +241,24 @@ def save_final(path, model, **meta):
 
 # ------------------------------------------------------------------ stages
 def stage_bank(a, xtr, ytr, xte, yte):
+    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
     model, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
     wall = train_steps(model, xtr, ytr, a.steps, lambda g, s: random_sched(g), QCtx("float"),
                        a.lr_bb, a.lr_sel, os.path.join(a.ckpt_dir, "bank-last.pt"), a.seed,
-                       a.log, "bank", bs=a.bs, ckpt_every=a.ckpt_every)
+                       a.log, "bank", bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd)
     acc, _ = evaluate(model, xte, yte)
     save_final(os.path.join(a.ckpt_dir, "bank.pt"), model, wall=wall, dense_acc=acc)
     log(a.log, f"bank: done dense test_acc {acc:.4f} wall_s {wall:.0f}")
 
 
 def stage_dedicated(a, xtr, ytr, xte, yte):
+    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
     sched = parse_sched(a.sched)
     model, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
     wall = train_steps(model, xtr, ytr, a.steps, lambda g, s: sched, QCtx("float"), a.lr_bb,
                        a.lr_sel, os.path.join(a.ckpt_dir, "dedicated-last.pt"), a.seed + 1,
                        a.log, "dedicated", bs=a.bs, ckpt_every=a.ckpt_every,
-                       trainable_sel=[b for b, _ in sched])
+                       trainable_sel=[b for b, _ in sched], teacher=teacher, kd_w=a.kd)
     save_final(os.path.join(a.ckpt_dir, "dedicated.pt"), model, wall=wall, sched=sched)
     log(a.log, f"dedicated: done wall_s {wall:.0f}")
 
@@ -244,6 +268,7 @@ def stage_latency(a, xtr, ytr, xte, yte):
     inserts one more selector (block and keep rate chosen with the latency table under
     a growing accuracy-loss budget) and fine-tunes with the latency-weighted keep loss."""
     lat = LatencyTable(a.latency_table)
+    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
     model, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
     state_path = os.path.join(a.ckpt_dir, "latency-state.json")
     st = {"stage": 0, "sched": [], "history": [], "wall": 0.0}
@@ -298,7 +323,7 @@ def stage_latency(a, xtr, ytr, xte, yte):
         ck = os.path.join(a.ckpt_dir, f"latency-stage{k}-last.pt")
         w = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
                         a.lr_sel, ck, a.seed + 10 + k, a.log, f"latency-stage{k}", bs=a.bs,
-                        ckpt_every=a.ckpt_every, ratio_weights=rw)
+                        ckpt_every=a.ckpt_every, ratio_weights=rw, teacher=teacher, kd_w=a.kd)
         st["sched"] = sched
         st["stage"] = k
         st["history"].append({"stage": k, "block": best[0], "keep": best[1],
@@ -319,6 +344,7 @@ def stage_latency(a, xtr, ytr, xte, yte):
 
 
 def stage_qat(a, xtr, ytr, xte, yte):
+    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
     model, _ = build_model(os.path.join(a.ckpt_dir, "latency.pt"))
     sched = load_sched_json(a.schedule_out)
     fr_path = os.path.join(a.ckpt_dir, "qat-fracs.json")
@@ -341,7 +367,7 @@ def stage_qat(a, xtr, ytr, xte, yte):
         return [] if r == 0 else sched if r == 1 else random_sched(g)
     wall = train_steps(model, xtr, ytr, a.steps, fn, qc, a.lr_bb, a.lr_sel,
                        os.path.join(a.ckpt_dir, "qat-last.pt"), a.seed + 100, a.log, "qat",
-                       bs=a.bs, ckpt_every=a.ckpt_every)
+                       bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd)
     save_final(os.path.join(a.ckpt_dir, "qat.pt"), model, fracs=fracs, wall=wall, sched=sched)
     log(a.log, f"qat: done wall_s {wall:.0f}")
 
@@ -369,6 +395,8 @@ def main(argv=None):
     ap.add_argument("--val", type=int, default=1000)
     ap.add_argument("--keep-cands", default="0.5,0.7")
     ap.add_argument("--progressive", action="store_true")
+    ap.add_argument("--kd", type=float, default=1.0,
+                    help="weight of the distillation loss from the dense model (0: off)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     a.keep_cands = [float(v) for v in a.keep_cands.split(",")]
