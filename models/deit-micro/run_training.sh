@@ -23,7 +23,7 @@ if [[ -n "${DM_QUICK:-}" ]]; then
   T1=1; T2=1
 else
   Q=()
-  DENSE=(--epochs 16); BANK=(--steps 1000); DED=(--steps 400)
+  DENSE=(--epochs 16); BANK=(--steps 700); DED=(--steps 300)
   LAT=(--steps 100 --stages 3 --budget 0.01 --val 1000 --keep-cands 0.5,0.6,0.7)
   QAT=(--steps 200); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
   T1=1; T2=2

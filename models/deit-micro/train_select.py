@@ -381,7 +381,7 @@ def main(argv=None):
     ap.add_argument("--test-limit", type=int, default=None)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--bs", type=int, default=128)
-    ap.add_argument("--lr-bb", type=float, default=1e-4)
+    ap.add_argument("--lr-bb", type=float, default=2e-5)
     ap.add_argument("--lr-sel", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
