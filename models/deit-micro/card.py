@@ -129,18 +129,40 @@ def render_sweep(S):
     return "\n".join(out + [""])
 
 
+def render_seqcal(Q):
+    """Table rule versus per-schedule sequential calibration (seqcal.py)."""
+    out = ["### Stored table versus per-schedule sequential calibration", "",
+           f"Command: `/usr/bin/python3 models/deit-micro/seqcal.py` (raw numbers in "
+           f"`export/seqcal.json`). Integer reference, first {Q['test_images']} test images "
+           f"(dense int8 {pct(Q['dense_int8_accuracy'])} %). Table: the stored dense-pass "
+           f"tables at the cumulative keep rate (what `heatvit eval` does). Sequential: each "
+           f"selector calibrated with the earlier ones active, on the same "
+           f"{Q['calibration_images']} training images.", "",
+           "| schedule | rule | accuracy % | MAC reduction | achieved keep per selector |",
+           "| --- | --- | --- | --- | --- |"]
+    for r in Q["schedules"]:
+        for rule in ("table", "sequential"):
+            e = r[rule]
+            ach = ", ".join(f"{v:.2f}" for v in e["achieved_keep"].values())
+            out.append(f"| {r['name']} | {rule} | {pct(e['accuracy'])} | {pct(e['mac_reduction'])} % | {ach} |")
+    return "\n".join(out + [""])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", default=os.path.join(HERE, "export", "results.json"))
     ap.add_argument("--log", default=os.path.join(HERE, "logs", "train.log"))
     ap.add_argument("--readme", default=os.path.join(HERE, "README.md"))
     ap.add_argument("--sweep", default=os.path.join(HERE, "export", "sweep.json"))
+    ap.add_argument("--seqcal", default=os.path.join(HERE, "export", "seqcal.json"))
     a = ap.parse_args()
     R = json.load(open(a.results))
     lines = open(a.log).read().splitlines() if os.path.exists(a.log) else []
     body = render(R, lines)
     if os.path.exists(a.sweep):
         body += "\n" + render_sweep(json.load(open(a.sweep)))
+    if os.path.exists(a.seqcal):
+        body += "\n" + render_seqcal(json.load(open(a.seqcal)))
     txt = open(a.readme).read()
     i, j = txt.index(BEGIN), txt.index(END)
     new = txt[:i + len(BEGIN)] + "\n" + body + "\n" + txt[j:]

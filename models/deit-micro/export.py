@@ -116,20 +116,26 @@ def calibrate_tables(im, imgs, bs=500):
         n = len(s)
         row = []
         for c in KEEP_MILLI:
-            keep_n = (n * c + 500) // 1000
-            m = n - keep_n
-            if m <= 0:
-                row.append(intref.INT32_MIN)
-                continue
-            # keep iff S > t.  t = s[m-1] keeps every score above it and drops all its ties;
-            # t = s[m-1] - 1 keeps the ties too.  Integer scores can tie in large groups, so
-            # take whichever keeps a count closer to keep_n (the smaller count on a draw).
-            t = int(s[m - 1])
-            above = n - int(np.searchsorted(s, t, side="right"))
-            with_ties = n - int(np.searchsorted(s, t, side="left"))
-            row.append(t - 1 if abs(with_ties - keep_n) < abs(keep_n - above) else t)
+            row.append(quantile_threshold(s, c))
         tabs[b] = np.array(row, dtype=np.int32)
     return tabs
+
+
+def quantile_threshold(s, keep_milli):
+    """Integer threshold t (keep iff S > t) keeping keep_milli/1000 of the sorted scores s.
+
+    t = s[m-1] keeps every score above it and drops all its ties; t = s[m-1] - 1 keeps the
+    ties too.  Integer scores can tie in large groups, so take whichever keeps a count
+    closer to the asked one (the smaller count on a draw)."""
+    n = len(s)
+    keep_n = (n * keep_milli + 500) // 1000
+    m = n - keep_n
+    if m <= 0:
+        return intref.INT32_MIN
+    t = int(s[m - 1])
+    above = n - int(np.searchsorted(s, t, side="right"))
+    with_ties = n - int(np.searchsorted(s, t, side="left"))
+    return t - 1 if abs(with_ties - keep_n) < abs(keep_n - above) else t
 
 
 def sched_to_thresholds(im, sched):

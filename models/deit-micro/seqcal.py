@@ -1,0 +1,84 @@
+"""Per-schedule sequential calibration versus the stored table rule (measurement).
+
+  seqcal.py [--calib 1000] [--test-limit 1000] [--out export/seqcal.json]
+
+The stored tables (export.py calibrate_tables) map a selector's *cumulative* keep rate to
+a threshold measured in a dense pass. In a multi-selector schedule the later selectors'
+scores shift once earlier selectors have removed tokens, so the table over-prunes them.
+This script calibrates a schedule sequentially instead: selector by selector, with the
+earlier selectors active at their already calibrated thresholds, the threshold keeping
+the asked fraction of the tokens that reach the selector (same quantile rule,
+export.quantile_threshold), on the same 1,000 training images as the tables. Both rules
+are then evaluated with the integer reference on the first test images.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fastint  # noqa: E402
+import intref  # noqa: E402
+from common import HERE, load_split, atomic_write_json  # noqa: E402
+from export import quantile_threshold, sched_to_thresholds  # noqa: E402
+from evaluate import int_eval  # noqa: E402
+
+SCHEDULES = {
+    "3-6-9@0.7": [(3, 0.7), (6, 0.7), (9, 0.7)],
+    "3-6-9@0.6": [(3, 0.6), (6, 0.6), (9, 0.6)],
+    "2-5-8@0.7": [(2, 0.7), (5, 0.7), (8, 0.7)],
+}
+
+
+def sequential_thresholds(im, cal, sched, bs=500):
+    th = []
+    for b, k in sorted(sched):
+        live = []
+        for i in range(0, len(cal), bs):
+            o = im.run(cal[i:i + bs], th, probe=(b,))
+            keep = o["masks"][th[-1][0]] if th else np.ones((len(o["pred"]), 49), dtype=bool)
+            live.append(o["scores"][b][keep])
+        th.append((b, quantile_threshold(np.sort(np.concatenate(live)), int(round(k * 1000)))))
+    return th
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=os.path.join(HERE, "export", "deit-micro-int8.hvt"))
+    ap.add_argument("--calib", type=int, default=1000)
+    ap.add_argument("--test-limit", type=int, default=1000)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--out", default=os.path.join(HERE, "export", "seqcal.json"))
+    a = ap.parse_args(argv)
+    fastint.enable()
+    t0 = time.time()
+    im = intref.load(a.weights)
+    xtr, _ = load_split("train", a.data)
+    rng = np.random.RandomState(1234)            # the tables' calibration images
+    cal = xtr[rng.choice(len(xtr), a.calib, replace=False)]
+    xte, yte = load_split("t10k", a.data, a.test_limit)
+    dense = int_eval(im, xte, yte, [])
+    rows = []
+    for name, sched in SCHEDULES.items():
+        r = {"name": name, "schedule": [{"block": b, "keep": k} for b, k in sched]}
+        for rule, th in (("table", sched_to_thresholds(im, sched)),
+                         ("sequential", sequential_thresholds(im, cal, sched))):
+            e = int_eval(im, xte, yte, th)
+            e["thresholds"] = {str(b): int(t) for b, t in th}
+            e["mac_reduction"] = 1 - e["macs_per_image"] / dense["macs_per_image"]
+            r[rule] = e
+            print(f"{name:>10} {rule:>10}: acc {100 * e['accuracy']:.2f} %  -{100 * e['mac_reduction']:.1f} % MACs  "
+                  f"keep {[round(v, 2) for v in e['achieved_keep'].values()]}", flush=True)
+        rows.append(r)
+    out = {"command": "models/deit-micro/seqcal.py " + " ".join(sys.argv[1:] if argv is None else argv),
+           "test_images": int(len(xte)), "calibration_images": a.calib,
+           "dense_int8_accuracy": dense["accuracy"], "schedules": rows,
+           "wall_s": round(time.time() - t0, 1)}
+    atomic_write_json(a.out, out)
+    print(f"wrote {a.out} ({out['wall_s']} s)")
+
+
+if __name__ == "__main__":
+    main()
