@@ -45,7 +45,9 @@ def run_eval(exe, weights, sched, tmp, threads):
         with open(sp, "w") as f:
             json.dump({"selectors": [{"block": b, "keep": k} for b, k in sched]}, f)
         cmd += ["--schedule", sp]
-    subprocess.run(cmd, check=True)
+    r = subprocess.run(cmd)
+    if r.returncode != 0:   # heatvit eval has printed which file/field is wrong
+        sys.exit(r.returncode)
     with open(rep) as f:
         return json.load(f)
 
@@ -60,7 +62,8 @@ def main(argv=None):
                     help="PNG of accuracy versus MACs ('' for none)")
     a = ap.parse_args(argv)
     if not os.access(a.heatvit, os.X_OK):
-        sys.exit(f"{a.heatvit}: heatvit binary not found (run `make build` first)")
+        print(f"{a.heatvit}: heatvit binary not found (run `make build` first)", file=sys.stderr)
+        sys.exit(2)
     t0 = time.time()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
