@@ -90,6 +90,14 @@ def atomic_write_bytes(path, data):
         raise
 
 
+def save_figure(fig, png, dpi=110):
+    """Lay out a matplotlib figure and write it to png atomically."""
+    fig.tight_layout()
+    tmp = png + ".tmp.png"
+    fig.savefig(tmp, dpi=dpi)
+    os.replace(tmp, png)
+
+
 def read_json(path, what):
     """Parses a JSON file; missing or malformed files raise ValueError naming the path."""
     try:

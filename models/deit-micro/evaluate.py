@@ -15,7 +15,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastint  # noqa: E402
 import intref  # noqa: E402
-from common import load_split, log, atomic_write_json, HERE  # noqa: E402
+from common import load_split, log, atomic_write_json, save_figure, HERE  # noqa: E402
 from costs import block_macs, selector_macs, PATCH_MACS, HEAD_MACS, DENSE_MACS  # noqa: E402
 from export import sched_to_thresholds  # noqa: E402
 from train_select import (build_model, load_sched_json, probe_scores, threshold_table,  # noqa: E402
@@ -161,11 +161,8 @@ def main(argv=None):
     ax.set_title("deit-micro: accuracy vs MACs (integer reference)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
     png = os.path.join(a.out_dir if a.quick else HERE, "accuracy_vs_macs.png")
-    tmp = png + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, png)
+    save_figure(fig, png)
     log(a.log, f"evaluate: wrote results.json and {png} in {time.time() - t0:.0f}s")
 
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import HERE, atomic_write_json  # noqa: E402
+from common import HERE, atomic_write_json, save_figure  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -69,7 +69,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for name, sched in [("default", "default")] + SCHEDULES:
             r = run_eval(a.heatvit, a.weights, sched, tmp, a.threads)
-            sel = r.get("schedule", {}).get("selectors", []) if isinstance(r.get("schedule"), dict) else []
+            sel = r["schedule"]["selectors"] if sched else []
             rows.append({
                 "name": name,
                 "schedule": [{"block": s["block"], "keep": s["keep"]} for s in sel],
@@ -122,10 +122,7 @@ def plot(rows, png):
     ax.set_title("deit-micro selector bank: all 10,000 test images")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    tmp = png + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, png)
+    save_figure(fig, png)
 
 
 if __name__ == "__main__":

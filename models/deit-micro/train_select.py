@@ -240,8 +240,7 @@ def save_final(path, model, **meta):
 
 
 # ------------------------------------------------------------------ stages
-def stage_bank(a, xtr, ytr, xte, yte):
-    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
+def stage_bank(a, xtr, ytr, xte, yte, teacher):
     model, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
     wall = train_steps(model, xtr, ytr, a.steps, lambda g, s: random_sched(g), QCtx("float"),
                        a.lr_bb, a.lr_sel, os.path.join(a.ckpt_dir, "bank-last.pt"), a.seed,
@@ -251,8 +250,7 @@ def stage_bank(a, xtr, ytr, xte, yte):
     log(a.log, f"bank: done dense test_acc {acc:.4f} wall_s {wall:.0f}")
 
 
-def stage_dedicated(a, xtr, ytr, xte, yte):
-    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
+def stage_dedicated(a, xtr, ytr, xte, yte, teacher):
     sched = parse_sched(a.sched)
     model, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
     wall = train_steps(model, xtr, ytr, a.steps, lambda g, s: sched, QCtx("float"), a.lr_bb,
@@ -263,12 +261,11 @@ def stage_dedicated(a, xtr, ytr, xte, yte):
     log(a.log, f"dedicated: done wall_s {wall:.0f}")
 
 
-def stage_latency(a, xtr, ytr, xte, yte):
+def stage_latency(a, xtr, ytr, xte, yte, teacher):
     """HeatViT-style latency-aware multi-stage training on top of the bank: each stage
     inserts one more selector (block and keep rate chosen with the latency table under
     a growing accuracy-loss budget) and fine-tunes with the latency-weighted keep loss."""
     lat = LatencyTable(a.latency_table)
-    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
     model, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
     state_path = os.path.join(a.ckpt_dir, "latency-state.json")
     st = {"stage": 0, "sched": [], "history": [], "wall": 0.0}
@@ -343,8 +340,7 @@ def stage_latency(a, xtr, ytr, xte, yte):
     log(a.log, f"latency: done schedule {st['sched']} wall_s {st['wall']:.0f}")
 
 
-def stage_qat(a, xtr, ytr, xte, yte):
-    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
+def stage_qat(a, xtr, ytr, xte, yte, teacher):
     model, _ = build_model(os.path.join(a.ckpt_dir, "latency.pt"))
     sched = load_sched_json(a.schedule_out)
     fr_path = os.path.join(a.ckpt_dir, "qat-fracs.json")
@@ -408,8 +404,9 @@ def main(argv=None):
     xte, yte = load_split("t10k", a.data, a.test_limit)
     xtr, ytr = torch.from_numpy(xtr.copy()), torch.from_numpy(ytr)
     xte, yte = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
+    teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
     {"bank": stage_bank, "dedicated": stage_dedicated, "latency": stage_latency,
-     "qat": stage_qat}[a.stage](a, xtr, ytr, xte, yte)
+     "qat": stage_qat}[a.stage](a, xtr, ytr, xte, yte, teacher)
 
 
 if __name__ == "__main__":
