@@ -21,7 +21,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastint  # noqa: E402
 import intref  # noqa: E402
-from common import HERE, load_split, atomic_write_json  # noqa: E402
+import hvtfile  # noqa: E402
+from common import HERE, DataError, load_split, atomic_write_json  # noqa: E402
 from export import quantile_threshold, sched_to_thresholds  # noqa: E402
 from evaluate import int_eval  # noqa: E402
 
@@ -54,11 +55,15 @@ def main(argv=None):
     a = ap.parse_args(argv)
     fastint.enable()
     t0 = time.time()
-    im = intref.load(a.weights)
-    xtr, _ = load_split("train", a.data)
+    try:
+        im = intref.load(a.weights)
+        xtr, _ = load_split("train", a.data)
+        xte, yte = load_split("t10k", a.data, a.test_limit)
+    except (hvtfile.HvtError, DataError, ValueError) as e:   # messages name the file
+        print(f"seqcal.py: {e}", file=sys.stderr)
+        sys.exit(2)
     rng = np.random.RandomState(1234)            # the tables' calibration images
     cal = xtr[rng.choice(len(xtr), a.calib, replace=False)]
-    xte, yte = load_split("t10k", a.data, a.test_limit)
     dense = int_eval(im, xte, yte, [])
     rows = []
     for name, sched in SCHEDULES.items():
