@@ -5,12 +5,14 @@ golden model models/deit-micro/intref.py, image by image, on the Fashion-MNIST t
 For each schedule (dense and every --schedule given), runs
   heatvit eval --model deit-micro --weights W --schedule S --logits-out L.json --masks-out M.hvt
 and intref.IntModel.run on the same images with the thresholds heatvit reports (checked
-against export.sched_to_thresholds), then compares logits, predictions, tokens per
+against export.sched_to_thresholds under the same --calibration rule: 'sequential', the
+default, calibrates each schedule on the export's calib.index training images), then compares logits, predictions, tokens per
 block, and every selector's keep mask and scores. intref runs with fastint's exact
 BLAS products by default (bit-identical, see fastint.py); --pure-int uses NumPy integer
 products only (slow). Exit status 0 when everything is identical, 1 otherwise.
 
   /usr/bin/python3 scripts/check_bitexact.py [--weights W] [--limit N] [--schedule S]...
+                                             [--calibration sequential|table]
 """
 import argparse
 import json
@@ -30,14 +32,15 @@ import fastint  # noqa: E402
 import hvtfile  # noqa: E402
 import intref  # noqa: E402
 from common import load_split  # noqa: E402
-from export import sched_to_thresholds  # noqa: E402
+from export import calibration_images, sched_to_thresholds  # noqa: E402
 from train_select import load_sched_json  # noqa: E402
 
 
-def run_heatvit(exe, weights, sched, limit, threads, tmp):
+def run_heatvit(exe, weights, sched, limit, threads, tmp, calibration):
     lo, mo, ro = (os.path.join(tmp, n) for n in ("l.json", "m.hvt", "r.json"))
     cmd = [exe, "eval", "--model", "deit-micro", "--weights", weights, "--report", ro,
-           "--logits-out", lo, "--masks-out", mo, "-q", "--threads", str(threads)]
+           "--logits-out", lo, "--masks-out", mo, "-q", "--threads", str(threads),
+           "--calibration", calibration]
     if sched:
         cmd += ["--schedule", sched]
     if limit:
@@ -49,10 +52,10 @@ def run_heatvit(exe, weights, sched, limit, threads, tmp):
     return json.load(open(lo)), masks, json.load(open(ro)), dt
 
 
-def check(im, x, name, sched_path, cpp, masks, bs):
+def check(im, x, name, sched_path, cpp, masks, bs, rule, cal):
     if sched_path:
         sched = load_sched_json(sched_path)
-        th = sched_to_thresholds(im, sched)
+        th = sched_to_thresholds(im, sched, rule=rule, cal=cal)
     else:
         th = []
     th_cpp = [(t["block"], t["threshold"]) for t in cpp["thresholds"]]
@@ -104,6 +107,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bs", type=int, default=500)
     ap.add_argument("--pure-int", action="store_true", help="intref with NumPy integer products only")
+    ap.add_argument("--calibration", choices=["sequential", "table"], default="sequential",
+                    help="how keep rates become thresholds (heatvit eval --calibration)")
     ap.add_argument("--json", default=None, help="write a summary JSON here")
     a = ap.parse_args()
     if not a.pure_int:
@@ -114,15 +119,17 @@ def main():
     scheds = [None] + [default if s == "default" else s for s in a.schedule]
     im = intref.load(a.weights)
     x, _ = load_split("t10k", None, a.limit)
-    summary = {"weights": a.weights, "images": int(len(x)), "intref_products": "numpy-int" if a.pure_int else
+    cal = calibration_images(im) if a.calibration == "sequential" and any(scheds[1:]) else None
+    summary = {"weights": a.weights, "images": int(len(x)), "calibration": a.calibration, "intref_products": "numpy-int" if a.pure_int else
                "fastint (exact float64 BLAS)", "runs": []}
     ok = True
     with tempfile.TemporaryDirectory(prefix="hv-bitexact-") as tmp:
         for s in scheds:
             name = s or "dense"
-            cpp, masks, rep, dt = run_heatvit(a.heatvit, a.weights, s, a.limit, a.threads, tmp)
+            cpp, masks, rep, dt = run_heatvit(a.heatvit, a.weights, s, a.limit, a.threads, tmp,
+                                              a.calibration)
             t0 = time.time()
-            bad, _ = check(im, x, name, s, cpp, masks, a.bs)
+            bad, _ = check(im, x, name, s, cpp, masks, a.bs, a.calibration, cal)
             dti = time.time() - t0
             ok = ok and not bad
             summary["runs"].append({"schedule": name, "identical": not bad, "problems": bad,

@@ -37,7 +37,7 @@ Schedule load_eval_schedule(RunConfig& rc, const std::string& opt, const std::st
 }
 
 std::string masks_file(const func::EvalResult& r, const func::FuncModel& m, const ImageSet& data,
-                       const Schedule& sched) {
+                       const Schedule& sched, func::Calibration calib) {
   const auto n = static_cast<std::int64_t>(r.images);
   constexpr int P = func::Shape::kPatches;
   std::vector<std::pair<std::string, HvtOutTensor>> t;
@@ -75,6 +75,7 @@ std::string masks_file(const func::EvalResult& r, const func::FuncModel& m, cons
       {"images", r.images},
       {"schedule", schedule_to_json(sched)["selectors"]},
       {"thresholds", thresholds},
+      {"calibration", func::calibration_name(calib)},
       {"mask_semantics", "mask.bB[i, p] = 1 iff patch token p (absolute index 0..48, p = row*7+col) is kept "
                          "after the selector before block B; progressive (a 0 stays 0 at later selectors)"},
       {"score_semantics", "score.bB = selector score S (Q8 log-odds) of each patch token reaching the selector; "
@@ -97,6 +98,9 @@ int run_eval(const std::vector<std::string>& args) {
                                          "/usr/share/datasets/fashion-mnist)")
       ("schedule", po::value<std::string>(), "pruning schedule JSON, 'default' (schedule-default.json next to "
                                              "the weights) or 'dense' (the default: no selectors)")
+      ("calibration", po::value<std::string>(), "how keep rates become thresholds: 'sequential' (the default: "
+                                                "selector by selector on the export's calibration images, earlier "
+                                                "selectors active) or 'table' (the stored dense-pass tables)")
       ("limit", po::value<int>(), "evaluate only the first K test images")
       ("threads", po::value<int>(), "worker threads (default: all hardware threads)")
       ("masks-out", po::value<std::string>(), "also write per-image token masks, scores, tokens and predictions "
@@ -117,13 +121,17 @@ int run_eval(const std::vector<std::string>& args) {
   const std::string data_dir = vm.count("data") ? vm["data"].as<std::string>() : default_fashion_mnist_dir();
   const int limit = rc.int_option(vm, "limit", 0, 1, 100000000);
   const int threads = rc.int_option(vm, "threads", 0, 1, 1024);
+  const std::string calib_opt = rc.option(vm, "calibration");
+  const func::Calibration calib =
+      func::parse_calibration(calib_opt.empty() ? "sequential" : calib_opt, "--calibration");
   std::string sched_path;
   const Schedule sched = load_eval_schedule(rc, rc.option(vm, "schedule"), weights, model, sched_path);
   rc.check_overrides_used();
   rc.reader("model").finish();
 
   const func::FuncModel fm = func::FuncModel::load(weights, model);
-  const auto selectors = fm.resolve(sched, sched_path.empty() ? "--schedule" : sched_path);
+  const auto selectors = func::schedule_thresholds(fm, sched, sched_path.empty() ? "--schedule" : sched_path,
+                                                  calib, data_dir, threads);
   const ImageSet data = load_fashion_mnist(data_dir, "t10k", func::Shape::kImage, func::Shape::kImage,
                                            func::Shape::kClasses);
   const auto t0 = std::chrono::steady_clock::now();
@@ -137,12 +145,15 @@ int run_eval(const std::vector<std::string>& args) {
   json sel = json::array();
   for (std::size_t s = 0; s < r.selectors.size(); ++s) {
     const auto& st = r.selectors[s];
-    sel.push_back({{"block", st.block},
-                   {"keep", st.keep},
-                   {"cum_keep_milli", st.cum_keep_milli},
-                   {"table_index", st.table_index},
-                   {"threshold", st.threshold},
-                   {"achieved_keep", r.achieved_keep(static_cast<int>(s))}});
+    json e = {{"block", st.block},
+              {"keep", st.keep},
+              {"threshold", st.threshold},
+              {"achieved_keep", r.achieved_keep(static_cast<int>(s))}};
+    if (calib == func::Calibration::Table) {
+      e["cum_keep_milli"] = st.cum_keep_milli;
+      e["table_index"] = st.table_index;
+    }
+    sel.push_back(e);
   }
   const int used_threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   json report = {
@@ -150,7 +161,7 @@ int run_eval(const std::vector<std::string>& args) {
       {"weights", weights},
       {"dataset", {{"name", "fashion-mnist"}, {"split", "t10k"}, {"images_file", data.images_path},
                    {"labels_file", data.labels_path}}},
-      {"schedule", {{"name", sched.name}, {"selectors", sel}}},
+      {"schedule", {{"name", sched.name}, {"calibration", func::calibration_name(calib)}, {"selectors", sel}}},
       {"images", r.images},
       {"accuracy", r.accuracy()},
       {"correct", correct},
@@ -163,14 +174,15 @@ int run_eval(const std::vector<std::string>& args) {
       {"wall_s", wall},
       {"images_per_s", wall > 0 ? r.images / wall : 0.0}};
   rc.extra()["options"] = {{"weights", weights}, {"data", data_dir}, {"limit", limit}, {"threads", used_threads},
+                           {"calibration", func::calibration_name(calib)},
                            {"schedule", sched_path.empty() ? json("dense") : json(sched_path)}};
 
   // Extra outputs first; the report last (removing the extras again if it fails), so a
   // failed run leaves nothing behind.
   OutputSet extras;
-  if (vm.count("masks-out")) extras.add(vm["masks-out"].as<std::string>(), masks_file(r, fm, data, sched));
+  if (vm.count("masks-out")) extras.add(vm["masks-out"].as<std::string>(), masks_file(r, fm, data, sched, calib));
   if (vm.count("logits-out")) {
-    json lj = {{"weights", weights}, {"images", r.images}, {"schedule", schedule_to_json(sched)},
+    json lj = {{"weights", weights}, {"images", r.images}, {"calibration", func::calibration_name(calib)}, {"schedule", schedule_to_json(sched)},
                {"thresholds", json::array()}, {"logits", r.logits}, {"pred", r.predictions},
                {"tokens", r.tokens_per_block}};
     for (const auto& st : r.selectors) lj["thresholds"].push_back({{"block", st.block}, {"threshold", st.threshold}});

@@ -52,7 +52,9 @@ func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& s
   const ImageSet data = load_fashion_mnist(default_fashion_mnist_dir(), "t10k");
   if (images > data.count)
     throw InputError("--images", "", "the test set has " + std::to_string(data.count) + " images");
-  return func::evaluate(fm, sched, data, images, 0);
+  const auto th = func::schedule_thresholds(fm, sched, sched.name, func::Calibration::Sequential,
+                                           default_fashion_mnist_dir(), 0);
+  return func::evaluate(fm, th, data, images, 0);
 }
 
 int run_sim(const std::vector<std::string>& args) {

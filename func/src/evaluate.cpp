@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
 #include <exception>
 #include <map>
 #include <memory>
@@ -129,6 +132,95 @@ EvalResult evaluate(const FuncModel& model, const std::vector<SelectorThreshold>
     r.macs[i] = it->second;
   }
   return r;
+}
+
+Calibration parse_calibration(const std::string& name, const std::string& origin) {
+  if (name == "sequential") return Calibration::Sequential;
+  if (name == "table") return Calibration::Table;
+  throw InputError(origin, "", "'" + name + "' is not a calibration rule (sequential or table)");
+}
+
+const char* calibration_name(Calibration c) { return c == Calibration::Sequential ? "sequential" : "table"; }
+
+std::int32_t quantile_threshold(const std::vector<std::int32_t>& s, int keep_milli) {
+  const auto n = static_cast<std::int64_t>(s.size());
+  const std::int64_t keep_n = (n * keep_milli + 500) / 1000;
+  const std::int64_t m = n - keep_n;
+  if (m <= 0) return INT32_MIN;
+  const std::int32_t t = s[static_cast<std::size_t>(m - 1)];
+  const std::int64_t above = n - (std::upper_bound(s.begin(), s.end(), t) - s.begin());
+  const std::int64_t with_ties = n - (std::lower_bound(s.begin(), s.end(), t) - s.begin());
+  const bool keep_ties = std::abs(with_ties - keep_n) < std::abs(keep_n - above) && t > INT32_MIN;
+  return keep_ties ? t - 1 : t;
+}
+
+std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, const Schedule& schedule,
+                                                    const std::string& origin, const ImageSet& train,
+                                                    int threads) {
+  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // validates; table values replaced
+  if (sel.empty()) return sel;
+  const std::vector<int>& idx = model.calibration_indices();
+  if (idx.empty())
+    throw InputError(model.path(), "tensors.calib.index",
+                     "missing: this export does not record its calibration images, so a schedule cannot be "
+                     "calibrated sequentially (re-export it, or use --calibration table)");
+  if (train.rows != Shape::kImage || train.cols != Shape::kImage)
+    throw InputError(train.images_path, "dims", "images must be 28x28");
+  for (int i : idx)
+    if (i >= train.count)
+      throw InputError(model.path(), "tensors.calib.index",
+                       "image index " + std::to_string(i) + " is outside the training split " + train.images_path +
+                           " (" + std::to_string(train.count) + " images)");
+  const int n = static_cast<int>(idx.size());
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::max(1, std::min(threads, n));
+
+  for (std::size_t s = 0; s < sel.size(); ++s) {
+    // earlier selectors at their calibrated thresholds; this one keeps everything
+    std::vector<SelectorThreshold> active(sel.begin(), sel.begin() + static_cast<std::ptrdiff_t>(s) + 1);
+    active.back().threshold = INT32_MIN;
+    std::vector<std::vector<std::int32_t>> per_image(static_cast<std::size_t>(n));
+    std::atomic<int> next{0};
+    std::exception_ptr error;
+    std::mutex error_mu;
+    auto worker = [&]() {
+      try {
+        auto res = std::make_unique<ImageResult>();
+        for (int i; (i = next.fetch_add(1)) < n;) {
+          model.run(train.image(idx[static_cast<std::size_t>(i)]), active, *res, true);
+          const std::uint64_t reach = s == 0 ? (std::uint64_t(1) << Shape::kPatches) - 1 : res->kept[s - 1];
+          auto& out = per_image[static_cast<std::size_t>(i)];
+          for (int p = 0; p < Shape::kPatches; ++p)
+            if ((reach >> p) & 1u) out.push_back(res->score[s][p]);
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (!error) error = std::current_exception();
+        next.store(n);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& th : pool) th.join();
+    if (error) std::rethrow_exception(error);
+    std::vector<std::int32_t> all;
+    for (const auto& v : per_image) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end());
+    const auto keep_milli = static_cast<int>(std::nearbyint(sel[s].keep * 1000.0));
+    sel[s].threshold = quantile_threshold(all, keep_milli);
+    sel[s].table_index = -1;
+  }
+  return sel;
+}
+
+std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const Schedule& schedule,
+                                                   const std::string& origin, Calibration rule,
+                                                   const std::string& data_dir, int threads) {
+  if (rule == Calibration::Table || schedule.selectors.empty()) return model.resolve(schedule, origin);
+  model.resolve(schedule, origin);  // schedule errors before the (large) training split is read
+  const ImageSet train = load_fashion_mnist(data_dir, "train", Shape::kImage, Shape::kImage, Shape::kClasses);
+  return calibrate_sequential(model, schedule, origin, train, threads);
 }
 
 EvalResult evaluate(const FuncModel& model, const Schedule& schedule, const ImageSet& data, int limit, int threads) {

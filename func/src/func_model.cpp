@@ -270,6 +270,15 @@ FuncModel FuncModel::load(const std::string& path, const ModelShape& shape) {
     m.bank_.push_back(b);
   }
   std::sort(m.bank_.begin(), m.bank_.end());
+  if (f.has("calib.index")) {
+    const HvtTensor& ci = f.tensor("calib.index");
+    if (ci.dtype != HvtDtype::Int32 || ci.shape.size() != 1 || ci.shape[0] < 1)
+      f.fail("tensors.calib.index", "must be a non-empty 1-D int32 tensor of training-image indices");
+    for (auto v : ci.values) {
+      if (v < 0) f.fail("tensors.calib.index", "negative image index " + std::to_string(v));
+      m.calib_.push_back(static_cast<int>(v));
+    }
+  }
   m.p_ = std::move(p);
   return m;
 }
@@ -391,7 +400,7 @@ void selector_scores(const SelectorParams& s, Work& w, int n) {
 }  // namespace
 
 void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThreshold>& selectors,
-                    ImageResult& out) const {
+                    ImageResult& out, bool stop_after_selectors) const {
   const Params& p = *p_;
   Work w;
   // patch embedding + position embedding; CLS row = pos[0] (CLS token folded in)
@@ -424,6 +433,7 @@ void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThresho
       alive = wsum > 0;
       if (alive)
         for (int c = 0; c < D; ++c) w.x[n + 1][c] = w.pkg[c];
+      if (stop_after_selectors && next == selectors.size()) return;
     }
     const int t = 1 + n + (alive ? 1 : 0);
     out.tokens[b] = t;

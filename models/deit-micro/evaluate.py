@@ -17,7 +17,7 @@ import fastint  # noqa: E402
 import intref  # noqa: E402
 from common import load_split, log, atomic_write_json, save_figure, HERE  # noqa: E402
 from costs import block_macs, selector_macs, PATCH_MACS, HEAD_MACS, DENSE_MACS  # noqa: E402
-from export import sched_to_thresholds  # noqa: E402
+from export import calibration_images, sched_to_thresholds  # noqa: E402
 from train_select import (build_model, load_sched_json, probe_scores, threshold_table,  # noqa: E402
                           sched_thresholds, evaluate as t_eval, schedule_macs)
 from net import QCtx  # noqa: E402
@@ -119,8 +119,9 @@ def main(argv=None):
     if not a.quick:
         scheds["2-5-8@0.7"] = [(2, 0.7), (5, 0.7), (8, 0.7)]
     curves = {"heatvit": [], "dynamicvit_topk": [], "evit_cls_topk": []}
+    cal = calibration_images(im, a.data)
     for name, s in scheds.items():
-        th = sched_to_thresholds(im, s)
+        th = sched_to_thresholds(im, s, cal=cal)
         h = int_eval(im, xte, yte, th)
         h.update(name=name, schedule=[{"block": b, "keep": k} for b, k in s],
                  thresholds=[{"block": b, "threshold": int(t)} for b, t in th],

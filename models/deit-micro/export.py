@@ -5,14 +5,12 @@ masks of the default schedule, reference outputs for the C++ port.
   export.py masks    --ckpt-dir D --out-dir E     # E/masks-default.hvt, E/reference-outputs.json
 """
 import argparse
-import json
 import math
 import os
 import sys
 import time
 
 import numpy as np
-import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hvtfile  # noqa: E402
@@ -20,7 +18,6 @@ import intref  # noqa: E402
 from common import SHAPE, PIX_MEAN, PIX_STD, CANDIDATE_BLOCKS, load_split, log, atomic_write_json  # noqa: E402
 from net import F_H, F_D, F_SIG, weight_frac  # noqa: E402
 from train_select import build_model, load_sched_json  # noqa: E402
-from costs import model_macs, DENSE_MACS  # noqa: E402
 
 KEEP_MILLI = [50 * (j + 1) for j in range(20)]   # 0.05 .. 1.00
 FORMAT_VERSION_MODEL = 1
@@ -138,13 +135,52 @@ def quantile_threshold(s, keep_milli):
     return t - 1 if abs(with_ties - keep_n) < abs(keep_n - above) else t
 
 
-def sched_to_thresholds(im, sched):
-    """[(block, keep)] -> [(block, threshold)] via the table at the cumulative keep."""
+def table_thresholds(im, sched):
+    """[(block, keep)] -> [(block, threshold)] via the stored dense-pass table at the
+    cumulative keep (the 'table' rule; over-prunes later selectors of a schedule)."""
     out, cum = [], 1000
     for b, k in sorted(sched):
         cum = cum * int(round(k * 1000)) // 1000
         out.append((b, im.threshold(b, cum)))
     return out
+
+
+def calibration_images(im, data=None):
+    """The training images the export was calibrated on (tensor calib.index)."""
+    if "calib.index" not in im.t:
+        raise ValueError("export has no tensor 'calib.index' (calibration images): re-export it")
+    xtr, _ = load_split("train", data)
+    idx = np.asarray(im.t["calib.index"], dtype=np.int64)
+    if idx.min() < 0 or idx.max() >= len(xtr):
+        raise ValueError(f"tensor 'calib.index' has indices outside the training split ({len(xtr)} images)")
+    return xtr[idx]
+
+
+def sequential_thresholds(im, cal, sched, bs=500):
+    """The 'sequential' rule (what a schedule's keep means): selector by selector, with
+    the earlier selectors active at their calibrated thresholds, the threshold keeping
+    `keep` of the patch tokens that reach the selector on the calibration images."""
+    th = []
+    for b, k in sorted(sched):
+        live = []
+        for i in range(0, len(cal), bs):
+            o = im.run(cal[i:i + bs], th, probe=(b,))
+            keep = o["masks"][th[-1][0]] if th else np.ones((len(o["pred"]), 49), dtype=bool)
+            live.append(o["scores"][b][keep])
+        th.append((b, quantile_threshold(np.sort(np.concatenate(live)), int(round(k * 1000)))))
+    return th
+
+
+def sched_to_thresholds(im, sched, rule="sequential", cal=None, data=None):
+    """[(block, keep)] -> [(block, threshold)] under `rule` ('sequential' or 'table');
+    `cal`: the calibration images (loaded from the export's calib.index when None)."""
+    if rule == "table":
+        return table_thresholds(im, sched)
+    if rule != "sequential":
+        raise ValueError(f"calibration rule {rule!r} is not 'sequential' or 'table'")
+    if not sched:
+        return []
+    return sequential_thresholds(im, calibration_images(im, data) if cal is None else cal, sched)
 
 
 def cmd_quantize(a):
@@ -157,12 +193,18 @@ def cmd_quantize(a):
     im = intref.IntModel(T, meta)
     xtr, _ = load_split("train", a.data)
     rng = np.random.RandomState(1234)
-    cal = xtr[rng.choice(len(xtr), a.calib, replace=False)]
+    cal_idx = rng.choice(len(xtr), a.calib, replace=False)
+    cal = xtr[cal_idx]
     tabs = calibrate_tables(im, cal)
     for b, row in tabs.items():
         T[f"s{b}.thr"] = row
+    T["calib.index"] = cal_idx.astype(np.int32)
     meta["calibration"] = {"images": a.calib, "split": "train", "seed": 1234,
-                           "rule": "keep iff S > thr[j]; j = clamp(round(cum_keep*20)-1, 0, 19); "
+                           "index_tensor": "calib.index",
+                           "rule": "sequential (default): per schedule, selector by selector with the "
+                                   "earlier selectors active, the threshold keeping `keep` of the patch "
+                                   "tokens reaching the selector on the calib.index training images; "
+                                   "table: keep iff S > thr[j]; j = clamp(round(cum_keep*20)-1, 0, 19); "
                                    "cum_keep = product of the keep rates of this and all earlier "
                                    "active selectors; table from a dense pass"}
     out = os.path.join(a.out_dir, "deit-micro-int8.hvt")
@@ -175,7 +217,7 @@ def cmd_masks(a):
     fastint.enable()
     im = intref.load(os.path.join(a.out_dir, "deit-micro-int8.hvt"))
     sched = load_sched_json(os.path.join(a.out_dir, "schedule-default.json"))
-    th = sched_to_thresholds(im, sched)
+    th = sched_to_thresholds(im, sched, data=a.data)
     xte, yte = load_split("t10k", a.data, a.test_limit)
     # bit-exactness of the BLAS path on a few images
     o_fast = im.run(xte[:8], th)
@@ -210,6 +252,7 @@ def cmd_masks(a):
     meta = {"model": "deit-micro", "dataset": "fashion-mnist t10k", "images": int(B),
             "schedule": [{"block": b, "keep": k} for b, k in sched],
             "thresholds": [{"block": b, "threshold": int(t)} for b, t in th],
+            "calibration": "sequential",
             "mask_semantics": "mask.bB[i, p] = 1 iff patch token p (absolute index 0..48, "
                               "p = row*7+col) is kept after the selector before block B; "
                               "progressive (a 0 stays 0 at later selectors)",

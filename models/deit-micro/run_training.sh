@@ -17,14 +17,15 @@ mkdir -p "$CK" "$OUT"
 if [[ -n "${DM_QUICK:-}" ]]; then
   # smoke configuration: a few steps on a few hundred images
   Q=(--limit 400 --test-limit 200)
-  DENSE=(--epochs 1 --bs 64); BANK=(--steps 4 --bs 32 --ckpt-every 2)
-  DED=(--steps 2 --bs 32 --ckpt-every 2); LAT=(--steps 2 --bs 32 --ckpt-every 2 --val 100 --stages 2 --budget 1.0)
+  DENSE=(--epochs 1 --bs 64); DENSE2=(--epochs 1 --bs 64); BANK=(--steps 4 --bs 32 --ckpt-every 2)
+  DED=(--steps 2 --bs 32 --ckpt-every 2); LAT=(--steps 2 --bs 32 --ckpt-every 2 --val 100 --stages 2 --target 0.7)
   QAT=(--steps 2 --bs 32 --ckpt-every 2); EXP=(--calib 100 --test-limit 100); EVAL=(--test-limit 100 --quick)
   T1=1; T2=1
 else
   Q=()
-  DENSE=(--epochs 16); BANK=(--steps 700); DED=(--steps 300)
-  LAT=(--steps 100 --stages 3 --budget 0.01 --val 1000 --keep-cands 0.5,0.6,0.7)
+  # dense: two cosine cycles (16 epochs at peak lr 1.5e-3, then a warm restart of 8 at 1e-3)
+  DENSE=(--epochs 16); DENSE2=(--epochs 8 --lr 1e-3 --warmup 0.3); BANK=(--steps 700); DED=(--steps 300)
+  LAT=(--steps 150 --stages 3 --target 0.58 --val 1000 --keep-cands 0.5,0.6,0.7 --lr-bb 5e-5)
   QAT=(--steps 200); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
   T1=1; T2=2
 fi
@@ -38,20 +39,22 @@ stage() {  # stage NAME OUTPUT CMD...
 }
 
 cd "$HERE"
-stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
-  "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}"
+stage dense "$CK/dense-c1.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  --name dense-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}"
+stage dense2 "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  --name dense --init "$CK/dense-c1.pt" "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE2[@]}"
 stage bank "$CK/bank.pt" $PY train_select.py bank --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
   "${Q[@]}" "${DATA_ARGS[@]}" "${BANK[@]}"
-# the dedicated-schedule comparison runs next to the latency-aware stage (one core each)
+stage latency "$CK/latency.pt" $PY train_select.py latency --ckpt-dir "$CK" --log "$LOG" \
+  --threads $T2 --latency-table "$HERE/latency_table.json" --schedule-out "$OUT/schedule-default.json" \
+  "${Q[@]}" "${DATA_ARGS[@]}" "${LAT[@]}"
+# the dedicated-schedule comparison runs next to quantisation-aware training (one core each)
 stage dedicated "$CK/dedicated.pt" $PY train_select.py dedicated --ckpt-dir "$CK" --log "$LOG" \
   --threads $T1 --sched 3:0.7,6:0.7,9:0.7 "${Q[@]}" "${DATA_ARGS[@]}" "${DED[@]}" &
 DPID=$!
-stage latency "$CK/latency.pt" $PY train_select.py latency --ckpt-dir "$CK" --log "$LOG" \
-  --threads $T1 --latency-table "$HERE/latency_table.json" --schedule-out "$OUT/schedule-default.json" \
-  "${Q[@]}" "${DATA_ARGS[@]}" "${LAT[@]}"
-wait $DPID
-stage qat "$CK/qat.pt" $PY train_select.py qat --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+stage qat "$CK/qat.pt" $PY train_select.py qat --ckpt-dir "$CK" --log "$LOG" --threads $T1 \
   --schedule-out "$OUT/schedule-default.json" "${Q[@]}" "${DATA_ARGS[@]}" "${QAT[@]}"
+wait $DPID
 stage quantize "$OUT/deit-micro-int8.hvt" $PY export.py quantize --ckpt-dir "$CK" --out-dir "$OUT" \
   --log "$LOG" "${DATA_ARGS[@]}" "${EXP[@]}"
 stage masks "$OUT/masks-default.hvt" $PY export.py masks --ckpt-dir "$CK" --out-dir "$OUT" \

@@ -1,14 +1,15 @@
 """Per-schedule sequential calibration versus the stored table rule (measurement).
 
-  seqcal.py [--calib 1000] [--test-limit 1000] [--out export/seqcal.json]
+  seqcal.py [--test-limit 1000] [--out export/seqcal.json]
 
-The stored tables (export.py calibrate_tables) map a selector's *cumulative* keep rate to
+`heatvit eval` and the exported masks use the sequential rule; this script shows what it
+buys over the stored tables. The stored tables (export.py calibrate_tables) map a selector's *cumulative* keep rate to
 a threshold measured in a dense pass. In a multi-selector schedule the later selectors'
 scores shift once earlier selectors have removed tokens, so the table over-prunes them.
 This script calibrates a schedule sequentially instead: selector by selector, with the
 earlier selectors active at their already calibrated thresholds, the threshold keeping
 the asked fraction of the tokens that reach the selector (same quantile rule,
-export.quantile_threshold), on the same 1,000 training images as the tables. Both rules
+export.quantile_threshold), on the same training images as the tables (calib.index). Both rules
 are then evaluated with the integer reference on the first test images.
 """
 import argparse
@@ -16,14 +17,13 @@ import os
 import sys
 import time
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastint  # noqa: E402
 import intref  # noqa: E402
 import hvtfile  # noqa: E402
 from common import HERE, DataError, load_split, atomic_write_json  # noqa: E402
-from export import quantile_threshold, sched_to_thresholds  # noqa: E402
+from export import calibration_images, sequential_thresholds, table_thresholds  # noqa: E402
 from evaluate import int_eval  # noqa: E402
 
 SCHEDULES = {
@@ -33,22 +33,9 @@ SCHEDULES = {
 }
 
 
-def sequential_thresholds(im, cal, sched, bs=500):
-    th = []
-    for b, k in sorted(sched):
-        live = []
-        for i in range(0, len(cal), bs):
-            o = im.run(cal[i:i + bs], th, probe=(b,))
-            keep = o["masks"][th[-1][0]] if th else np.ones((len(o["pred"]), 49), dtype=bool)
-            live.append(o["scores"][b][keep])
-        th.append((b, quantile_threshold(np.sort(np.concatenate(live)), int(round(k * 1000)))))
-    return th
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", default=os.path.join(HERE, "export", "deit-micro-int8.hvt"))
-    ap.add_argument("--calib", type=int, default=1000)
     ap.add_argument("--test-limit", type=int, default=1000)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default=os.path.join(HERE, "export", "seqcal.json"))
@@ -57,18 +44,16 @@ def main(argv=None):
     t0 = time.time()
     try:
         im = intref.load(a.weights)
-        xtr, _ = load_split("train", a.data)
         xte, yte = load_split("t10k", a.data, a.test_limit)
+        cal = calibration_images(im, a.data)      # the tables' calibration images
     except (hvtfile.HvtError, DataError, ValueError) as e:   # messages name the file
         print(f"seqcal.py: {e}", file=sys.stderr)
         sys.exit(2)
-    rng = np.random.RandomState(1234)            # the tables' calibration images
-    cal = xtr[rng.choice(len(xtr), a.calib, replace=False)]
     dense = int_eval(im, xte, yte, [])
     rows = []
     for name, sched in SCHEDULES.items():
         r = {"name": name, "schedule": [{"block": b, "keep": k} for b, k in sched]}
-        for rule, th in (("table", sched_to_thresholds(im, sched)),
+        for rule, th in (("table", table_thresholds(im, sched)),
                          ("sequential", sequential_thresholds(im, cal, sched))):
             e = int_eval(im, xte, yte, th)
             e["thresholds"] = {str(b): int(t) for b, t in th}
@@ -78,7 +63,7 @@ def main(argv=None):
                   f"keep {[round(v, 2) for v in e['achieved_keep'].values()]}", flush=True)
         rows.append(r)
     out = {"command": "models/deit-micro/seqcal.py " + " ".join(sys.argv[1:] if argv is None else argv),
-           "test_images": int(len(xte)), "calibration_images": a.calib,
+           "test_images": int(len(xte)), "calibration_images": int(len(cal)),
            "dense_int8_accuracy": dense["accuracy"], "schedules": rows,
            "wall_s": round(time.time() - t0, 1)}
     atomic_write_json(a.out, out)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import load_split, log  # noqa: E402
-from model import DeitMicro  # noqa: E402
+from model import DeitMicro, check_backbone_state  # noqa: E402
 
 
 def augment(xb, gen):
@@ -50,13 +50,18 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (timing/smoke)")
     ap.add_argument("--log", default=None)
+    ap.add_argument("--init", default=None,
+                    help="start a new cosine cycle from this dense checkpoint's weights "
+                         "(fresh optimiser state; warm restart)")
+    ap.add_argument("--name", default="dense",
+                    help="checkpoint stem: writes NAME.pt and resumes from NAME-last.pt")
     a = ap.parse_args(argv)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     os.makedirs(a.ckpt_dir, exist_ok=True)
-    out_path = os.path.join(a.ckpt_dir, "dense.pt")
-    last_path = os.path.join(a.ckpt_dir, "dense-last.pt")
+    out_path = os.path.join(a.ckpt_dir, a.name + ".pt")
+    last_path = os.path.join(a.ckpt_dir, a.name + "-last.pt")
 
     xtr, ytr = load_split("train", a.data, a.limit)
     xte, yte = load_split("t10k", a.data, a.test_limit)
@@ -64,6 +69,19 @@ def main(argv=None):
     xte, yte = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
 
     model = DeitMicro()
+    prior_wall = 0.0
+    if a.init:
+        try:
+            ck = torch.load(a.init)
+            sd = ck["model"]
+            check_backbone_state(sd, a.init)
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError) as e:
+            print(f"error: {a.init}: cannot start a new cycle from this dense checkpoint: {e}",
+                  file=sys.stderr)
+            sys.exit(2)
+        model.load_state_dict(sd)
+        prior_wall = float(ck.get("wall", 0.0))
+        log(a.log, f"dense: new cycle '{a.name}' from {a.init} (test_acc {ck.get('test_acc')})")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.wd)
     steps_per_epoch = math.ceil(len(xtr) / a.bs)
     total = a.epochs * steps_per_epoch
@@ -121,9 +139,11 @@ def main(argv=None):
         os.replace(tmp, last_path)
     acc = evaluate(model, xte, yte)
     tmp = out_path + ".tmp"
-    torch.save({"model": model.state_dict(), "test_acc": acc, "wall": wall, "epochs": a.epochs}, tmp)
+    torch.save({"model": model.state_dict(), "test_acc": acc, "wall": wall + prior_wall,
+                "epochs": a.epochs}, tmp)
     os.replace(tmp, out_path)
-    log(a.log, f"dense: done test_acc {acc:.4f} wall_s {wall:.0f}")
+    log(a.log, f"dense: done '{a.name}' test_acc {acc:.4f} wall_s {wall:.0f}"
+               + (f" (with earlier cycles {wall + prior_wall:.0f})" if a.init else ""))
 
 
 if __name__ == "__main__":

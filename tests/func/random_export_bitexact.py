@@ -53,6 +53,7 @@ def main():
     tabs = export.calibrate_tables(intref.IntModel(T, meta), x[:64])
     for b, row in tabs.items():
         T[f"s{b}.thr"] = row
+    T["calib.index"] = np.arange(64, dtype=np.int32)
     os.makedirs(a.work, exist_ok=True)
     w = os.path.join(a.work, "deit-micro-int8.hvt")
     hvtfile.write(w, "deit-micro-int8", meta, T)

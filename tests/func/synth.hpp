@@ -106,6 +106,10 @@ inline SynthModel make_synth_model(unsigned seed = 1) {
     thr.values.push_back(INT32_MIN);
     m.tensors.emplace_back(n + ".thr", std::move(thr));
   }
+  // calibration images: training images 0, 2, .., 30 (write_fake_fmnist writes 32)
+  HvtOutTensor calib{HvtDtype::Int32, {16}, {}};
+  for (int i = 0; i < 16; ++i) calib.values.push_back(2 * i);
+  m.tensors.emplace_back("calib.index", std::move(calib));
   json keep_grid = json::array();
   for (int j = 1; j <= 20; ++j) keep_grid.push_back(50 * j);
   m.meta = {{"format", "deit-micro-int8"},
@@ -140,15 +144,18 @@ inline void write_idx(const std::string& path, const std::vector<std::uint32_t>&
   if (cut_bytes) std::filesystem::resize_file(path, std::filesystem::file_size(path) - cut_bytes);
 }
 
-/// A small t10k split: `n` random 28x28 images with labels 0..9.
-inline void write_fake_fmnist(const std::string& dir, int n, unsigned seed = 5) {
+/// A small t10k split of `n` random 28x28 images with labels 0..9, and a training split
+/// of `n_train` more (the synthetic model's calibration images are among its first 32).
+inline void write_fake_fmnist(const std::string& dir, int n, unsigned seed = 5, int n_train = 32) {
   std::filesystem::create_directories(dir);
   std::mt19937 rng(seed);
-  std::vector<std::uint8_t> px(static_cast<std::size_t>(n) * 784), lab(static_cast<std::size_t>(n));
-  for (auto& v : px) v = static_cast<std::uint8_t>(rng() & 0xff);
-  for (auto& v : lab) v = static_cast<std::uint8_t>(rng() % 10);
-  write_idx(dir + "/t10k-images-idx3-ubyte.gz", {static_cast<std::uint32_t>(n), 28, 28}, px, true);
-  write_idx(dir + "/t10k-labels-idx1-ubyte.gz", {static_cast<std::uint32_t>(n)}, lab, true);
+  for (const auto& [split, count] : {std::pair<std::string, int>{"t10k", n}, {"train", n_train}}) {
+    std::vector<std::uint8_t> px(static_cast<std::size_t>(count) * 784), lab(static_cast<std::size_t>(count));
+    for (auto& v : px) v = static_cast<std::uint8_t>(rng() & 0xff);
+    for (auto& v : lab) v = static_cast<std::uint8_t>(rng() % 10);
+    write_idx(dir + "/" + split + "-images-idx3-ubyte.gz", {static_cast<std::uint32_t>(count), 28, 28}, px, true);
+    write_idx(dir + "/" + split + "-labels-idx1-ubyte.gz", {static_cast<std::uint32_t>(count)}, lab, true);
+  }
 }
 
 /// A fresh empty directory under the system temp dir.

@@ -69,11 +69,34 @@ TEST_F(EvalCli, DenseAndDefaultReports) {
   EXPECT_EQ(r["images"], 7);
   EXPECT_LT(r["macs_per_image"].get<double>(), 33382016.0);
   EXPECT_EQ(r["schedule"]["selectors"].size(), 2u);
+  EXPECT_EQ(r["schedule"]["calibration"], "sequential");
+  EXPECT_FALSE(r["schedule"]["selectors"][0].contains("table_index"));
   const HvtFile m = HvtFile::read(dir + "/masks.hvt", "token-masks");
   EXPECT_EQ(m.tensor("mask.b3", HvtDtype::Uint8, {7, 49}).numel(), 7 * 49);
   EXPECT_EQ(m.tensor("score.b7", HvtDtype::Int32, {7, 49}).numel(), 7 * 49);
   EXPECT_EQ(m.tensor("tokens", HvtDtype::Int16, {7, 12}).values[0], 50);
   EXPECT_EQ(m.tensor("pred", HvtDtype::Int32, {7}).values[0], r["predictions"][0].get<int>());
+}
+
+TEST_F(EvalCli, TableCalibrationAndItsErrors) {
+  ASSERT_EQ(eval("--schedule default --calibration table --report " + dir + "/t.json").status, 0);
+  const json t = load_json_file(dir + "/t.json");
+  EXPECT_EQ(t["schedule"]["calibration"], "table");
+  // the synthetic tables: row j holds 300 - 30 j; keep 0.6 -> cumulative 600 -> row 11
+  EXPECT_EQ(t["schedule"]["selectors"][0]["table_index"], 11);
+  EXPECT_EQ(t["schedule"]["selectors"][0]["threshold"], 300 - 30 * 11);
+  EXPECT_EQ(load_json_file(dir + "/t.config.json")["options"]["calibration"], "table");
+
+  CliRun r = eval("--schedule default --calibration median --report " + dir + "/x.json");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--calibration"), std::string::npos) << r.err;
+  // sequential calibration needs the training split
+  std::filesystem::remove(dir + "/data/train-images-idx3-ubyte.gz");
+  r = eval("--schedule default --report " + dir + "/x.json");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("train-images-idx3-ubyte"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.json"));
+  EXPECT_EQ(eval("--report " + dir + "/dense.json").status, 0) << "a dense run needs no training images";
 }
 
 TEST_F(EvalCli, BadInputExitsWithTwo) {

@@ -3,6 +3,7 @@
 // trained export is present) bit-exactness on reference-outputs.json.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bitset>
 #include <cstdlib>
 #include <filesystem>
@@ -167,6 +168,112 @@ TEST_F(FuncModelTest, InvariantsAndThreadIndependence) {
   EXPECT_EQ(func::evaluate(m, s, data, 5, 2).images, 5);
 }
 
+TEST(QuantileThreshold, MatchesTheExportRule) {
+  using func::quantile_threshold;
+  const std::vector<std::int32_t> s = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  EXPECT_EQ(quantile_threshold(s, 700), 3);  // keeps the 7 scores above 3
+  EXPECT_EQ(quantile_threshold(s, 1000), INT32_MIN);
+  EXPECT_EQ(quantile_threshold(s, 0), 10);   // keeps none
+  EXPECT_EQ(quantile_threshold(s, 349), 7);  // round(10 * 0.349) = 3 kept
+  // ties: whichever of "drop the tied group" / "keep it" is closer; the smaller on a draw
+  const std::vector<std::int32_t> t = {1, 1, 1, 5, 5, 5, 5, 9, 9, 9};
+  EXPECT_EQ(quantile_threshold(t, 500), 5);  // 3 or 7 kept for 5 asked: draw -> 3
+  EXPECT_EQ(quantile_threshold(t, 600), 4);  // 7 is closer to 6 than 3
+  EXPECT_EQ(quantile_threshold(t, 300), 5);
+}
+
+TEST_F(FuncModelTest, SequentialCalibration) {
+  const FuncModel m = FuncModel::load(path, micro());
+  ASSERT_EQ(m.calibration_indices().size(), 16u);
+  heatvit::testing::write_fake_fmnist(dir + "/data", 4);
+  const ImageSet train = load_fashion_mnist(dir + "/data", "train");
+  const auto s = sched({{9, 0.5}, {2, 0.8}, {5, 0.5}});
+  const auto th = func::calibrate_sequential(m, s, "s.json", train, 2);
+  ASSERT_EQ(th.size(), 3u);
+  EXPECT_EQ(th[0].block, 2);
+  EXPECT_EQ(th[2].block, 9);
+  EXPECT_EQ(th[1].table_index, -1);
+  const auto th1 = func::calibrate_sequential(m, s, "s.json", train, 1);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(th[i].threshold, th1[i].threshold) << "thread count";
+
+  // the calibration images themselves
+  ImageSet cal = train;
+  cal.count = 16;
+  cal.pixels.clear();
+  cal.labels.clear();
+  for (int i : m.calibration_indices()) {
+    cal.pixels.insert(cal.pixels.end(), train.image(i), train.image(i) + 784);
+    cal.labels.push_back(train.labels[static_cast<std::size_t>(i)]);
+  }
+  // selector 0: the quantile of the dense-pass scores of all patches
+  {
+    const std::vector<func::SelectorThreshold> keep_all = {{2, 1.0, 1000, 19, INT32_MIN}};
+    const auto probe = func::evaluate(m, keep_all, cal, 0, 1);
+    std::vector<std::int32_t> all;
+    for (const auto& v : probe.scores) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(th[0].threshold, func::quantile_threshold(all, 800));
+  }
+  // Each threshold is the quantile rule applied to the scores of the tokens that reach
+  // the selector when the whole calibrated schedule runs (an independent pass: earlier
+  // selectors at their final thresholds, this one pruning too). The synthetic scores tie
+  // in large groups, so the achieved keep is only near the target where ties allow.
+  const auto r = func::evaluate(m, th, cal, 0, 2);
+  for (int si = 0; si < 3; ++si) {
+    std::vector<std::int32_t> live;
+    int reached = 0, kept = 0;
+    for (int i = 0; i < r.images; ++i) {
+      const auto ii = static_cast<std::size_t>(i);
+      reached += r.reached[ii][static_cast<std::size_t>(si)];
+      kept += static_cast<int>(r.kept_patches(i, si).size());
+      for (int p = 0; p < 49; ++p) {
+        const auto v = r.scores[ii][static_cast<std::size_t>(si) * 49 + static_cast<std::size_t>(p)];
+        if (v != INT32_MIN) live.push_back(v);
+      }
+    }
+    ASSERT_EQ(static_cast<int>(live.size()), reached);
+    std::sort(live.begin(), live.end());
+    const double keep = si == 0 ? 0.8 : 0.5;
+    EXPECT_EQ(th[static_cast<std::size_t>(si)].threshold,
+              func::quantile_threshold(live, static_cast<int>(keep * 1000)))
+        << "selector " << si;
+    EXPECT_GT(kept, 0);
+    EXPECT_LT(kept, reached);
+  }
+  EXPECT_NEAR(r.achieved_keep(0), 0.8, 0.03);  // selector 0 has no large ties
+
+  // errors: too few training images for calib.index, an export without calib.index
+  heatvit::testing::write_fake_fmnist(dir + "/small", 4, 5, 20);
+  try {
+    func::calibrate_sequential(m, s, "s.json", load_fashion_mnist(dir + "/small", "train"), 1);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("calib.index"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outside the training split"), std::string::npos) << e.what();
+  }
+  auto nocal = heatvit::testing::make_synth_model();
+  nocal.tensors.erase(std::remove_if(nocal.tensors.begin(), nocal.tensors.end(),
+                                     [](const auto& t) { return t.first == "calib.index"; }),
+                      nocal.tensors.end());
+  nocal.write(dir + "/nocal.hvt");
+  const FuncModel mn = FuncModel::load(dir + "/nocal.hvt", micro());
+  EXPECT_TRUE(mn.calibration_indices().empty());
+  try {
+    func::calibrate_sequential(mn, s, "s.json", train, 1);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("nocal.hvt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("calib.index"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(func::calibrate_sequential(mn, sched({}), "s.json", train, 1).size(), 0u);
+  // a bad calib.index tensor is rejected at load
+  EXPECT_NE(load_error([](auto& sm) {
+              for (auto& t : sm.tensors)
+                if (t.first == "calib.index") t.second.values[3] = -4;
+            }).find("tensors.calib.index"),
+            std::string::npos);
+}
+
 // ---- the trained export (models/deit-micro/export, or $HEATVIT_FUNC_EXPORT_DIR)
 namespace {
 
@@ -200,11 +307,12 @@ TEST(ReferenceOutputs, First16ImagesBitExact) {
       sj.erase("note");
       sj.erase("stages");
       ConfigReader r(sj, d + "/schedule-default.json");
-      const auto resolved = m.resolve(parse_schedule(r, micro()), "schedule-default.json");
+      const auto resolved = func::schedule_thresholds(m, parse_schedule(r, micro()), "schedule-default.json",
+                                                      func::Calibration::Sequential, default_fashion_mnist_dir(), 2);
       ASSERT_EQ(resolved.size(), th.size());
       for (std::size_t i = 0; i < th.size(); ++i) {
         EXPECT_EQ(resolved[i].block, th[i].block);
-        EXPECT_EQ(resolved[i].threshold, th[i].threshold) << "keep -> threshold mapping";
+        EXPECT_EQ(resolved[i].threshold, th[i].threshold) << "keep -> threshold (sequential calibration)";
       }
     }
     const auto r = func::evaluate(m, th, data, 16, 2);

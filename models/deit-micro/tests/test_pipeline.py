@@ -34,8 +34,14 @@ class PipelineSmokeTest(unittest.TestCase):
     def test_all_stages(self):
         ck, out = self.ck, self.out
         q = ["--ckpt-dir", ck, "--limit", "256", "--test-limit", "64", "--threads", "1"]
-        train_dense.main(q + ["--epochs", "1", "--bs", "64"])
+        train_dense.main(q + ["--epochs", "1", "--bs", "64", "--name", "dense-c1"])
+        # second cosine cycle (warm restart) from the first one's weights
+        train_dense.main(q + ["--epochs", "1", "--bs", "64", "--init", os.path.join(ck, "dense-c1.pt")])
         self.assertTrue(os.path.exists(os.path.join(ck, "dense.pt")))
+        c1 = torch.load(os.path.join(ck, "dense-c1.pt"))
+        c2 = torch.load(os.path.join(ck, "dense.pt"))
+        self.assertGreater(c2["wall"], c1["wall"])  # wall time counts both cycles
+        self.assertFalse(torch.equal(c1["model"]["head.weight"], c2["model"]["head.weight"]))
         train_select.main(["bank"] + q + ["--steps", "2", "--bs", "16", "--ckpt-every", "1"])
         # resume: a second call with more steps continues from the checkpoint
         os.remove(os.path.join(ck, "bank.pt"))
@@ -44,10 +50,11 @@ class PipelineSmokeTest(unittest.TestCase):
         train_select.main(["dedicated"] + q + ["--steps", "1", "--bs", "16", "--sched", "3:0.7,6:0.7"])
         sched_path = os.path.join(out, "schedule-default.json")
         train_select.main(["latency"] + q + ["--steps", "1", "--bs", "16", "--stages", "1",
-                                             "--val", "32", "--keep-cands", "0.5",
-                                             "--budget", "1.0", "--schedule-out", sched_path])
+                                             "--val", "32", "--keep-cands", "0.5,0.9",
+                                             "--target", "0.8", "--schedule-out", sched_path])
         sched = json.load(open(sched_path))
         self.assertEqual(len(sched["selectors"]), 1)
+        self.assertLessEqual(sched["stages"][0]["cycles_ratio"], 0.8)
         train_select.main(["qat"] + q + ["--steps", "1", "--bs", "16", "--schedule-out", sched_path])
         export.main(["quantize", "--ckpt-dir", ck, "--out-dir", out, "--calib", "32"])
         export.main(["masks", "--ckpt-dir", ck, "--out-dir", out, "--test-limit", "24"])
@@ -56,11 +63,19 @@ class PipelineSmokeTest(unittest.TestCase):
         self.assertEqual(meta["shape"]["depth"], 12)
         self.assertEqual(t["s5.thr"].shape, (20,))
         self.assertEqual(t["b0.q.w"].dtype, np.int8)
+        self.assertEqual(t["calib.index"].shape, (32,))
+        # the exported masks use the sequential calibration on those images
+        im = intref.load(os.path.join(out, "deit-micro-int8.hvt"))
+        sel = [(s["block"], s["keep"]) for s in sched["selectors"]]
+        th = export.sched_to_thresholds(im, sel)
+        self.assertEqual(th, export.sequential_thresholds(im, export.calibration_images(im), sel))
         kind, meta, m = hvtfile.read(os.path.join(out, "masks-default.hvt"))
         self.assertEqual(kind, "token-masks")
         b = sched["selectors"][0]["block"]
         self.assertEqual(m[f"mask.b{b}"].shape, (24, 49))
         self.assertEqual(m["pred"].shape, (24,))
+        self.assertEqual(meta["thresholds"], [{"block": b_, "threshold": t_} for b_, t_ in th])
+        self.assertEqual(meta["calibration"], "sequential")
         ref = json.load(open(os.path.join(out, "reference-outputs.json")))
         self.assertEqual(len(ref["dense"]["logits"]), 16)
 

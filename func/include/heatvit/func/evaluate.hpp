@@ -40,6 +40,42 @@ struct EvalResult {
 EvalResult evaluate(const FuncModel& model, const std::vector<SelectorThreshold>& selectors,
                     const ImageSet& data, int limit, int threads);
 
+/// How a schedule's keep rates become decision thresholds.
+enum class Calibration {
+  /// Selector by selector, with the earlier selectors active at their already
+  /// calibrated thresholds: the threshold that keeps `keep` of the patch tokens reaching
+  /// the selector on the export's calibration images (training split, tensor
+  /// calib.index). This is the schedule-file meaning of `keep`.
+  Sequential,
+  /// FuncModel::resolve: the stored dense-pass table at the cumulative keep rate (no
+  /// images needed; over-prunes the later selectors of a multi-selector schedule).
+  Table,
+};
+
+/// "sequential" or "table"; anything else throws InputError(origin, "", ...).
+Calibration parse_calibration(const std::string& name, const std::string& origin);
+const char* calibration_name(Calibration c);
+
+/// Integer threshold t (keep iff S > t) keeping keep_milli/1000 of the ascending scores
+/// `s`: t = s[m-1] (m = n - round(n * keep)) drops its ties, t - 1 keeps them; whichever
+/// count is closer to the asked one, the smaller on a draw. INT32_MIN keeps all.
+/// Identical to quantile_threshold in models/deit-micro/export.py.
+std::int32_t quantile_threshold(const std::vector<std::int32_t>& sorted_scores, int keep_milli);
+
+/// Calibration::Sequential on `train` (the Fashion-MNIST training split); the schedule
+/// is validated like FuncModel::resolve (errors name `origin` and the field). Throws
+/// InputError naming the weights when the export records no calibration images, or an
+/// index is outside `train`.
+std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, const Schedule& schedule,
+                                                    const std::string& origin, const ImageSet& train,
+                                                    int threads);
+
+/// Thresholds of `schedule` under `rule`; Sequential loads the training split from
+/// `data_dir` (only when the schedule has selectors).
+std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const Schedule& schedule,
+                                                   const std::string& origin, Calibration rule,
+                                                   const std::string& data_dir, int threads);
+
 /// Convenience: resolve(schedule, schedule.name) then evaluate.
 EvalResult evaluate(const FuncModel& model, const Schedule& schedule, const ImageSet& data, int limit,
                     int threads);

@@ -36,7 +36,7 @@ struct SelectorThreshold {
   int block = 0;              ///< runs before this 0-indexed block
   double keep = 1.0;          ///< target keep rate from the schedule
   int cum_keep_milli = 1000;  ///< cumulative keep in thousandths (this and earlier selectors)
-  int table_index = 19;       ///< row of the calibrated table used (0 .. 19)
+  int table_index = 19;       ///< row of the calibrated table used (0 .. 19); -1: sequential calibration
   std::int32_t threshold = 0; ///< keep a patch token iff its score S (Q8) > threshold
 };
 
@@ -79,14 +79,21 @@ class FuncModel {
   /// selector the bank lacks throws InputError(origin, "selectors[i].block", ...).
   std::vector<SelectorThreshold> resolve(const Schedule& schedule, const std::string& origin) const;
 
+  /// Indices into the training split of the images the thresholds were calibrated on
+  /// (tensor calib.index); empty for an export that does not record them.
+  const std::vector<int>& calibration_indices() const { return calib_; }
+
   /// Runs one 28x28 uint8 image (row-major) with the given active selectors.
+  /// `stop_after_selectors`: return right after the last selector's keep decision
+  /// (scores, reached and kept are filled; tokens, logits and prediction are not).
   void run(const std::uint8_t* image, const std::vector<SelectorThreshold>& selectors,
-           ImageResult& out) const;
+           ImageResult& out, bool stop_after_selectors = false) const;
 
  private:
   std::string path_;
   ModelShape shape_;
   std::vector<int> bank_;
+  std::vector<int> calib_;
   std::shared_ptr<const Params> p_;
 };
 
