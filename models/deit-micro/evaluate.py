@@ -18,9 +18,8 @@ import intref  # noqa: E402
 from common import load_split, log, atomic_write_json, save_figure, HERE  # noqa: E402
 from costs import block_macs, selector_macs, PATCH_MACS, HEAD_MACS, DENSE_MACS  # noqa: E402
 from export import calibration_images, sched_to_thresholds  # noqa: E402
-from train_select import (build_model, load_sched_json, probe_scores, threshold_table,  # noqa: E402
-                          sched_thresholds, evaluate as t_eval, schedule_macs)
-from net import QCtx  # noqa: E402
+from train_select import (build_model, load_sched_json, seq_thresholds,  # noqa: E402
+                          evaluate as t_eval, schedule_macs)
 
 
 def per_image_macs(o, sched_blocks):
@@ -71,12 +70,14 @@ def main(argv=None):
     R["float_dense_acc"] = t_eval(dense, xt, yt)[0]
     bank, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
     R["float_bank_dense_acc"] = t_eval(bank, xt, yt)[0]
+    lat, _ = build_model(os.path.join(a.ckpt_dir, "latency.pt"))
+    R["float_latency_dense_acc"] = t_eval(lat, xt, yt)[0]
     ded, ck = build_model(os.path.join(a.ckpt_dir, "dedicated.pt"))
     dsched = [tuple(s) for s in ck["sched"]]
     cal = torch.from_numpy(xtr[:500 if a.quick else 1000].copy())
     cmp = {"schedule": [{"block": b, "keep": k} for b, k in dsched]}
     for name, m in (("bank", bank), ("dedicated", ded)):
-        th = sched_thresholds(threshold_table(probe_scores(m, cal, QCtx("float"))), dsched)
+        th = seq_thresholds(m, cal, dsched)
         acc, toks = t_eval(m, xt, yt, sched=dsched, thresholds=th)
         cmp[name] = {"accuracy": acc, "macs_per_image": float(schedule_macs(list(toks), dsched)),
                      "tokens_mean": np.round(toks, 3).tolist()}

@@ -19,10 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS  # noqa: E402
 from model import check_backbone_state  # noqa: E402
 from net import PrunedDeit, QCtx, SPREAD_MIN  # noqa: E402
-from costs import LatencyTable, expected_tokens, model_macs, DENSE_MACS  # noqa: E402
+from costs import LatencyTable, model_macs  # noqa: E402
 from train_dense import augment  # noqa: E402
 
-KEEP_GRID = [round(0.05 * i, 2) for i in range(1, 21)]  # 0.05 .. 1.0
 
 
 # ------------------------------------------------------------------ helpers
@@ -115,48 +114,9 @@ def random_sched(gen, p_on=0.3, p_empty=0.1):
 
 
 @torch.no_grad()
-def probe_scores(model, x, qc, bs=250):
-    """Selector scores of every candidate selector in a dense pass (no pruning)."""
-    model.eval()
-    out = {b: [] for b in CANDIDATE_BLOCKS}
-    for i in range(0, len(x), bs):
-        _, aux = model(x[i:i + bs], qc=qc, return_aux=True, probe=True)
-        for b in CANDIDATE_BLOCKS:
-            out[b].append(aux["scores"][b].flatten())
-    return {b: torch.cat(v) for b, v in out.items()}
-
-
-def threshold_table(scores):
-    """table[b][j] = threshold keeping the top KEEP_GRID[j] fraction of the dense-pass
-    score distribution of selector b (keep iff S > t)."""
-    tab = {}
-    for b, s in scores.items():
-        s = s.sort().values
-        row = []
-        for c in KEEP_GRID:
-            if c >= 1.0:
-                row.append(-1e9)
-            else:
-                j = int(math.floor((1.0 - c) * len(s)))
-                row.append(float(s[max(0, j - 1)]))
-        tab[b] = row
-    return tab
-
-
-def sched_thresholds(tab, sched):
-    """Thresholds of a schedule from the table at the cumulative keep fraction."""
-    th, cum = {}, 1.0
-    for b, k in sorted(sched):
-        cum *= k
-        j = min(len(KEEP_GRID) - 1, max(0, int(math.floor(cum * 20 + 0.5)) - 1))
-        th[b] = tab[b][j]
-    return th
-
-
-@torch.no_grad()
 def evaluate(model, x, y, sched=None, qc=None, thresholds=None, topk=None, evit=None, bs=250):
     model.eval()
-    correct, toks, sel_counts = 0, np.zeros(12), []
+    correct, toks = 0, np.zeros(12)
     for i in range(0, len(x), bs):
         out, aux = model(x[i:i + bs], sched=sched, qc=qc, thresholds=thresholds,
                          return_aux=True, topk=topk, evit=evit)
