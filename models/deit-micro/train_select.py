@@ -248,7 +248,8 @@ def stage_latency(a, xtr, ytr, xte, yte, teacher):
     """HeatViT-style latency-aware multi-stage training on top of the bank. Stage k of K
     inserts one more selector so that the expected cycles of the schedule (latency
     table) reach the stage's target, 1 - (1 - target) * k / K of dense: among every
-    free candidate block and keep rate whose schedule meets it, the one with the best
+    free candidate block and keep rate whose schedule meets it (and, before the last
+    stage, does not already go below the final target), the one with the best
     accuracy on held-out training images (thresholds by sequential calibration), then
     fine-tunes with the latency-weighted keep-ratio loss and distillation."""
     lat = LatencyTable(a.latency_table)
@@ -280,6 +281,8 @@ def stage_latency(a, xtr, ytr, xte, yte, teacher):
             for rho in a.keep_cands:
                 cand = sorted(sched + [(b, rho)])
                 cyc = lat.schedule_cycles(cand) / dense_cyc
+                if k < a.stages and cyc < a.target:  # leave the later stages something to add
+                    continue
                 if cyc > goal:
                     if fallback is None or cyc < fallback[2]:
                         fallback = (b, rho, cyc, None)
