@@ -27,11 +27,14 @@ def render(R, log_lines):
         last.pop(n, None)
         last[n] = w
     for l in log_lines:         # dense: all epochs (the stage line covers only the resumed part)
-        m = re.search(r"(dense|bank): done .*test_acc \S+ wall_s (\d+)", l)
+        m = re.search(r"(dense|bank): done (?:'([\w-]+)' |dense )?test_acc \S+ wall_s (\d+)", l)
         if m:
-            last[m.group(1)] = int(m.group(2))
-    walls = sorted(last.items(), key=lambda kv: ["dense", "bank", "dedicated", "latency", "qat",
-                                                  "quantize", "masks", "evaluate", "sweep"].index(kv[0]))
+            # dense cycle 1 (checkpoint dense-c1, or the older log format), cycle 2 'dense'
+            name = "dense2" if m.group(2) == "dense" else m.group(1)
+            last[name] = int(m.group(3))
+    order = ["dense", "dense2", "bank", "latency", "dedicated", "qat", "quantize", "masks",
+             "evaluate", "sweep"]
+    walls = sorted(((n, w) for n, w in last.items() if n in order), key=lambda kv: order.index(kv[0]))
     if walls:
         out += ["### Wall time per stage (2 CPU cores, shared)", "",
                 "Measured by `run_training.sh` (`stage NAME wall_s N` lines of the training log, "
@@ -40,7 +43,7 @@ def render(R, log_lines):
         for n, s in walls:
             out.append(f"| {n} | {s // 60} min {s % 60} s |")
         tot = sum(s for _, s in walls)
-        out += [f"| sum (dedicated runs concurrently with latency, one core each) | "
+        out += [f"| sum (dedicated runs concurrently with qat, one core each) | "
                 f"{tot // 60} min {tot % 60} s |", ""]
     d = R["int8_dense"]
     out += ["### Accuracy and MACs (Fashion-MNIST test set, 10,000 images)", "",
@@ -54,7 +57,11 @@ def render(R, log_lines):
             "| --- | --- | --- | --- | --- |",
             f"| float dense (after stage 1) | {pct(R['float_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |",
             f"| float dense (backbone after the bank stage) | {pct(R['float_bank_dense_acc'])} | "
-            f"{R['dense_macs'] / 1e6:.2f} | 0 | 50 |",
+            f"{R['dense_macs'] / 1e6:.2f} | 0 | 50 |"]
+    if "float_latency_dense_acc" in R:
+        out.append(f"| float dense (backbone after the latency-aware stage) | "
+                   f"{pct(R['float_latency_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |")
+    out += [
             f"| int8 dense (integer reference) | {pct(d['accuracy'])} | {d['macs_per_image'] / 1e6:.2f} | 0 | 50 |"]
     f = R["int8_default_full"]
     sch = ", ".join(f"{s['block']}:{s['keep']}" for s in f["schedule"])
@@ -89,7 +96,7 @@ def render(R, log_lines):
     b = R["bank_vs_dedicated_float"]
     sch = ", ".join(f"{s['block']}:{s['keep']}" for s in b["schedule"])
     out += ["", "### Selector bank versus a dedicated schedule (float)", "",
-            f"Schedule {sch}; both calibrated with the table rule on 1,000 training images.", "",
+            f"Schedule {sch}; both calibrated sequentially on 1,000 training images.", "",
             "| model | accuracy % | MACs / image (M) |", "| --- | --- | --- |",
             f"| bank (subset chosen after training) | {pct(b['bank']['accuracy'])} | {b['bank']['macs_per_image'] / 1e6:.2f} |",
             f"| dedicated (trained for this schedule only) | {pct(b['dedicated']['accuracy'])} | "
@@ -129,15 +136,32 @@ def render_sweep(S):
     return "\n".join(out + [""])
 
 
+def render_latency(S):
+    """The latency-aware stages recorded in schedule-default.json."""
+    out = ["### Latency-aware multi-stage training: the stages", "",
+           "From `export/schedule-default.json` (`stages`); cycles are the latency table's "
+           "expected cycles of the schedule relative to dense; accuracies on the 1,000 held-out "
+           "training images, float, sequential calibration.", "",
+           "| stage | added selector | cycles goal | cycles | val acc before fine-tuning | after | dense after |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for h in S.get("stages", []):
+        out.append(f"| {h['stage']} | block {h['block']} keep {h['keep']} | {h.get('goal', float('nan')):.3f} | "
+                   f"{h['cycles_ratio']:.3f} | {pct(h['val_acc_before_ft'])} | "
+                   f"{pct(h['val_acc_after_ft']) if 'val_acc_after_ft' in h else '-'} | "
+                   f"{pct(h['val_acc_dense_after_ft']) if 'val_acc_dense_after_ft' in h else '-'} |")
+    return "\n".join(out + [""])
+
+
 def render_seqcal(Q):
     """Table rule versus per-schedule sequential calibration (seqcal.py)."""
     out = ["### Stored table versus per-schedule sequential calibration", "",
            f"Command: `/usr/bin/python3 models/deit-micro/seqcal.py` (raw numbers in "
            f"`export/seqcal.json`). Integer reference, first {Q['test_images']} test images "
            f"(dense int8 {pct(Q['dense_int8_accuracy'])} %). Table: the stored dense-pass "
-           f"tables at the cumulative keep rate (what `heatvit eval` does). Sequential: each "
-           f"selector calibrated with the earlier ones active, on the same "
-           f"{Q['calibration_images']} training images.", "",
+           f"tables at the cumulative keep rate (`heatvit eval --calibration table`). "
+           f"Sequential: each selector calibrated with the earlier ones active, on the same "
+           f"{Q['calibration_images']} training images (the default of `heatvit eval`, the "
+           f"exported masks and every other table of this card).", "",
            "| schedule | rule | accuracy % | MAC reduction | achieved keep per selector |",
            "| --- | --- | --- | --- | --- |"]
     for r in Q["schedules"]:
@@ -159,6 +183,9 @@ def main():
     R = json.load(open(a.results))
     lines = open(a.log).read().splitlines() if os.path.exists(a.log) else []
     body = render(R, lines)
+    sp = os.path.join(os.path.dirname(a.results), "schedule-default.json")
+    if os.path.exists(sp):
+        body += "\n" + render_latency(json.load(open(sp)))
     if os.path.exists(a.sweep):
         body += "\n" + render_sweep(json.load(open(a.sweep)))
     if os.path.exists(a.seqcal):
