@@ -140,9 +140,15 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
     on the same augmented batch (DynamicViT-style logit distillation)."""
     sel_params = [p for b, s in model.selectors.items()
                   if trainable_sel is None or int(b) in trainable_sel for p in s.parameters()]
-    opt = torch.optim.AdamW([{"params": model.backbone.parameters(), "lr": lr_bb, "weight_decay": 0.05},
-                             {"params": sel_params, "lr": lr_sel, "weight_decay": 0.0}])
-    base = [lr_bb, lr_sel]
+    groups, base = [], []
+    for p in model.backbone.parameters():   # lr_bb = 0: frozen backbone, no gradients computed
+        p.requires_grad_(lr_bb > 0)
+    if lr_bb > 0:
+        groups.append({"params": model.backbone.parameters(), "lr": lr_bb, "weight_decay": 0.05})
+        base.append(lr_bb)
+    groups.append({"params": sel_params, "lr": lr_sel, "weight_decay": 0.0})
+    base.append(lr_sel)
+    opt = torch.optim.AdamW(groups)
     start, wall = 0, 0.0
     if os.path.exists(ckpt):
         ck = torch.load(ckpt)
@@ -175,9 +181,10 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
         for (b, sd) in aux["spread"]:
             loss = loss + spread_w * F.relu(SPREAD_MIN - sd) ** 2
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        if loss.requires_grad:  # a dense step with a frozen backbone has nothing to train
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
         run_loss += loss.item()
         run_n += 1
         if (step + 1) % ckpt_every == 0 or step + 1 == steps:

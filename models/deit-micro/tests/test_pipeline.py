@@ -51,7 +51,7 @@ class PipelineSmokeTest(unittest.TestCase):
         sched_path = os.path.join(out, "schedule-default.json")
         train_select.main(["latency"] + q + ["--steps", "1", "--bs", "16", "--stages", "1",
                                              "--val", "32", "--keep-cands", "0.5,0.9",
-                                             "--target", "0.8", "--schedule-out", sched_path])
+                                             "--target", "0.8", "--lr-bb", "0", "--schedule-out", sched_path])
         sched = json.load(open(sched_path))
         self.assertEqual(len(sched["selectors"]), 1)
         self.assertLessEqual(sched["stages"][0]["cycles_ratio"], 0.8)
