@@ -25,7 +25,7 @@ else
   Q=()
   # dense: two cosine cycles (16 epochs at peak lr 1.5e-3, then a warm restart of 8 at 1e-3)
   DENSE=(--epochs 16); DENSE2=(--epochs 8 --lr 1e-3 --warmup 0.3); BANK=(--steps 700); DED=(--steps 300)
-  LAT=(--steps 0 --stages 3 --target 0.58 --val 1000 --keep-cands 0.5,0.6,0.7 --lr-bb 0)
+  LAT=(--steps 0 --stages 3 --target 0.58 --val 1000 --keep-cands 0.5,0.6,0.7,0.8,0.9 --lr-bb 0)
   QAT=(--steps 200); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
   T1=1; T2=2
 fi
