@@ -32,13 +32,16 @@ def render(R, log_lines):
             # dense cycle 1 (checkpoint dense-c1, or the older log format), cycle 2 'dense'
             name = "dense2" if m.group(2) == "dense" else m.group(1)
             last[name] = int(m.group(3))
+        m = re.search(r"dedicated: done wall_s (\d+)", l)   # summed over resumed runs
+        if m:
+            last["dedicated"] = int(m.group(1))
     order = ["dense", "dense2", "bank", "latency", "dedicated", "qat", "quantize", "masks",
              "evaluate", "sweep"]
     walls = sorted(((n, w) for n, w in last.items() if n in order), key=lambda kv: order.index(kv[0]))
     if walls:
         out += ["### Wall time per stage (2 CPU cores, shared)", "",
                 "Measured by `run_training.sh` (`stage NAME wall_s N` lines of the training log, "
-                "copied to `logs/train.log`; dense and bank: training time summed over "
+                "copied to `logs/train.log`; dense, bank and dedicated: training time summed over "
                 "their resumed runs, from their `done` lines; for a stage run twice the kept run's time).", "", "| stage | wall time |", "| --- | --- |"]
         for n, s in walls:
             out.append(f"| {n} | {s // 60} min {s % 60} s |")
