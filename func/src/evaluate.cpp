@@ -16,6 +16,39 @@
 
 namespace heatvit::func {
 
+namespace {
+
+/// Runs fn(i, scratch) for i in [0, n) on `threads` threads (<= 0: hardware
+/// concurrency). Indices are handed out in chunks from a shared counter; each thread has
+/// its own ImageResult scratch. The first exception stops the others and is rethrown.
+template <class Fn>
+void for_each_image(int n, int threads, Fn fn) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::max(1, std::min(threads, std::max(1, n)));
+  constexpr int kChunk = 32;
+  std::atomic<int> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto worker = [&]() {
+    try {
+      auto res = std::make_unique<ImageResult>();
+      for (int begin; (begin = next.fetch_add(kChunk)) < n;)
+        for (int i = begin, end = std::min(n, begin + kChunk); i < end; ++i) fn(i, *res);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+      next.store(n);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
 std::vector<int> EvalResult::kept_patches(int image, int s) const {
   std::vector<int> out;
   const std::uint64_t m = kept_masks.at(static_cast<std::size_t>(image)).at(static_cast<std::size_t>(s));
@@ -65,8 +98,6 @@ EvalResult evaluate(const FuncModel& model, const std::vector<SelectorThreshold>
   if (data.rows != Shape::kImage || data.cols != Shape::kImage)
     throw InputError(data.images_path, "dims", "images must be 28x28");
   const int n = (limit <= 0 || limit > data.count) ? data.count : limit;
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = std::max(1, std::min(threads, std::max(1, n)));
 
   EvalResult r;
   r.images = n;
@@ -81,44 +112,21 @@ EvalResult evaluate(const FuncModel& model, const std::vector<SelectorThreshold>
   r.reached.assign(N, std::vector<int>(ns));
   r.scores.assign(N, std::vector<std::int32_t>(ns * Shape::kPatches));
 
-  // Images are handed out in chunks from a shared counter; each result goes to its
-  // own slot, so the output does not depend on the thread count.
-  constexpr int kChunk = 32;
-  std::atomic<int> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  auto worker = [&]() {
-    try {
-      auto res = std::make_unique<ImageResult>();
-      for (;;) {
-        const int begin = next.fetch_add(kChunk);
-        if (begin >= n) break;
-        const int end = std::min(n, begin + kChunk);
-        for (int i = begin; i < end; ++i) {
-          const auto ii = static_cast<std::size_t>(i);
-          model.run(data.image(i), selectors, *res);
-          r.labels[ii] = data.labels[ii];
-          r.predictions[ii] = res->prediction;
-          std::copy(res->logits, res->logits + Shape::kClasses, r.logits[ii].begin());
-          std::copy(res->tokens, res->tokens + Shape::kDepth, r.tokens_per_block[ii].begin());
-          for (std::size_t s = 0; s < ns; ++s) {
-            r.kept_masks[ii][s] = res->kept[s];
-            r.reached[ii][s] = res->reached[s];
-            std::copy(res->score[s], res->score[s] + Shape::kPatches, r.scores[ii].begin() + static_cast<std::ptrdiff_t>(s * Shape::kPatches));
-          }
-        }
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu);
-      if (!error) error = std::current_exception();
-      next.store(n);
+  // Each result goes to its own slot, so the output does not depend on the thread count.
+  for_each_image(n, threads, [&](int i, ImageResult& res) {
+    const auto ii = static_cast<std::size_t>(i);
+    model.run(data.image(i), selectors, res);
+    r.labels[ii] = data.labels[ii];
+    r.predictions[ii] = res.prediction;
+    std::copy(res.logits, res.logits + Shape::kClasses, r.logits[ii].begin());
+    std::copy(res.tokens, res.tokens + Shape::kDepth, r.tokens_per_block[ii].begin());
+    for (std::size_t s = 0; s < ns; ++s) {
+      r.kept_masks[ii][s] = res.kept[s];
+      r.reached[ii][s] = res.reached[s];
+      std::copy(res.score[s], res.score[s] + Shape::kPatches,
+                r.scores[ii].begin() + static_cast<std::ptrdiff_t>(s * Shape::kPatches));
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
+  });
 
   // MACs per image from the workload library (memoised: many images share a token count list).
   std::vector<int> blocks;
@@ -172,38 +180,19 @@ std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, cons
                        "image index " + std::to_string(i) + " is outside the training split " + train.images_path +
                            " (" + std::to_string(train.count) + " images)");
   const int n = static_cast<int>(idx.size());
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = std::max(1, std::min(threads, n));
 
   for (std::size_t s = 0; s < sel.size(); ++s) {
     // earlier selectors at their calibrated thresholds; this one keeps everything
     std::vector<SelectorThreshold> active(sel.begin(), sel.begin() + static_cast<std::ptrdiff_t>(s) + 1);
     active.back().threshold = INT32_MIN;
     std::vector<std::vector<std::int32_t>> per_image(static_cast<std::size_t>(n));
-    std::atomic<int> next{0};
-    std::exception_ptr error;
-    std::mutex error_mu;
-    auto worker = [&]() {
-      try {
-        auto res = std::make_unique<ImageResult>();
-        for (int i; (i = next.fetch_add(1)) < n;) {
-          model.run(train.image(idx[static_cast<std::size_t>(i)]), active, *res, true);
-          const std::uint64_t reach = s == 0 ? (std::uint64_t(1) << Shape::kPatches) - 1 : res->kept[s - 1];
-          auto& out = per_image[static_cast<std::size_t>(i)];
-          for (int p = 0; p < Shape::kPatches; ++p)
-            if ((reach >> p) & 1u) out.push_back(res->score[s][p]);
-        }
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mu);
-        if (!error) error = std::current_exception();
-        next.store(n);
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& th : pool) th.join();
-    if (error) std::rethrow_exception(error);
+    for_each_image(n, threads, [&](int i, ImageResult& res) {
+      model.run(train.image(idx[static_cast<std::size_t>(i)]), active, res, true);
+      const std::uint64_t reach = s == 0 ? (std::uint64_t(1) << Shape::kPatches) - 1 : res.kept[s - 1];
+      auto& out = per_image[static_cast<std::size_t>(i)];
+      for (int p = 0; p < Shape::kPatches; ++p)
+        if ((reach >> p) & 1u) out.push_back(res.score[s][p]);
+    });
     std::vector<std::int32_t> all;
     for (const auto& v : per_image) all.insert(all.end(), v.begin(), v.end());
     std::sort(all.begin(), all.end());

@@ -120,7 +120,7 @@ def main(argv=None):
     if not a.quick:
         scheds["2-5-8@0.7"] = [(2, 0.7), (5, 0.7), (8, 0.7)]
     curves = {"heatvit": [], "dynamicvit_topk": [], "evit_cls_topk": []}
-    cal = calibration_images(im, a.data)
+    cal = calibration_images(im, xtr=xtr)
     for name, s in scheds.items():
         th = sched_to_thresholds(im, s, cal=cal)
         h = int_eval(im, xte, yte, th)

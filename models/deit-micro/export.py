@@ -145,14 +145,18 @@ def table_thresholds(im, sched):
     return out
 
 
-def calibration_images(im, data=None):
-    """The training images the export was calibrated on (tensor calib.index)."""
+def calibration_images(im, data=None, xtr=None):
+    """The training images the export was calibrated on (tensor calib.index); `xtr`: the
+    already loaded training split (read from `data` otherwise)."""
+    src = getattr(im, "path", "export")
     if "calib.index" not in im.t:
-        raise ValueError("export has no tensor 'calib.index' (calibration images): re-export it")
-    xtr, _ = load_split("train", data)
+        raise ValueError(f"{src}: no tensor 'calib.index' (calibration images): re-export it")
+    if xtr is None:
+        xtr, _ = load_split("train", data)
     idx = np.asarray(im.t["calib.index"], dtype=np.int64)
     if idx.min() < 0 or idx.max() >= len(xtr):
-        raise ValueError(f"tensor 'calib.index' has indices outside the training split ({len(xtr)} images)")
+        raise ValueError(f"{src}: tensor 'calib.index' has indices outside the training split "
+                         f"({len(xtr)} images)")
     return xtr[idx]
 
 

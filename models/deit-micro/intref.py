@@ -292,4 +292,6 @@ def load(path):
     kind, meta, tensors = hvtfile.read(path)
     if kind != "deit-micro-int8":
         raise ValueError(f"{path}: kind is {kind!r}, expected 'deit-micro-int8'")
-    return IntModel(tensors, meta)
+    im = IntModel(tensors, meta)
+    im.path = path
+    return im
