@@ -27,7 +27,7 @@ def render(R, log_lines):
         last.pop(n, None)
         last[n] = w
     for l in log_lines:         # dense: all epochs (the stage line covers only the resumed part)
-        m = re.search(r"(dense|bank): done (?:'([\w-]+)' |dense )?test_acc \S+ wall_s (\d+)", l)
+        m = re.search(r"(dense|bank|adapt): done (?:'([\w-]+)' |dense )?test_acc \S+ wall_s (\d+)", l)
         if m:
             # dense cycle 1 (checkpoint dense-c1, or the older log format), cycle 2 'dense'
             name = "dense2" if m.group(2) == "dense" else m.group(1)
@@ -35,13 +35,13 @@ def render(R, log_lines):
         m = re.search(r"dedicated: done wall_s (\d+)", l)   # summed over resumed runs
         if m:
             last["dedicated"] = int(m.group(1))
-    order = ["dense", "dense2", "bank", "latency", "dedicated", "qat", "quantize", "masks",
+    order = ["dense", "dense2", "bank", "adapt", "latency", "dedicated", "qat", "quantize", "masks",
              "evaluate", "sweep"]
     walls = sorted(((n, w) for n, w in last.items() if n in order), key=lambda kv: order.index(kv[0]))
     if walls:
         out += ["### Wall time per stage (2 CPU cores, shared)", "",
                 "Measured by `run_training.sh` (`stage NAME wall_s N` lines of the training log, "
-                "copied to `logs/train.log`; dense, bank and dedicated: training time summed over "
+                "copied to `logs/train.log`; dense, bank, adapt and dedicated: training time summed over "
                 "their resumed runs, from their `done` lines; for a stage run twice the kept run's time).", "", "| stage | wall time |", "| --- | --- |"]
         for n, s in walls:
             out.append(f"| {n} | {s // 60} min {s % 60} s |")
@@ -61,6 +61,9 @@ def render(R, log_lines):
             f"| float dense (after stage 1) | {pct(R['float_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |",
             f"| float dense (backbone after the bank stage) | {pct(R['float_bank_dense_acc'])} | "
             f"{R['dense_macs'] / 1e6:.2f} | 0 | 50 |"]
+    if "float_adapt_dense_acc" in R:
+        out.append(f"| float dense (backbone after pruning-aware fine-tuning) | "
+                   f"{pct(R['float_adapt_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |")
     if "float_latency_dense_acc" in R:
         out.append(f"| float dense (backbone after the latency-aware stage) | "
                    f"{pct(R['float_latency_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |")
@@ -175,6 +178,31 @@ def render_seqcal(Q):
     return "\n".join(out + [""])
 
 
+def render_background(B):
+    names = list(B["checkpoints"])
+    scheds = list(B["checkpoints"][names[0]]["pixel_topk"])
+    out = ["### Does the backbone need the background tokens? (float, validation images)", "",
+           f"Command: `/usr/bin/python3 models/deit-micro/background.py` (raw numbers in "
+           f"`export/background.json`; the last {B['images']} training images, "
+           f"{100 * B['zero_patch_fraction']:.1f} % of whose patch tokens are all zero). Every "
+           "selector is replaced by a training-free pixel score (patch standard deviation plus "
+           "mean brightness, so blank patches go first), top-k kept, pruned tokens dropped; in "
+           "brackets the same top-k with the checkpoint's own trained selectors.", "",
+           "| schedule | MAC reduction | " + " | ".join(f"`{n}`" for n in names) + " |",
+           "| --- | --- |" + " --- |" * len(names),
+           "| dense | 0 | " + " | ".join(pct(B["checkpoints"][n]["dense"]) for n in names) + " |"]
+    for s in scheds:
+        cells = []
+        for n in names:
+            c = B["checkpoints"][n]
+            own = c["selector_topk"].get(s)
+            cells.append(pct(c["pixel_topk"][s]["accuracy"])
+                         + (f" ({pct(own['accuracy'])})" if own else ""))
+        red = B["checkpoints"][names[0]]["pixel_topk"][s]["mac_reduction"]
+        out.append(f"| {s} | {100 * red:.1f} % | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", default=os.path.join(HERE, "export", "results.json"))
@@ -182,6 +210,7 @@ def main():
     ap.add_argument("--readme", default=os.path.join(HERE, "README.md"))
     ap.add_argument("--sweep", default=os.path.join(HERE, "export", "sweep.json"))
     ap.add_argument("--seqcal", default=os.path.join(HERE, "export", "seqcal.json"))
+    ap.add_argument("--background", default=os.path.join(HERE, "export", "background.json"))
     a = ap.parse_args()
     R = json.load(open(a.results))
     lines = open(a.log).read().splitlines() if os.path.exists(a.log) else []
@@ -193,6 +222,8 @@ def main():
         body += "\n" + render_sweep(json.load(open(a.sweep)))
     if os.path.exists(a.seqcal):
         body += "\n" + render_seqcal(json.load(open(a.seqcal)))
+    if os.path.exists(a.background):
+        body += "\n" + render_background(json.load(open(a.background)))
     txt = open(a.readme).read()
     i, j = txt.index(BEGIN), txt.index(END)
     new = txt[:i + len(BEGIN)] + "\n" + body + "\n" + txt[j:]

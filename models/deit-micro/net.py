@@ -248,13 +248,17 @@ class PrunedDeit(nn.Module):
         return x
 
     def forward(self, x_u8, sched=None, qc=None, train_sel=False, gumbel_tau=1.0,
-                thresholds=None, return_aux=False, topk=None, evit=None, probe=False):
+                thresholds=None, return_aux=False, topk=None, evit=None, probe=False,
+                rule="gumbel"):
         """sched: list of (block, keep_rate).  Training (train_sel=True): per active
         selector, a batch-quantile threshold for the keep rate plus Gumbel noise, hard
         straight-through decisions.  Inference: keep iff S > thresholds[block]
         (default 0 = argmax).  topk={block: k}: DynamicViT-style fixed top-k by score,
         pruned tokens dropped (no package).  evit={block: k}: EViT-style top-k by the
-        previous block's CLS attention, the rest fused into the package token."""
+        previous block's CLS attention, the rest fused into the package token.
+        rule: training decision rule, "gumbel" (Gumbel-softmax sample, straight-through) or
+        "hard" (deterministic S > batch quantile, as at inference, straight-through
+        through the noise-free sigmoid)."""
         qc = qc or QCtx("float")
         sched = dict(sched or [])
         x = self._embed(x_u8, qc)
@@ -294,9 +298,12 @@ class PrunedDeit(nn.Module):
                     # scores stay far from ties
                     sd = live.std() if live.numel() > 1 else torch.tensor(1.0)
                     spread_terms.append((i, sd))
-                    u1 = torch.rand_like(S).clamp(1e-6, 1 - 1e-6)
-                    u2 = torch.rand_like(S).clamp(1e-6, 1 - 1e-6)
-                    g = -torch.log(-torch.log(u1)) + torch.log(-torch.log(u2))
+                    if rule == "hard":
+                        g = torch.zeros_like(S)
+                    else:
+                        u1 = torch.rand_like(S).clamp(1e-6, 1 - 1e-6)
+                        u2 = torch.rand_like(S).clamp(1e-6, 1 - 1e-6)
+                        g = -torch.log(-torch.log(u1)) + torch.log(-torch.log(u2))
                     z = SIGNAL_SCALE * (S - t) / sd.detach().clamp(min=1e-3)
                     soft = torch.sigmoid((z + g) / gumbel_tau)
                     hard = (soft > 0.5).float()

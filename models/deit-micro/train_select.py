@@ -135,19 +135,22 @@ def schedule_macs(toks, sched):
 # ------------------------------------------------------------------ training loop
 def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed, logf, tag,
                 bs=128, ckpt_every=100, ratio_w=2.0, ratio_weights=None, trainable_sel=None,
-                teacher=None, kd_w=1.0, spread_w=1.0):
+                teacher=None, kd_w=1.0, spread_w=1.0, rule="gumbel"):
     """teacher: frozen dense model; when given, the loss adds kd_w * KL(teacher || model)
     on the same augmented batch (DynamicViT-style logit distillation)."""
     sel_params = [p for b, s in model.selectors.items()
                   if trainable_sel is None or int(b) in trainable_sel for p in s.parameters()]
+    for p in model.selectors.parameters():  # lr_sel = 0: frozen selectors
+        p.requires_grad_(lr_sel > 0)
     groups, base = [], []
     for p in model.backbone.parameters():   # lr_bb = 0: frozen backbone, no gradients computed
         p.requires_grad_(lr_bb > 0)
     if lr_bb > 0:
         groups.append({"params": model.backbone.parameters(), "lr": lr_bb, "weight_decay": 0.05})
         base.append(lr_bb)
-    groups.append({"params": sel_params, "lr": lr_sel, "weight_decay": 0.0})
-    base.append(lr_sel)
+    if lr_sel > 0:
+        groups.append({"params": sel_params, "lr": lr_sel, "weight_decay": 0.0})
+        base.append(lr_sel)
     opt = torch.optim.AdamW(groups)
     start, wall = 0, 0.0
     if os.path.exists(ckpt):
@@ -169,7 +172,7 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
         f = 0.5 * (1 + math.cos(math.pi * step / steps)) * min(1.0, (step + 1) / max(1, min(50, steps // 5)))
         for g, b0 in zip(opt.param_groups, base):
             g["lr"] = b0 * max(f, 0.02)
-        out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True)
+        out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True, rule=rule)
         loss = F.cross_entropy(out, yb, label_smoothing=0.1)
         if teacher is not None:
             with torch.no_grad():
@@ -217,6 +220,61 @@ def stage_bank(a, xtr, ytr, xte, yte, teacher):
     log(a.log, f"bank: done dense test_acc {acc:.4f} wall_s {wall:.0f}")
 
 
+RECENTRE_FLOOR = 16.0
+
+
+@torch.no_grad()
+def recentre_selectors(model, x, floor=RECENTRE_FLOOR, bs=250):
+    """Shift every selector's score so that its 0.1 % quantile over the dense pass on
+    images x sits at `floor`; returns {block: shift}. With the inference decision rule
+    (S > batch quantile) a common offset of the scores changes no decision, so training
+    lets it drift: after the adapt stage some selectors scored every token above 128
+    log-odds, where the Q8 int16 score saturates and the integer thresholds cannot
+    separate tokens. Subtracting c from the keep-logit bias of every head subtracts
+    exactly c from S (a head-weighted mean). Decisions are unchanged (thresholds are
+    calibrated afterwards), and the package weight sigmoid(S) stays at its saturated
+    value for scores >= 4, where the integer sigmoid is exactly 1."""
+    model.eval()
+    sc = {}
+    for i in range(0, len(x), bs):
+        _, aux = model(x[i:i + bs], probe=True, return_aux=True)
+        for b, v in aux["scores"].items():
+            sc.setdefault(b, []).append(v.flatten())
+    shifts = {}
+    for b, v in sorted(sc.items()):
+        c = float(torch.quantile(torch.cat(v), 0.001)) - floor
+        for l4 in model.selectors[str(b)].l4:
+            l4.bias[1] -= c
+        shifts[b] = c
+    return shifts
+
+
+def stage_adapt(a, xtr, ytr, xte, yte, teacher):
+    """Pruning-aware joint fine-tuning of the backbone and the whole bank. The dense
+    model leans on its background (all-zero) patch tokens: removing only those before
+    block 1 costs more than 30 points (docs/deit-micro-training.md). Here the backbone
+    learns to do without them: three steps in four run a random bank subset (as in the
+    bank stage) with the inference decision rule (deterministic S > batch quantile, no
+    Gumbel noise, straight-through), one step in four is dense; distillation from the
+    dense teacher throughout. The last --val training images are held out (the schedule
+    search's validation set)."""
+    model, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
+    nval = a.val
+
+    def fn(g, s):
+        return [] if s % 4 == 0 else random_sched(g)
+    wall = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
+                       a.lr_sel, os.path.join(a.ckpt_dir, "adapt-last.pt"), a.seed, a.log,
+                       "adapt", bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd,
+                       rule=a.rule)
+    shifts = recentre_selectors(model, xtr[:1000])
+    log(a.log, "adapt: selector score offsets removed (log-odds): "
+               + ", ".join(f"{b}: {c:.1f}" for b, c in shifts.items()))
+    acc, _ = evaluate(model, xte, yte)
+    save_final(os.path.join(a.ckpt_dir, "adapt.pt"), model, wall=wall, dense_acc=acc)
+    log(a.log, f"adapt: done dense test_acc {acc:.4f} wall_s {wall:.0f}")
+
+
 def stage_dedicated(a, xtr, ytr, xte, yte, teacher):
     sched = parse_sched(a.sched)
     model, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
@@ -260,7 +318,7 @@ def stage_latency(a, xtr, ytr, xte, yte, teacher):
     accuracy on held-out training images (thresholds by sequential calibration), then
     fine-tunes with the latency-weighted keep-ratio loss and distillation."""
     lat = LatencyTable(a.latency_table)
-    model, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
+    model, _ = build_model(os.path.join(a.ckpt_dir, "adapt.pt"))
     state_path = os.path.join(a.ckpt_dir, "latency-state.json")
     st = {"stage": 0, "sched": [], "history": [], "wall": 0.0}
     if os.path.exists(state_path):
@@ -372,14 +430,14 @@ def stage_qat(a, xtr, ytr, xte, yte, teacher):
         return [] if r == 0 else sched if r == 1 else random_sched(g)
     wall = train_steps(model, xtr, ytr, a.steps, fn, qc, a.lr_bb, a.lr_sel,
                        os.path.join(a.ckpt_dir, "qat-last.pt"), a.seed + 100, a.log, "qat",
-                       bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd)
+                       bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd, rule=a.rule)
     save_final(os.path.join(a.ckpt_dir, "qat.pt"), model, fracs=fracs, wall=wall, sched=sched)
     log(a.log, f"qat: done wall_s {wall:.0f}")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("stage", choices=["bank", "dedicated", "latency", "qat"])
+    ap.add_argument("stage", choices=["bank", "adapt", "dedicated", "latency", "qat"])
     ap.add_argument("--ckpt-dir", required=True)
     ap.add_argument("--data", default=None)
     ap.add_argument("--limit", type=int, default=None)
@@ -404,6 +462,8 @@ def main(argv=None):
     ap.add_argument("--progressive", action="store_true")
     ap.add_argument("--kd", type=float, default=1.0,
                     help="weight of the distillation loss from the dense model (0: off)")
+    ap.add_argument("--rule", choices=["gumbel", "hard"], default="gumbel",
+                    help="training decision rule of the active selectors (net.PrunedDeit.forward)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     a.keep_cands = [float(v) for v in a.keep_cands.split(",")]
@@ -418,7 +478,7 @@ def main(argv=None):
     xtr, ytr = torch.from_numpy(xtr.copy()), torch.from_numpy(ytr)
     xte, yte = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
     teacher = load_teacher(a.ckpt_dir) if a.kd > 0 else None
-    {"bank": stage_bank, "dedicated": stage_dedicated, "latency": stage_latency,
+    {"bank": stage_bank, "adapt": stage_adapt, "dedicated": stage_dedicated, "latency": stage_latency,
      "qat": stage_qat}[a.stage](a, xtr, ytr, xte, yte, teacher)
 
 

@@ -1,0 +1,87 @@
+"""Training decision rules of the active selectors (net.PrunedDeit.forward)."""
+import unittest
+
+import numpy as np
+import torch
+
+from net import PrunedDeit
+
+
+class DecisionRuleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        torch.manual_seed(3)
+        cls.model = PrunedDeit()
+        rng = np.random.RandomState(5)
+        cls.x = torch.from_numpy(rng.randint(0, 256, (12, 28, 28)).astype(np.uint8))
+
+    def run_train(self, seed, rule, sched):
+        torch.manual_seed(seed)
+        return self.model(self.x, sched=sched, train_sel=True, return_aux=True, rule=rule)
+
+    def test_hard_rule_is_the_inference_rule_at_the_batch_quantile(self):
+        sched = [(3, 0.6)]
+        out_a, aux_a = self.run_train(1, "hard", sched)
+        out_b, aux_b = self.run_train(2, "hard", sched)
+        # no sampling: the random state does not matter
+        self.assertTrue(torch.equal(out_a, out_b))
+        self.assertTrue(torch.equal(aux_a["masks"][3], aux_b["masks"][3]))
+        # the decisions are those of inference at the batch's (1 - keep) quantile threshold
+        s = aux_a["scores"][3].detach()
+        t = float(torch.quantile(s.flatten(), 1 - 0.6))
+        with torch.no_grad():
+            out_i, aux_i = self.model(self.x, sched=sched, thresholds={3: t}, return_aux=True)
+        self.assertTrue(torch.equal(aux_i["masks"][3], aux_a["masks"][3]))
+        self.assertTrue(torch.allclose(out_i, out_a, atol=1e-5))
+        kept = aux_a["masks"][3].float().mean().item()
+        self.assertAlmostEqual(kept, 0.6, delta=1.0 / s.numel() + 1e-6)
+
+    def test_hard_rule_passes_gradients_to_the_selector(self):
+        sched = [(2, 0.5)]
+        self.model.zero_grad()
+        out, _ = self.run_train(1, "hard", sched)
+        out.logsumexp(-1).sum().backward()
+        g = sum(p.grad.abs().sum().item() for p in self.model.selectors["2"].parameters()
+                if p.grad is not None)
+        self.assertGreater(g, 0.0)
+
+    def test_recentre_is_an_exact_shift_that_changes_no_decision(self):
+        import copy
+        from train_select import recentre_selectors
+        m = copy.deepcopy(self.model)
+        for sel in m.selectors.values():       # a drifted offset, as after the adapt stage
+            for l4 in sel.l4:
+                l4.bias.data[1] += 200.0
+        with torch.no_grad():
+            _, a0 = m(self.x, probe=True, return_aux=True)
+        shifts = recentre_selectors(m, self.x, floor=16.0)
+        with torch.no_grad():
+            _, a1 = m(self.x, probe=True, return_aux=True)
+        for b, c in shifts.items():
+            self.assertGreater(c, 150.0)
+            d = a0["scores"][b] - a1["scores"][b]
+            self.assertTrue(torch.allclose(d, torch.full_like(d, c), atol=1e-3))
+            self.assertAlmostEqual(float(torch.quantile(a1["scores"][b].flatten(), 0.001)), 16.0, places=3)
+        # the same schedule at shifted thresholds makes the same decisions
+        sched = [(3, 0.6), (7, 0.5)]
+        t0 = {3: float(a0["scores"][3].median()), 7: 0.0}
+        t1 = {3: t0[3] - shifts[3], 7: 0.0 - shifts[7]}
+        m0 = copy.deepcopy(m)
+        for b in (3, 7):
+            for l4 in m0.selectors[str(b)].l4:
+                l4.bias.data[1] += shifts[b]
+        with torch.no_grad():
+            _, r0 = m0(self.x, sched=sched, thresholds=t0, return_aux=True)
+            _, r1 = m(self.x, sched=sched, thresholds=t1, return_aux=True)
+        for b in (3, 7):
+            self.assertTrue(torch.equal(r0["masks"][b], r1["masks"][b]))
+
+    def test_gumbel_rule_samples(self):
+        sched = [(3, 0.6)]
+        _, aux_a = self.run_train(1, "gumbel", sched)
+        _, aux_b = self.run_train(2, "gumbel", sched)
+        self.assertFalse(torch.equal(aux_a["masks"][3], aux_b["masks"][3]))
+
+
+if __name__ == "__main__":
+    unittest.main()
