@@ -62,7 +62,8 @@ def topk_eval(model, x, y, sched, pixel, bs=250):
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoints"))
-    ap.add_argument("--ckpts", default="dense.pt,bank.pt,adapt.pt")
+    ap.add_argument("--ckpts", default="dense.pt,bank.pt,adapt.pt",
+                    help="checkpoints in --ckpt-dir; missing ones are skipped (adapt.pt is opt-in)")
     ap.add_argument("--val", type=int, default=1000)
     ap.add_argument("--data", default=None)
     ap.add_argument("--threads", type=int, default=2)
@@ -77,6 +78,9 @@ def main(argv=None):
          "checkpoints": {}}
     print(f"all-zero patch tokens: {100 * R['zero_patch_fraction']:.1f} %")
     for name in a.ckpts.split(","):
+        if not os.path.exists(os.path.join(a.ckpt_dir, name)):
+            print(f"{name}: not found in {a.ckpt_dir}, skipped")
+            continue
         model, ck = build_model(os.path.join(a.ckpt_dir, name))
         trained = any(k.startswith("selectors.") for k in ck["model"])
         own = {}

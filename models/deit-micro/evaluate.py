@@ -70,9 +70,10 @@ def main(argv=None):
     R["float_dense_acc"] = t_eval(dense, xt, yt)[0]
     bank, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
     R["float_bank_dense_acc"] = t_eval(bank, xt, yt)[0]
-    adapt, _ = build_model(os.path.join(a.ckpt_dir, "adapt.pt"))
-    R["float_adapt_dense_acc"] = t_eval(adapt, xt, yt)[0]
-    del adapt
+    if os.path.exists(os.path.join(a.ckpt_dir, "adapt.pt")):   # opt-in stage (DM_ADAPT=1)
+        adapt, _ = build_model(os.path.join(a.ckpt_dir, "adapt.pt"))
+        R["float_adapt_dense_acc"] = t_eval(adapt, xt, yt)[0]
+        del adapt
     lat, _ = build_model(os.path.join(a.ckpt_dir, "latency.pt"))
     R["float_latency_dense_acc"] = t_eval(lat, xt, yt)[0]
     ded, ck = build_model(os.path.join(a.ckpt_dir, "dedicated.pt"))

@@ -318,7 +318,7 @@ def stage_latency(a, xtr, ytr, xte, yte, teacher):
     accuracy on held-out training images (thresholds by sequential calibration), then
     fine-tunes with the latency-weighted keep-ratio loss and distillation."""
     lat = LatencyTable(a.latency_table)
-    model, _ = build_model(os.path.join(a.ckpt_dir, "adapt.pt"))
+    model, _ = build_model(os.path.join(a.ckpt_dir, a.init))
     state_path = os.path.join(a.ckpt_dir, "latency-state.json")
     st = {"stage": 0, "sched": [], "history": [], "wall": 0.0}
     if os.path.exists(state_path):
@@ -462,6 +462,8 @@ def main(argv=None):
     ap.add_argument("--progressive", action="store_true")
     ap.add_argument("--kd", type=float, default=1.0,
                     help="weight of the distillation loss from the dense model (0: off)")
+    ap.add_argument("--init", default="bank.pt",
+                    help="latency stage: checkpoint (in --ckpt-dir) the search starts from")
     ap.add_argument("--rule", choices=["gumbel", "hard"], default="gumbel",
                     help="training decision rule of the active selectors (net.PrunedDeit.forward)")
     ap.add_argument("--log", default=None)
