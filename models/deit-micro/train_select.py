@@ -237,9 +237,10 @@ def recentre_selectors(model, x, floor=RECENTRE_FLOOR, bs=250):
     separate tokens. Subtracting c from the keep-logit bias of every head subtracts
     exactly c from S (a head-weighted mean). Decisions are unchanged (thresholds are
     calibrated afterwards), and the package weight sigmoid(S) stays at its saturated
-    value for scores >= 4, where the integer sigmoid is exactly 1. Not handled: each
-    head's own delta, which the integer model also holds in int16 Q8 before the heads
-    are weighted, can still be out of range (docs/deit-micro-training.md, stage 2b)."""
+    value for scores >= 4, where the integer sigmoid is exactly 1. Not handled: the
+    two heads' own deltas can drift apart with opposite signs (S is their weighted
+    mean), which the integer head weights do not reproduce (docs/deit-micro-training.md,
+    stage 2b)."""
     model.eval()
     sc = {}
     for i in range(0, len(x), bs):
