@@ -239,7 +239,7 @@ def recentre_selectors(model, x, floor=RECENTRE_FLOOR, bs=250):
     calibrated afterwards), and the package weight sigmoid(S) stays at its saturated
     value for scores >= 4, where the integer sigmoid is exactly 1. Not handled: the
     two heads' own deltas can drift apart with opposite signs (S is their weighted
-    mean), which the integer head weights do not reproduce (docs/deit-micro-training.md,
+    mean), and the quantised selector path then loses accuracy (docs/deit-micro-training.md,
     stage 2b)."""
     model.eval()
     sc = {}
