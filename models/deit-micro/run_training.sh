@@ -20,7 +20,7 @@ if [[ -n "${DM_QUICK:-}" ]]; then
   DENSE=(--epochs 1 --bs 64); DENSE2=(--epochs 1 --bs 64); BANK=(--steps 4 --bs 32 --ckpt-every 2)
   ADAPT=(--steps 4 --bs 32 --ckpt-every 2 --val 100 --rule hard)
   DED=(--steps 2 --bs 32 --ckpt-every 2); LAT=(--steps 2 --bs 32 --ckpt-every 2 --val 100 --stages 2 --target 0.7)
-  QAT=(--steps 2 --bs 32 --ckpt-every 2 --rule hard); EXP=(--calib 100 --test-limit 100); EVAL=(--test-limit 100 --quick)
+  QAT=(--steps 2 --bs 32 --ckpt-every 2); EXP=(--calib 100 --test-limit 100); EVAL=(--test-limit 100 --quick)
   T1=1; T2=1
 else
   Q=()
