@@ -33,8 +33,14 @@ class PixelScore(torch.nn.Module):
         return PixelScore.current
 
 
+def raw_patches(xb):
+    """uint8 images [B,28,28] -> raw pixel patches [B,49,16] (model.patchify's layout,
+    without its normalisation)."""
+    return xb.float().view(-1, 7, 4, 7, 4).permute(0, 1, 3, 2, 4).reshape(-1, 49, 16)
+
+
 def pixel_score(xb):
-    p = xb.float().view(-1, 7, 4, 7, 4).permute(0, 1, 3, 2, 4).reshape(-1, 49, 16)
+    p = raw_patches(xb)
     # + a tiny position term so that ties (all-zero patches) break deterministically
     return p.std(-1) + p.mean(-1) / 255.0 + 1e-3 * torch.arange(49).float()
 
@@ -72,7 +78,7 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     xtr, ytr = load_split("train", a.data)
     x, y = torch.from_numpy(xtr[-a.val:].copy()), torch.from_numpy(ytr[-a.val:])
-    p = x.float().view(-1, 7, 4, 7, 4).permute(0, 1, 3, 2, 4).reshape(-1, 49, 16)
+    p = raw_patches(x)
     R = {"images": int(len(x)), "zero_patch_fraction": float((p.abs().sum(-1) == 0).float().mean()),
          "command": " ".join(["background.py"] + (argv if argv is not None else sys.argv[1:])),
          "checkpoints": {}}

@@ -1,0 +1,55 @@
+"""Float accuracy of a few schedules for one or more checkpoints (measurement).
+
+  valsched.py CKPT [CKPT ...] [--split val|test] [--limit N]
+
+val: the last 1,000 training images (the schedule search's validation set), thresholds
+calibrated sequentially on those same images (train_select.seq_thresholds), as the
+schedule search does. test: the first --limit test images, thresholds calibrated on the
+first 1,000 training images. Checkpoints may be stage outputs or `*-last.pt` files.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import load_split  # noqa: E402
+from train_select import build_model, evaluate, parse_sched, schedule_macs, seq_thresholds  # noqa: E402
+
+SCHEDULES = ["", "6:0.5", "3:0.6,6:0.6,9:0.6", "1:0.8,3:0.8,5:0.8,7:0.8,9:0.8", "2:0.7,5:0.7,8:0.7",
+             "3:0.7,4:0.8,5:0.6", "3:0.5,6:0.5,9:0.5"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ckpts", nargs="+")
+    ap.add_argument("--split", choices=["val", "test"], default="val")
+    ap.add_argument("--limit", type=int, default=2000)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    xtr, ytr = load_split("train", a.data)
+    if a.split == "val":
+        x, y = torch.from_numpy(xtr[-1000:].copy()), torch.from_numpy(ytr[-1000:])
+        cal = x
+    else:
+        xte, yte = load_split("t10k", a.data, a.limit)
+        x, y = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
+        cal = torch.from_numpy(xtr[:1000].copy())
+    dense = schedule_macs(np.full(12, 50.0), [])
+    for path in a.ckpts:
+        model, ck = build_model(path)
+        if "step" in ck:   # a *-last.pt training checkpoint holds the whole state_dict
+            model.load_state_dict(ck["model"])
+        for s in SCHEDULES:
+            sc = parse_sched(s)
+            acc, toks = evaluate(model, x, y, sched=sc, thresholds=seq_thresholds(model, cal, sc) if sc else None)
+            print(f"{path}: {s or 'dense'}: {100 * acc:.2f} % ({100 * (1 - schedule_macs(toks, sc) / dense):.1f} % fewer MACs)",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
