@@ -22,6 +22,15 @@ F_SIG = 12    # sigmoid output fraction bits
 LN2 = math.log(2.0)
 SIGNAL_SCALE = 2.0   # training: standardised score x 2 against logistic noise (std 1.81)
 SPREAD_MIN = 1.0     # training: hinge on the std of a selector's live scores (log-odds)
+# training: hinge on selector values that would leave their fixed integer formats; 3/4 of
+# the range, so that a value at the limit still has headroom after quantisation
+GELU_IN_LIM = 0.75 * 2.0 ** (15 - F_H)    # pre-GELU int16 Q10 holds |x| < 32
+DELTA_LIM = 0.75 * 2.0 ** (15 - F_D)      # per-head log-odds int16 Q8 holds |x| < 128
+
+
+def range_excess(x, lim):
+    """Mean squared excess of |x| over lim (0 while every value is inside)."""
+    return (F.relu(x.abs() - lim) ** 2).mean()
 
 
 # ---------------------------------------------------------------- nonlinear approximations
@@ -141,6 +150,17 @@ class Selector(nn.Module):
         for l4 in self.l4:  # start biased towards "keep"
             l4.bias.data = torch.tensor([-1.0, 1.0])
 
+    # range_terms: None, or a list that forward() appends range_excess terms to (training
+    # with a range penalty: the score is invariant to its scale under the inference rule,
+    # so without one pruning-aware training lets the selector's pre-GELU values and head
+    # deltas grow past their integer formats, which then clip them)
+    range_terms = None
+
+    def _pre(self, x, lim=GELU_IN_LIM):
+        if self.range_terms is not None:
+            self.range_terms.append(range_excess(x, lim))
+        return x
+
     def forward(self, xp, keep, qc, name):
         """xp: patch rows [B,49,D] of the residual stream; keep [B,49] current policy.
         Returns the score S [B,49] (head-weighted keep log-odds)."""
@@ -149,26 +169,26 @@ class Selector(nn.Module):
         for i in range(H):
             xi = xp[..., i * HD:(i + 1) * HD]
             h = qc.act(f"{name}.ln{i}", qc.layernorm(self.ln[i], xi))
-            h = qc.act(f"{name}.g1{i}", qc.gelu(qc.linear(self.l1[i], h)))
+            h = qc.act(f"{name}.g1{i}", qc.gelu(self._pre(qc.linear(self.l1[i], h))))
             loc, glo = h[..., :HD // 2], h[..., HD // 2:]
             w = keep.unsqueeze(-1)
             g = (glo * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp(min=1.0)
             if qc.q:
                 g = fq(g, qc.fracs[f"{name}.g1{i}"])
             h = torch.cat([loc, g.expand(-1, N, -1)], -1)
-            h = qc.act(f"{name}.g2{i}", qc.gelu(qc.linear(self.l2[i], h)))
-            h = qc.act(f"{name}.g3{i}", qc.gelu(qc.linear(self.l3[i], h)))
+            h = qc.act(f"{name}.g2{i}", qc.gelu(self._pre(qc.linear(self.l2[i], h))))
+            h = qc.act(f"{name}.g3{i}", qc.gelu(self._pre(qc.linear(self.l3[i], h))))
             l4 = self.l4[i]
             wd = (l4.weight[1] - l4.weight[0]).unsqueeze(0)
             bd = (l4.bias[1] - l4.bias[0]).unsqueeze(0)
             if qc.q:
                 wd = fq(wd, weight_frac(wd))
-            dlt = F.linear(h, wd, bd)[..., 0]
+            dlt = self._pre(F.linear(h, wd, bd)[..., 0], DELTA_LIM)
             deltas.append(qc.fixed(dlt, F_D, 16))
         dl = torch.stack(deltas, -1)  # [B,N,H]
         m = xp.view(B, N, H, HD).mean(-1)
         m = qc.act(f"{name}.m", m)
-        hw = qc.act(f"{name}.hg", qc.gelu(qc.linear(self.hb1, m)))
+        hw = qc.act(f"{name}.hg", qc.gelu(self._pre(qc.linear(self.hb1, m))))
         hw = qc.sigmoid(qc.linear(self.hb2, hw))  # [B,N,H]
         S = (hw * dl).sum(-1) / hw.sum(-1).clamp(min=1e-4)
         return qc.fixed(S, F_D, 16)

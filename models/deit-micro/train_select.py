@@ -135,9 +135,12 @@ def schedule_macs(toks, sched):
 # ------------------------------------------------------------------ training loop
 def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed, logf, tag,
                 bs=128, ckpt_every=100, ratio_w=2.0, ratio_weights=None, trainable_sel=None,
-                teacher=None, kd_w=1.0, spread_w=1.0, rule="gumbel"):
+                teacher=None, kd_w=1.0, spread_w=1.0, rule="gumbel", range_w=0.0):
     """teacher: frozen dense model; when given, the loss adds kd_w * KL(teacher || model)
-    on the same augmented batch (DynamicViT-style logit distillation)."""
+    on the same augmented batch (DynamicViT-style logit distillation). range_w > 0 adds
+    range_w * the selectors' range excess (net.range_excess: pre-GELU values beyond
+    net.GELU_IN_LIM, head deltas beyond net.DELTA_LIM), which keeps the selectors inside
+    their integer formats."""
     sel_params = [p for b, s in model.selectors.items()
                   if trainable_sel is None or int(b) in trainable_sel for p in s.parameters()]
     for p in model.selectors.parameters():  # lr_sel = 0: frozen selectors
@@ -176,8 +179,18 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
         f = 0.5 * (1 + math.cos(math.pi * step / steps)) * min(1.0, (step + 1) / max(1, min(50, steps // 5)))
         for g, b0 in zip(opt.param_groups, base):
             g["lr"] = b0 * max(f, 0.02)
-        out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True, rule=rule)
+        if range_w > 0:
+            for s_ in model.selectors.values():
+                s_.range_terms = []
+        try:
+            out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True, rule=rule)
+            terms = [t for s_ in model.selectors.values() for t in (s_.range_terms or [])]
+        finally:
+            for s_ in model.selectors.values():
+                s_.range_terms = None
         loss = F.cross_entropy(out, yb, label_smoothing=0.1)
+        if terms:
+            loss = loss + range_w * torch.stack(terms).sum()
         if teacher is not None:
             with torch.no_grad():
                 tp = F.softmax(teacher(xb), -1)
@@ -273,7 +286,7 @@ def stage_adapt(a, xtr, ytr, xte, yte, teacher):
     wall = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
                        a.lr_sel, os.path.join(a.ckpt_dir, "adapt-last.pt"), a.seed, a.log,
                        "adapt", bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd,
-                       rule=a.rule)
+                       rule=a.rule, range_w=a.range_w)
     shifts = recentre_selectors(model, xtr[:1000])
     log(a.log, "adapt: selector score offsets removed (log-odds): "
                + ", ".join(f"{b}: {c:.1f}" for b, c in shifts.items()))
@@ -437,7 +450,8 @@ def stage_qat(a, xtr, ytr, xte, yte, teacher):
         return [] if r == 0 else sched if r == 1 else random_sched(g)
     wall = train_steps(model, xtr, ytr, a.steps, fn, qc, a.lr_bb, a.lr_sel,
                        os.path.join(a.ckpt_dir, "qat-last.pt"), a.seed + 100, a.log, "qat",
-                       bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd, rule=a.rule)
+                       bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd, rule=a.rule,
+                       range_w=a.range_w)
     save_final(os.path.join(a.ckpt_dir, "qat.pt"), model, fracs=fracs, wall=wall, sched=sched)
     log(a.log, f"qat: done wall_s {wall:.0f}")
 
@@ -473,6 +487,9 @@ def main(argv=None):
                     help="latency stage: checkpoint (in --ckpt-dir) the search starts from")
     ap.add_argument("--rule", choices=["gumbel", "hard"], default="gumbel",
                     help="training decision rule of the active selectors (net.PrunedDeit.forward)")
+    ap.add_argument("--range-w", type=float, default=0.0,
+                    help="adapt and qat: weight of the penalty that keeps selector values inside "
+                         "their integer formats (net.range_excess); 0 = off")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     a.keep_cands = [float(v) for v in a.keep_cands.split(",")]

@@ -48,7 +48,8 @@ class PipelineSmokeTest(unittest.TestCase):
         train_select.main(["bank"] + q + ["--steps", "3", "--bs", "16", "--ckpt-every", "1"])
         self.assertEqual(torch.load(os.path.join(ck, "bank-last.pt"))["step"], 3)
         # pruning-aware fine-tuning of the backbone and the bank (inference decision rule)
-        train_select.main(["adapt"] + q + ["--steps", "2", "--bs", "16", "--val", "32", "--rule", "hard"])
+        train_select.main(["adapt"] + q + ["--steps", "2", "--bs", "16", "--val", "32", "--rule", "hard",
+                                           "--range-w", "1"])
         self.assertEqual(torch.load(os.path.join(ck, "adapt-last.pt"))["step"], 2)
         bank_sd = torch.load(os.path.join(ck, "bank.pt"))["model"]
         adapt_sd = torch.load(os.path.join(ck, "adapt.pt"))["model"]
@@ -57,11 +58,13 @@ class PipelineSmokeTest(unittest.TestCase):
         sched_path = os.path.join(out, "schedule-default.json")
         train_select.main(["latency"] + q + ["--steps", "1", "--bs", "16", "--stages", "1",
                                              "--val", "32", "--keep-cands", "0.5,0.9",
-                                             "--target", "0.8", "--lr-bb", "0", "--schedule-out", sched_path])
+                                             "--target", "0.8", "--lr-bb", "0", "--schedule-out", sched_path,
+                                             "--init", "adapt.pt"])
         sched = json.load(open(sched_path))
         self.assertEqual(len(sched["selectors"]), 1)
         self.assertLessEqual(sched["stages"][0]["cycles_ratio"], 0.8)
-        train_select.main(["qat"] + q + ["--steps", "1", "--bs", "16", "--schedule-out", sched_path])
+        train_select.main(["qat"] + q + ["--steps", "1", "--bs", "16", "--schedule-out", sched_path,
+                                          "--rule", "hard", "--range-w", "1"])
         export.main(["quantize", "--ckpt-dir", ck, "--out-dir", out, "--calib", "32"])
         export.main(["masks", "--ckpt-dir", ck, "--out-dir", out, "--test-limit", "24"])
         kind, meta, t = hvtfile.read(os.path.join(out, "deit-micro-int8.hvt"))

@@ -76,6 +76,44 @@ class DecisionRuleTest(unittest.TestCase):
         for b in (3, 7):
             self.assertTrue(torch.equal(r0["masks"][b], r1["masks"][b]))
 
+    def test_range_penalty_sees_values_outside_the_integer_formats(self):
+        import copy
+        import net
+        from train_select import train_steps
+        from net import QCtx
+        m = copy.deepcopy(self.model)
+        sel = m.selectors["4"]
+        with torch.no_grad():   # inside the formats: the penalty is exactly zero
+            sel.range_terms = []
+            m(self.x, sched=[(4, 0.5)], train_sel=True, rule="hard")
+            self.assertEqual(len(sel.range_terms), 2 * 4 + 1)   # l1, l2, l3, delta per head; hb1
+            self.assertEqual(float(torch.stack(sel.range_terms).sum()), 0.0)
+            # a grown l3 (as pruning-aware training lets it grow) leaves the Q10 pre-GELU range
+            for l3 in sel.l3:
+                l3.weight.mul_(40.0)
+                l3.bias.add_(net.GELU_IN_LIM)
+            sel.range_terms = []
+            m(self.x, sched=[(4, 0.5)], train_sel=True, rule="hard")
+            before = float(torch.stack(sel.range_terms).sum())
+            sel.range_terms = None
+        self.assertGreater(before, 0.0)
+        # training with the penalty brings the values back; the hooks are removed afterwards
+        import tempfile
+        import os
+        with tempfile.TemporaryDirectory() as d:
+            x = self.x.repeat(4, 1, 1)
+            y = torch.arange(len(x)) % 10
+            train_steps(m, x, y, 6, lambda g, s: [(4, 0.5)], QCtx("float"), 0.0, 1e-2,
+                        os.path.join(d, "c.pt"), 0, None, "t", bs=16, ckpt_every=100,
+                        rule="hard", range_w=1.0)
+        self.assertIsNone(sel.range_terms)
+        with torch.no_grad():
+            sel.range_terms = []
+            m(self.x, sched=[(4, 0.5)], train_sel=True, rule="hard")
+            after = float(torch.stack(sel.range_terms).sum())
+            sel.range_terms = None
+        self.assertLess(after, 0.5 * before)
+
     def test_gumbel_rule_samples(self):
         sched = [(3, 0.6)]
         _, aux_a = self.run_train(1, "gumbel", sched)
