@@ -69,7 +69,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoints"))
     ap.add_argument("--ckpts", default="dense.pt,bank.pt,adapt.pt",
-                    help="checkpoints in --ckpt-dir; missing ones are skipped (adapt.pt is opt-in)")
+                    help="checkpoints in --ckpt-dir; missing ones are skipped")
     ap.add_argument("--val", type=int, default=1000)
     ap.add_argument("--data", default=None)
     ap.add_argument("--threads", type=int, default=2)

@@ -161,14 +161,27 @@ class Selector(nn.Module):
             self.range_terms.append(range_excess(x, lim))
         return x
 
-    def forward(self, xp, keep, qc, name):
+    # qpart: None, or (parts, qat_ctx) for a measurement (selquant.py): the parts named in
+    # `parts` (SEL_PARTS) run fake-quantised with qat_ctx, the rest with the context the
+    # model passes in
+    qpart = None
+
+    def _qc(self, qc, part):
+        if self.qpart is None:
+            return qc
+        parts, qq = self.qpart
+        return qq if part in parts else qc
+
+    def forward(self, xp, keep, qc0, name):
         """xp: patch rows [B,49,D] of the residual stream; keep [B,49] current policy.
         Returns the score S [B,49] (head-weighted keep log-odds)."""
         B, N, _ = xp.shape
         deltas = []
         for i in range(H):
             xi = xp[..., i * HD:(i + 1) * HD]
+            qc = self._qc(qc0, "ln")
             h = qc.act(f"{name}.ln{i}", qc.layernorm(self.ln[i], xi))
+            qc = self._qc(qc0, "l1")
             h = qc.act(f"{name}.g1{i}", qc.gelu(self._pre(qc.linear(self.l1[i], h))))
             loc, glo = h[..., :HD // 2], h[..., HD // 2:]
             w = keep.unsqueeze(-1)
@@ -176,8 +189,11 @@ class Selector(nn.Module):
             if qc.q:
                 g = fq(g, qc.fracs[f"{name}.g1{i}"])
             h = torch.cat([loc, g.expand(-1, N, -1)], -1)
+            qc = self._qc(qc0, "l2")
             h = qc.act(f"{name}.g2{i}", qc.gelu(self._pre(qc.linear(self.l2[i], h))))
+            qc = self._qc(qc0, "l3")
             h = qc.act(f"{name}.g3{i}", qc.gelu(self._pre(qc.linear(self.l3[i], h))))
+            qc = self._qc(qc0, "l4")
             l4 = self.l4[i]
             wd = (l4.weight[1] - l4.weight[0]).unsqueeze(0)
             bd = (l4.bias[1] - l4.bias[0]).unsqueeze(0)
@@ -187,11 +203,16 @@ class Selector(nn.Module):
             deltas.append(qc.fixed(dlt, F_D, 16))
         dl = torch.stack(deltas, -1)  # [B,N,H]
         m = xp.view(B, N, H, HD).mean(-1)
-        m = qc.act(f"{name}.m", m)
+        m = self._qc(qc0, "m").act(f"{name}.m", m)
+        qc = self._qc(qc0, "hb1")
         hw = qc.act(f"{name}.hg", qc.gelu(self._pre(qc.linear(self.hb1, m))))
+        qc = self._qc(qc0, "hb2")
         hw = qc.sigmoid(qc.linear(self.hb2, hw))  # [B,N,H]
         S = (hw * dl).sum(-1) / hw.sum(-1).clamp(min=1e-4)
-        return qc.fixed(S, F_D, 16)
+        return self._qc(qc0, "S").fixed(S, F_D, 16)
+
+
+SEL_PARTS = ("ln", "l1", "l2", "l3", "l4", "m", "hb1", "hb2", "S")
 
 
 # ---------------------------------------------------------------- full model

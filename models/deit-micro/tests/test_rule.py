@@ -114,6 +114,32 @@ class DecisionRuleTest(unittest.TestCase):
             sel.range_terms = None
         self.assertLess(after, 0.5 * before)
 
+    def test_selector_parts_quantise_exactly_what_they_name(self):
+        from net import QCtx, SEL_PARTS
+        qc = QCtx("calib")
+        with torch.no_grad():
+            self.model(self.x, qc=qc, probe=True)
+        qq = QCtx("qat", qc.finish_calib())
+        sel = self.model.selectors["4"]
+        xp = torch.randn(3, 49, 64) * 3
+        keep = (torch.rand(3, 49) > 0.3).float()
+        with torch.no_grad():
+            s_float = sel(xp, keep, QCtx("float"), "s4")
+            s_qat = sel(xp, keep, qq, "s4")
+            try:
+                sel.qpart = (set(SEL_PARTS), qq)
+                s_all = sel(xp, keep, QCtx("float"), "s4")
+                sel.qpart = (set(), qq)
+                s_none = sel(xp, keep, QCtx("float"), "s4")
+                sel.qpart = ({"l3"}, qq)
+                s_l3 = sel(xp, keep, QCtx("float"), "s4")
+            finally:
+                sel.qpart = None
+        self.assertTrue(torch.equal(s_all, s_qat))
+        self.assertTrue(torch.equal(s_none, s_float))
+        self.assertFalse(torch.equal(s_l3, s_float))
+        self.assertFalse(torch.equal(s_l3, s_qat))
+
     def test_gumbel_rule_samples(self):
         sched = [(3, 0.6)]
         _, aux_a = self.run_train(1, "gumbel", sched)
