@@ -492,6 +492,8 @@ def main(argv=None):
                          "their integer formats (net.range_excess); 0 = off")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
+    if not a.range_w >= 0:   # also rejects nan
+        ap.error(f"--range-w {a.range_w}: must be >= 0")
     a.keep_cands = [float(v) for v in a.keep_cands.split(",")]
     if not 0.0 < a.target <= 1.0:
         ap.error(f"--target {a.target} is outside (0, 1]")

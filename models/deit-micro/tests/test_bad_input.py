@@ -82,6 +82,17 @@ class BadInputTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "block 0 is not a candidate"):
             parse_sched("0:0.5")
 
+    def test_negative_range_weight(self):
+        import contextlib
+        import io
+        import train_select
+        err = io.StringIO()
+        with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
+            train_select.main(["adapt", "--ckpt-dir", self.p, "--range-w", "-1"])
+        self.assertEqual(cm.exception.code, 2)
+        self.assertIn("--range-w -1.0: must be >= 0", err.getvalue())
+        self.assertEqual(os.listdir(self.p), [])
+
     def test_latency_table_errors(self):
         path = os.path.join(self.p, "lat.json")
         json.dump({"model": "deit-micro", "blocks": [{"block": 0, "rows": [{"tokens": 2, "cycles": 1}]}]},
