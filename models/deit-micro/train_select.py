@@ -250,10 +250,9 @@ def recentre_selectors(model, x, floor=RECENTRE_FLOOR, bs=250):
     separate tokens. Subtracting c from the keep-logit bias of every head subtracts
     exactly c from S (a head-weighted mean). Decisions are unchanged (thresholds are
     calibrated afterwards), and the package weight sigmoid(S) stays at its saturated
-    value for scores >= 4, where the integer sigmoid is exactly 1. Not handled: the
-    two heads' own deltas can drift apart with opposite signs (S is their weighted
-    mean), and the quantised selector path then loses accuracy (docs/deit-micro-training.md,
-    stage 2b)."""
+    value for scores >= 4, where the integer sigmoid is exactly 1. The scale of the
+    selector's internal values is bounded during training by the range penalty
+    (train_steps range_w; docs/deit-micro-training.md, stage 2b), not here."""
     model.eval()
     sc = {}
     for i in range(0, len(x), bs):
