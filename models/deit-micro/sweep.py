@@ -35,10 +35,14 @@ SCHEDULES = (
 )
 
 
-def run_eval(exe, weights, sched, tmp, threads):
+def run_eval(exe, weights, sched, tmp, threads, data=None):
+    """One `heatvit eval` run: sched is 'default', [] (dense) or [(block, keep), ...];
+    data: dataset directory (default: heatvit's own). Returns the report."""
     rep = os.path.join(tmp, "r.json")
     cmd = [exe, "eval", "--model", "deit-micro", "--weights", weights, "--report", rep, "-q",
            "--threads", str(threads)]
+    if data:
+        cmd += ["--data", data]
     if sched == "default":
         cmd += ["--schedule", "default"]
     elif sched:

@@ -17,10 +17,8 @@ ranking.
 """
 import argparse
 import itertools
-import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import DEFAULT_DATA, HERE, DataError, atomic_write_json, load_split  # noqa: E402
 from costs import DENSE_MACS, expected_tokens, model_macs  # noqa: E402
+import sweep  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BLOCKS = range(1, 11)
@@ -66,21 +65,7 @@ def write_val_dir(d, data, n):
 
 
 def run_eval(exe, weights, sched, data, tmp):
-    rep = os.path.join(tmp, "r.json")
-    cmd = [exe, "eval", "--model", "deit-micro", "--weights", weights, "--report", rep, "-q",
-           "--threads", "2"]
-    if data:
-        cmd += ["--data", data]
-    if sched:
-        sp = os.path.join(tmp, "s.json")
-        with open(sp, "w") as f:
-            json.dump({"selectors": [{"block": b, "keep": k} for b, k in sched]}, f)
-        cmd += ["--schedule", sp]
-    r = subprocess.run(cmd)
-    if r.returncode != 0:   # heatvit eval has printed which file/field is wrong
-        sys.exit(r.returncode)
-    with open(rep) as f:
-        r = json.load(f)
+    r = sweep.run_eval(exe, weights, sched, tmp, 2, data)
     return {"accuracy": r["accuracy"], "mac_reduction": r["mac_reduction"]}
 
 
