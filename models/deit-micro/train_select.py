@@ -276,22 +276,23 @@ def stage_adapt(a, xtr, ytr, xte, yte, teacher):
     bank stage) with the inference decision rule (deterministic S > batch quantile, no
     Gumbel noise, straight-through), one step in four is dense; distillation from the
     dense teacher throughout. The last --val training images are held out (the schedule
-    search's validation set)."""
-    model, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
+    search's validation set). --init (default bank.pt) and --name (default adapt) let a
+    second cycle start from the first (run_training.sh: adapt-c1 -> adapt)."""
+    model, _ = build_model(os.path.join(a.ckpt_dir, a.init))
     nval = a.val
 
     def fn(g, s):
         return [] if s % 4 == 0 else random_sched(g)
     wall = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
-                       a.lr_sel, os.path.join(a.ckpt_dir, "adapt-last.pt"), a.seed, a.log,
-                       "adapt", bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd,
+                       a.lr_sel, os.path.join(a.ckpt_dir, f"{a.name}-last.pt"), a.seed, a.log,
+                       a.name, bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd,
                        rule=a.rule, range_w=a.range_w)
     shifts = recentre_selectors(model, xtr[:1000])
-    log(a.log, "adapt: selector score offsets removed (log-odds): "
+    log(a.log, f"{a.name}: selector score offsets removed (log-odds): "
                + ", ".join(f"{b}: {c:.1f}" for b, c in shifts.items()))
     acc, _ = evaluate(model, xte, yte)
-    save_final(os.path.join(a.ckpt_dir, "adapt.pt"), model, wall=wall, dense_acc=acc)
-    log(a.log, f"adapt: done dense test_acc {acc:.4f} wall_s {wall:.0f}")
+    save_final(os.path.join(a.ckpt_dir, f"{a.name}.pt"), model, wall=wall, dense_acc=acc)
+    log(a.log, f"{a.name}: done dense test_acc {acc:.4f} wall_s {wall:.0f}")
 
 
 def stage_dedicated(a, xtr, ytr, xte, yte, teacher):
@@ -483,7 +484,9 @@ def main(argv=None):
     ap.add_argument("--kd", type=float, default=1.0,
                     help="weight of the distillation loss from the dense model (0: off)")
     ap.add_argument("--init", default="bank.pt",
-                    help="latency stage: checkpoint (in --ckpt-dir) the search starts from")
+                    help="latency and adapt stages: checkpoint (in --ckpt-dir) the stage starts from")
+    ap.add_argument("--name", default="adapt",
+                    help="adapt stage: output name (NAME.pt, NAME-last.pt in --ckpt-dir)")
     ap.add_argument("--rule", choices=["gumbel", "hard"], default="gumbel",
                     help="training decision rule of the active selectors (net.PrunedDeit.forward)")
     ap.add_argument("--range-w", type=float, default=0.0,

@@ -10,7 +10,8 @@ pair at 0.5-0.7, every triple at 0.6-0.8 and every 4-selector set (gaps >= 2) at
 in [--min-red, --max-red]. Each runs through `heatvit eval` (the C++ functional model,
 bit-exact with intref.py, sequential calibration on the export's calibration images) on
 the last --val training images, the schedule search's validation set, which the adapt
-and latency stages held out. Only then are the --top schedules with the best validation
+and later stages held out (stages 1 and 2 trained on them, so validation accuracy is
+optimistic and understates the cost of pruning; docs/deit-micro-training.md). Only then are the --top schedules with the best validation
 accuracy and an achieved validation MAC reduction >= --pick-red evaluated on the 10k test
 images; the first of them is the validation pick. Test accuracy plays no part in the
 ranking.

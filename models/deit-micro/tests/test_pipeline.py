@@ -48,12 +48,18 @@ class PipelineSmokeTest(unittest.TestCase):
         train_select.main(["bank"] + q + ["--steps", "3", "--bs", "16", "--ckpt-every", "1"])
         self.assertEqual(torch.load(os.path.join(ck, "bank-last.pt"))["step"], 3)
         # pruning-aware fine-tuning of the backbone and the bank (inference decision rule)
-        train_select.main(["adapt"] + q + ["--steps", "2", "--bs", "16", "--val", "32", "--rule", "hard",
-                                           "--range-w", "1"])
-        self.assertEqual(torch.load(os.path.join(ck, "adapt-last.pt"))["step"], 2)
+        # (two cosine cycles: adapt-c1 from bank.pt, then adapt from adapt-c1.pt)
+        ad = ["--bs", "16", "--val", "32", "--rule", "hard", "--range-w", "1"]
+        train_select.main(["adapt"] + q + ad + ["--steps", "2", "--name", "adapt-c1"])
+        self.assertEqual(torch.load(os.path.join(ck, "adapt-c1-last.pt"))["step"], 2)
+        self.assertFalse(os.path.exists(os.path.join(ck, "adapt.pt")))
+        train_select.main(["adapt"] + q + ad + ["--steps", "1", "--init", "adapt-c1.pt", "--seed", "1"])
+        self.assertEqual(torch.load(os.path.join(ck, "adapt-last.pt"))["step"], 1)
         bank_sd = torch.load(os.path.join(ck, "bank.pt"))["model"]
+        c1_sd = torch.load(os.path.join(ck, "adapt-c1.pt"))["model"]
         adapt_sd = torch.load(os.path.join(ck, "adapt.pt"))["model"]
-        self.assertFalse(torch.equal(bank_sd["backbone.head.weight"], adapt_sd["backbone.head.weight"]))
+        self.assertFalse(torch.equal(bank_sd["backbone.head.weight"], c1_sd["backbone.head.weight"]))
+        self.assertFalse(torch.equal(c1_sd["backbone.head.weight"], adapt_sd["backbone.head.weight"]))
         train_select.main(["dedicated"] + q + ["--steps", "1", "--bs", "16", "--sched", "3:0.7,6:0.7"])
         sched_path = os.path.join(out, "schedule-default.json")
         train_select.main(["latency"] + q + ["--steps", "1", "--bs", "16", "--stages", "1",
