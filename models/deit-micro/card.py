@@ -18,26 +18,39 @@ def pct(x):
     return f"{100 * x:.2f}"
 
 
-def render(R, log_lines):
-    out = []
+STAGE_ORDER = ["dense", "dense2", "bank", "adapt", "adapt2", "latency", "dedicated", "qat", "quantize",
+               "masks", "evaluate", "sweep"]
+
+
+def stage_walls(log_lines):
+    """[(stage, seconds)] in pipeline order from a training log: `stage NAME wall_s N`
+    lines (the last one of a stage run twice), overridden for the training stages by
+    their `done` lines (training time summed over resumed runs)."""
     walls = [(m.group(1), int(m.group(2))) for l in log_lines
              for m in [re.search(r"stage (\w+) wall_s (\d+)", l)] if m]
     last = {}
     for n, w in walls:          # a stage repeated after a discarded attempt: keep the last
         last.pop(n, None)
         last[n] = w
+    second_adapt = False        # cycle 1 of adapt logs as 'adapt-c1' (older logs: 'adapt')
     for l in log_lines:         # dense: all epochs (the stage line covers only the resumed part)
-        m = re.search(r"(dense|bank|adapt): done (?:'([\w-]+)' |dense )?test_acc \S+ wall_s (\d+)", l)
+        if "adapt-c1: done" in l or "stage adapt2" in l:
+            second_adapt = True     # from here on, 'adapt: done' is cycle 2 (stage adapt2)
+        m = re.search(r"(dense|bank|adapt-c1|adapt): done (?:'([\w-]+)' |dense )?test_acc \S+ wall_s (\d+)", l)
         if m:
             # dense cycle 1 (checkpoint dense-c1, or the older log format), cycle 2 'dense'
             name = "dense2" if m.group(2) == "dense" else m.group(1)
+            name = {"adapt-c1": "adapt", "adapt": "adapt2" if second_adapt else "adapt"}.get(name, name)
             last[name] = int(m.group(3))
         m = re.search(r"dedicated: done wall_s (\d+)", l)   # summed over resumed runs
         if m:
             last["dedicated"] = int(m.group(1))
-    order = ["dense", "dense2", "bank", "adapt", "latency", "dedicated", "qat", "quantize", "masks",
-             "evaluate", "sweep"]
-    walls = sorted(((n, w) for n, w in last.items() if n in order), key=lambda kv: order.index(kv[0]))
+    return sorted(((n, w) for n, w in last.items() if n in STAGE_ORDER), key=lambda kv: STAGE_ORDER.index(kv[0]))
+
+
+def render(R, log_lines):
+    out = []
+    walls = stage_walls(log_lines)
     if walls:
         out += ["### Wall time per stage (2 CPU cores, shared)", "",
                 "Measured by `run_training.sh` (`stage NAME wall_s N` lines of the training log, "
@@ -61,6 +74,9 @@ def render(R, log_lines):
             f"| float dense (after stage 1) | {pct(R['float_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |",
             f"| float dense (backbone after the bank stage) | {pct(R['float_bank_dense_acc'])} | "
             f"{R['dense_macs'] / 1e6:.2f} | 0 | 50 |"]
+    if "float_adapt_c1_dense_acc" in R:
+        out.append(f"| float dense (backbone after the first cycle of pruning-aware fine-tuning) | "
+                   f"{pct(R['float_adapt_c1_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |")
     if "float_adapt_dense_acc" in R:
         out.append(f"| float dense (backbone after pruning-aware fine-tuning) | "
                    f"{pct(R['float_adapt_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |")

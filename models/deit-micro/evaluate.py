@@ -70,6 +70,10 @@ def main(argv=None):
     R["float_dense_acc"] = t_eval(dense, xt, yt)[0]
     bank, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
     R["float_bank_dense_acc"] = t_eval(bank, xt, yt)[0]
+    if os.path.exists(os.path.join(a.ckpt_dir, "adapt-c1.pt")):   # adapt cycle 1 (older runs: one cycle)
+        adapt, _ = build_model(os.path.join(a.ckpt_dir, "adapt-c1.pt"))
+        R["float_adapt_c1_dense_acc"] = t_eval(adapt, xt, yt)[0]
+        del adapt
     if os.path.exists(os.path.join(a.ckpt_dir, "adapt.pt")):   # stage adapt (absent in older runs)
         adapt, _ = build_model(os.path.join(a.ckpt_dir, "adapt.pt"))
         R["float_adapt_dense_acc"] = t_eval(adapt, xt, yt)[0]

@@ -19,6 +19,7 @@ if [[ -n "${DM_QUICK:-}" ]]; then
   Q=(--limit 400 --test-limit 200)
   DENSE=(--epochs 1 --bs 64); DENSE2=(--epochs 1 --bs 64); BANK=(--steps 4 --bs 32 --ckpt-every 2)
   ADAPT=(--steps 4 --bs 32 --ckpt-every 2 --val 100 --rule hard --range-w 1)
+  ADAPT2=(--steps 2 --bs 32 --ckpt-every 2 --val 100 --rule hard --range-w 1 --seed 1)
   DED=(--steps 2 --bs 32 --ckpt-every 2); LAT=(--steps 2 --bs 32 --ckpt-every 2 --val 100 --stages 2 --target 0.7)
   QAT=(--steps 2 --bs 32 --ckpt-every 2 --rule hard --range-w 1); EXP=(--calib 100 --test-limit 100); EVAL=(--test-limit 100 --quick)
   T1=1; T2=1
@@ -26,7 +27,9 @@ else
   Q=()
   # dense: two cosine cycles (16 epochs at peak lr 1.5e-3, then a warm restart of 8 at 1e-3)
   DENSE=(--epochs 16); DENSE2=(--epochs 8 --lr 1e-3 --warmup 0.3); BANK=(--steps 700); DED=(--steps 300)
+  # adapt: two cosine cycles as well (5e-4, then a warm restart at 2e-4 with other batches)
   ADAPT=(--steps 2400 --lr-bb 5e-4 --lr-sel 5e-4 --rule hard --range-w 1)
+  ADAPT2=(--steps 2400 --lr-bb 2e-4 --lr-sel 2e-4 --rule hard --range-w 1 --seed 1)
   # the search aims at 0.70 of the dense cycles (about 40-45 % fewer MACs on this table)
   LAT=(--steps 0 --stages 3 --target 0.70 --val 1000 --keep-cands 0.5,0.6,0.7,0.8,0.9 --lr-bb 0)
   QAT=(--steps 200 --rule hard --range-w 1); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
@@ -49,8 +52,10 @@ stage dense2 "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --t
 stage bank "$CK/bank.pt" $PY train_select.py bank --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
   "${Q[@]}" "${DATA_ARGS[@]}" "${BANK[@]}"
 # pruning-aware joint fine-tuning of the backbone and the bank, inside the integer ranges
-stage adapt "$CK/adapt.pt" $PY train_select.py adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
-  "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT[@]}"
+stage adapt "$CK/adapt-c1.pt" $PY train_select.py adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  --name adapt-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT[@]}"
+stage adapt2 "$CK/adapt.pt" $PY train_select.py adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  --init adapt-c1.pt "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT2[@]}"
 stage latency "$CK/latency.pt" $PY train_select.py latency --ckpt-dir "$CK" --log "$LOG" --init adapt.pt \
   --threads $T2 --latency-table "$HERE/latency_table.json" --schedule-out "$OUT/schedule-default.json" \
   "${Q[@]}" "${DATA_ARGS[@]}" "${LAT[@]}"

@@ -1,6 +1,6 @@
 """Float accuracy of a few schedules for one or more checkpoints (measurement).
 
-  valsched.py CKPT [CKPT ...] [--split val|test] [--limit N]
+  valsched.py CKPT [CKPT ...] [--split val|test] [--limit N] [--sched S [--sched S ...]]
 
 val: the last 1,000 training images (the schedule search's validation set), thresholds
 calibrated sequentially on those same images (train_select.seq_thresholds), as the
@@ -29,6 +29,9 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=2000)
     ap.add_argument("--data", default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sched", action="append", default=None,
+                    help="a schedule such as 4:0.6,5:0.6,7:0.6 ('' = dense); repeatable; "
+                         "default: the fixed list SCHEDULES")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     xtr, ytr = load_split("train", a.data)
@@ -44,7 +47,7 @@ def main(argv=None):
         model, ck = build_model(path)
         if "step" in ck:   # a *-last.pt training checkpoint holds the whole state_dict
             model.load_state_dict(ck["model"])
-        for s in SCHEDULES:
+        for s in a.sched if a.sched is not None else SCHEDULES:
             sc = parse_sched(s)
             acc, toks = evaluate(model, x, y, sched=sc, thresholds=seq_thresholds(model, cal, sc) if sc else None)
             print(f"{path}: {s or 'dense'}: {100 * acc:.2f} % ({100 * (1 - schedule_macs(toks, sc) / dense):.1f} % fewer MACs)",

@@ -1,0 +1,36 @@
+"""Model-card wall times from training logs (card.stage_walls)."""
+import unittest
+
+import card
+
+
+class StageWalls(unittest.TestCase):
+    def test_two_adapt_cycles_of_a_full_run(self):
+        log = ["t dense: done test_acc 0.86 wall_s 6000", "t stage dense wall_s 100",
+               "t dense: done 'dense' test_acc 0.88 wall_s 2700", "t stage dense2 wall_s 2710",
+               "t adapt-c1: step 100/2400 loss 1.4 wall_s 99",
+               "t adapt-c1: done dense test_acc 0.85 wall_s 2500", "t stage adapt wall_s 2520",
+               "t adapt: done dense test_acc 0.86 wall_s 2400", "t stage adapt2 wall_s 2410",
+               "t stage latency wall_s 300"]
+        self.assertEqual(card.stage_walls(log), [("dense", 6000), ("dense2", 2700), ("adapt", 2500),
+                                                 ("adapt2", 2400), ("latency", 300)])
+
+    def test_older_log_names_cycle_one_adapt(self):
+        # cycle 1 logged as 'adapt' (before --name); a later line names stage adapt2
+        log = ["t adapt: done dense test_acc 0.85 wall_s 2547", "t stage adapt wall_s 2568",
+               "t note: cycle 2 of the adapt stage (stage adapt2) below",
+               "t adapt: done dense test_acc 0.86 wall_s 2531"]
+        self.assertEqual(card.stage_walls(log), [("adapt", 2547), ("adapt2", 2531)])
+
+    def test_single_adapt_cycle(self):
+        log = ["t adapt: done dense test_acc 0.85 wall_s 2547", "t stage adapt wall_s 2568",
+               "t stage qat wall_s 383"]
+        self.assertEqual(card.stage_walls(log), [("adapt", 2547), ("qat", 383)])
+
+    def test_repeated_stage_keeps_the_last_run(self):
+        log = ["t stage latency wall_s 433", "t stage masks wall_s 100", "t stage latency wall_s 315"]
+        self.assertEqual(card.stage_walls(log), [("latency", 315), ("masks", 100)])
+
+
+if __name__ == "__main__":
+    unittest.main()
