@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import HERE, CANDIDATE_BLOCKS, load_split, atomic_write_json  # noqa: E402
+from common import HERE, CANDIDATE_BLOCKS, load_split, atomic_write_json, cli  # noqa: E402
 from train_select import build_model, parse_sched, schedule_macs  # noqa: E402
 
 SCHEDULES = ["1:0.6", "6:0.5", "3:0.6,6:0.6,9:0.6", "1:0.8,3:0.8,5:0.8,7:0.8,9:0.8"]
@@ -108,4 +108,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -9,7 +9,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import HERE, atomic_write_bytes  # noqa: E402
+from common import HERE, atomic_write_bytes, cli  # noqa: E402
 
 BEGIN, END = "<!-- RESULTS:BEGIN (card.py) -->", "<!-- RESULTS:END -->"
 
@@ -247,4 +247,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -3,6 +3,7 @@ import gzip
 import json
 import os
 import struct
+import sys
 import tempfile
 
 import numpy as np
@@ -22,6 +23,17 @@ PIX_STD = 0.3530
 
 class DataError(Exception):
     """Raised for a missing or malformed dataset file; the message names the file."""
+
+
+def cli(main):
+    """Run a script's main(). Bad input -- a missing or malformed dataset, checkpoint,
+    export or JSON file, whose messages name the file and field -- exits with status 2
+    and one line on stderr instead of a traceback. Argument errors exit 2 in argparse."""
+    try:
+        return main()
+    except (DataError, OSError, ValueError, KeyError, EOFError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _read_idx(path, expect_dims):

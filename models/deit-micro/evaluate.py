@@ -15,7 +15,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastint  # noqa: E402
 import intref  # noqa: E402
-from common import load_split, log, atomic_write_json, save_figure, HERE  # noqa: E402
+from common import load_split, log, atomic_write_json, save_figure, HERE, cli  # noqa: E402
 from costs import block_macs, selector_macs, PATCH_MACS, HEAD_MACS, DENSE_MACS  # noqa: E402
 from export import calibration_images, sched_to_thresholds  # noqa: E402
 from train_select import (build_model, load_sched_json, seq_thresholds,  # noqa: E402
@@ -177,4 +177,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

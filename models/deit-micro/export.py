@@ -15,7 +15,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hvtfile  # noqa: E402
 import intref  # noqa: E402
-from common import SHAPE, PIX_MEAN, PIX_STD, CANDIDATE_BLOCKS, load_split, log, atomic_write_json  # noqa: E402
+from common import SHAPE, PIX_MEAN, PIX_STD, CANDIDATE_BLOCKS, load_split, log, atomic_write_json, cli  # noqa: E402
 from net import F_H, F_D, F_SIG, weight_frac  # noqa: E402
 from train_select import build_model, load_sched_json  # noqa: E402
 
@@ -296,4 +296,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

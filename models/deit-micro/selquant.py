@@ -18,7 +18,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import HERE, load_split  # noqa: E402
+from common import HERE, load_split, cli  # noqa: E402
 from net import QCtx, SEL_PARTS  # noqa: E402
 from train_select import build_model, evaluate, load_sched_json, parse_sched, seq_thresholds  # noqa: E402
 
@@ -56,4 +56,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, log  # noqa: E402
+from common import load_split, log, cli  # noqa: E402
 from model import DeitMicro, check_backbone_state  # noqa: E402
 
 
@@ -147,4 +147,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

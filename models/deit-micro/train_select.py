@@ -8,6 +8,8 @@ import argparse
 import json
 import math
 import os
+import pickle
+import re
 import sys
 import time
 
@@ -16,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS  # noqa: E402
+from common import load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS, cli  # noqa: E402
 from model import check_backbone_state  # noqa: E402
 from net import PrunedDeit, QCtx, SPREAD_MIN  # noqa: E402
 from costs import LatencyTable, model_macs  # noqa: E402
@@ -28,7 +30,10 @@ from train_dense import augment  # noqa: E402
 def load_ckpt(path, what="model"):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: checkpoint not found (run the earlier stage first)")
-    ck = torch.load(path)
+    try:
+        ck = torch.load(path)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as e:   # truncated or not a checkpoint
+        raise ValueError(f"{path}: cannot read checkpoint ({e})") from None
     if not isinstance(ck, dict) or what not in ck:
         raise ValueError(f"{path}: not a deit-micro checkpoint (no '{what}' entry)")
     return ck
@@ -456,6 +461,9 @@ def stage_qat(a, xtr, ytr, xte, yte, teacher):
     log(a.log, f"qat: done wall_s {wall:.0f}")
 
 
+RESERVED_NAMES = ("dense", "dense-c1", "bank", "dedicated", "latency", "latency-stage", "qat")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("stage", choices=["bank", "adapt", "dedicated", "latency", "qat"])
@@ -496,6 +504,9 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if not a.range_w >= 0:   # also rejects nan
         ap.error(f"--range-w {a.range_w}: must be >= 0")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", a.name) or a.name in RESERVED_NAMES:
+        ap.error(f"--name {a.name!r}: must be letters, digits, '-' or '_' and not the output of "
+                 f"another stage ({', '.join(RESERVED_NAMES)})")
     a.keep_cands = [float(v) for v in a.keep_cands.split(",")]
     if not 0.0 < a.target <= 1.0:
         ap.error(f"--target {a.target} is outside (0, 1]")
@@ -513,4 +524,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split  # noqa: E402
+from common import load_split, cli  # noqa: E402
 from train_select import build_model, evaluate, parse_sched, schedule_macs, seq_thresholds  # noqa: E402
 
 SCHEDULES = ["", "6:0.5", "3:0.6,6:0.6,9:0.6", "1:0.8,3:0.8,5:0.8,7:0.8,9:0.8", "2:0.7,5:0.7,8:0.7",
@@ -55,4 +55,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -93,6 +93,47 @@ class BadInputTest(unittest.TestCase):
         self.assertIn("--range-w -1.0: must be >= 0", err.getvalue())
         self.assertEqual(os.listdir(self.p), [])
 
+    def test_adapt_name_must_not_overwrite_another_stage(self):
+        import contextlib
+        import io
+        import train_select
+        for name in ("dense", "bank", "../x", ""):
+            err = io.StringIO()
+            with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
+                train_select.main(["adapt", "--ckpt-dir", self.p, "--name", name])
+            self.assertEqual(cm.exception.code, 2)
+            self.assertIn(f"--name {name!r}", err.getvalue())
+        self.assertEqual(os.listdir(self.p), [])
+
+    def test_scripts_exit_2_naming_the_file(self):
+        """Missing dataset, missing or truncated checkpoint: one line naming the file,
+        status 2, no traceback, nothing written."""
+        import subprocess
+        import sys
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        ck = os.path.join(self.p, "ck")
+        os.makedirs(ck)
+        with open(os.path.join(ck, "bank.pt"), "wb") as f:
+            f.write(b"PK\x03\x04 truncated")
+
+        def run(script, *args):
+            r = subprocess.run([sys.executable, os.path.join(here, script)] + list(args),
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
+            return r.stderr
+        nodata = os.path.join(self.p, "no-data")
+        self.assertIn(f"{nodata}: dataset directory not found",
+                      run("train_dense.py", "--ckpt-dir", ck, "--data", nodata))
+        self.assertIn(f"{nodata}: dataset directory not found",
+                      run("train_select.py", "bank", "--ckpt-dir", ck, "--data", nodata))
+        self.assertIn(os.path.join(ck, "dense.pt") + ": checkpoint not found",
+                      run("train_select.py", "bank", "--ckpt-dir", ck, "--limit", "64", "--test-limit", "16"))
+        self.assertIn(os.path.join(ck, "bank.pt") + ": cannot read checkpoint",
+                      run("train_select.py", "adapt", "--ckpt-dir", ck, "--kd", "0", "--limit", "64",
+                          "--test-limit", "16"))
+        self.assertEqual(sorted(os.listdir(ck)), ["bank.pt"])
+
     def test_latency_table_errors(self):
         path = os.path.join(self.p, "lat.json")
         json.dump({"model": "deit-micro", "blocks": [{"block": 0, "rows": [{"tokens": 2, "cycles": 1}]}]},
