@@ -155,10 +155,17 @@ class Selector(nn.Module):
     # so without one pruning-aware training lets the selector's pre-GELU values and head
     # deltas grow past their integer formats, which then clip them)
     range_terms = None
+    # range_max: None, or a dict that forward() records the largest |value| in, under
+    # "pre" (pre-GELU tensors, limit GELU_IN_LIM) and "delta" (head deltas, DELTA_LIM)
+    # (selranges.py)
+    range_max = None
 
     def _pre(self, x, lim=GELU_IN_LIM):
         if self.range_terms is not None:
             self.range_terms.append(range_excess(x, lim))
+        if self.range_max is not None:
+            k = "pre" if lim == GELU_IN_LIM else "delta"
+            self.range_max[k] = max(self.range_max.get(k, 0.0), float(x.detach().abs().max()))
         return x
 
     # qpart: None, or (parts, qat_ctx) for a measurement (selquant.py): the parts named in

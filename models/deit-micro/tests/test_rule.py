@@ -114,6 +114,22 @@ class DecisionRuleTest(unittest.TestCase):
             sel.range_terms = None
         self.assertLess(after, 0.5 * before)
 
+    def test_selector_ranges_record_the_largest_values(self):
+        import copy
+        import net
+        from selranges import selector_ranges
+        m = copy.deepcopy(self.model)
+        r0 = selector_ranges(m, self.x)
+        self.assertEqual(set(r0), {"pre", "delta"})
+        self.assertGreater(r0["pre"], 0.0)
+        self.assertTrue(all(s.range_max is None for s in m.selectors.values()))
+        with torch.no_grad():   # an l3 bias beyond the Q10 pre-GELU range shows up exactly
+            for l3 in m.selectors["4"].l3:
+                l3.weight.zero_()
+                l3.bias.fill_(2 * net.GELU_IN_LIM)
+        r1 = selector_ranges(m, self.x)
+        self.assertAlmostEqual(r1["pre"], max(r0["pre"], 2 * net.GELU_IN_LIM), places=4)
+
     def test_selector_parts_quantise_exactly_what_they_name(self):
         from net import QCtx, SEL_PARTS
         qc = QCtx("calib")
