@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Smoke test of the training pipeline that `make train` runs: every stage of
+# models/deit-micro/run_training.sh in its quick configuration (DM_QUICK: a few steps on
+# a few hundred images), then the C++ functional model loads the export and must give
+# the Python integer reference's thresholds and predictions, dense and on the schedule
+# the quick latency search chose.
+#   tests/deit_micro_smoke.sh HEATVIT_BINARY WORK_DIR
+set -euo pipefail
+HV="$1"; WORK="$2"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+rm -rf "$WORK"; mkdir -p "$WORK"
+DM_CKPT="$WORK/ck" DM_OUT="$WORK/out" DM_QUICK=1 \
+  bash "$ROOT/models/deit-micro/run_training.sh" > "$WORK/train.out" 2>&1 || { cat "$WORK/train.out"; exit 1; }
+for f in deit-micro-int8.hvt masks-default.hvt schedule-default.json results.json reference-outputs.json; do
+  [[ -s "$WORK/out/$f" ]] || { echo "run_training.sh wrote no $f"; exit 1; }
+done
+for s in dense dense2 bank adapt adapt2 latency dedicated qat quantize masks evaluate; do
+  grep -q "stage $s wall_s" "$WORK/ck/train.log" || { echo "stage $s did not run"; exit 1; }
+done
+for sch in dense default; do
+  "$HV" eval --model deit-micro --weights "$WORK/out/deit-micro-int8.hvt" --schedule $sch --limit 16 \
+    --threads 1 --report "$WORK/eval-$sch.json" -q
+done
+/usr/bin/python3 - "$WORK" <<'PY'
+import json, sys
+w = sys.argv[1]
+ref = json.load(open(f"{w}/out/reference-outputs.json"))
+for name in ("dense", "default"):
+    r = json.load(open(f"{w}/eval-{name}.json"))
+    assert r["images"] == 16, r["images"]
+    assert r["predictions"][:16] == ref[name]["pred"][:16], (name, r["predictions"], ref[name]["pred"])
+    got = [(s["block"], s["threshold"]) for s in (r["schedule"].get("selectors") or [])]
+    want = [(t["block"], t["threshold"]) for t in ref[name]["thresholds"]]
+    assert got == want, (name, got, want)
+    print(f"{name}: 16 predictions and thresholds {want} equal the Python reference")
+PY
