@@ -28,10 +28,13 @@ class DataError(Exception):
 def cli(main):
     """Run a script's main(). Bad input -- a missing or malformed dataset, checkpoint,
     export or JSON file, whose messages name the file and field -- exits with status 2
-    and one line on stderr instead of a traceback. Argument errors exit 2 in argparse."""
+    and one line on stderr instead of a traceback (HEATVIT_DEBUG=1 keeps the traceback).
+    Argument errors exit 2 in argparse."""
     try:
         return main()
     except (DataError, OSError, ValueError, KeyError, EOFError) as e:
+        if os.environ.get("HEATVIT_DEBUG"):
+            raise
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
 
