@@ -9,6 +9,14 @@ set -euo pipefail
 HV="$1"; WORK="$2"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 rm -rf "$WORK"; mkdir -p "$WORK"
+# an old checkpoint directory (one adapt cycle) is refused before any stage runs
+mkdir -p "$WORK/old"; : > "$WORK/old/adapt.pt"
+set +e
+DM_CKPT="$WORK/old" DM_OUT="$WORK/old-out" DM_QUICK=1 bash "$ROOT/models/deit-micro/run_training.sh" 2> "$WORK/old.err"
+rc=$?
+set -e
+[[ $rc -eq 2 ]] && grep -q "adapt.pt: written by a one-cycle adapt stage" "$WORK/old.err" \
+  && [[ "$(ls "$WORK/old")" == "adapt.pt" ]] || { echo "old checkpoint directory: rc $rc"; cat "$WORK/old.err"; exit 1; }
 DM_CKPT="$WORK/ck" DM_OUT="$WORK/out" DM_QUICK=1 \
   bash "$ROOT/models/deit-micro/run_training.sh" > "$WORK/train.out" 2>&1 || { cat "$WORK/train.out"; exit 1; }
 for f in deit-micro-int8.hvt masks-default.hvt schedule-default.json results.json reference-outputs.json; do

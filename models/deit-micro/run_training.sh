@@ -44,6 +44,14 @@ stage() {  # stage NAME OUTPUT CMD...
   echo "$(date -u +%FT%TZ) stage $name wall_s $((SECONDS - t0))" | tee -a "$LOG"
 }
 
+# a checkpoint directory from before the adapt stage had two cycles: its adapt.pt is the
+# first cycle, and skipping stage adapt2 because it exists would be wrong
+if [[ -e "$CK/adapt.pt" && ! -e "$CK/adapt-c1.pt" ]]; then
+  echo "error: $CK/adapt.pt: written by a one-cycle adapt stage (there is no adapt-c1.pt);" \
+       "rename it to adapt-c1.pt to run the second cycle from it, or remove it" >&2
+  exit 2
+fi
+
 cd "$HERE"
 stage dense "$CK/dense-c1.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
   --name dense-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}"
