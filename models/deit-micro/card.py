@@ -74,15 +74,12 @@ def render(R, log_lines):
             f"| float dense (after stage 1) | {pct(R['float_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |",
             f"| float dense (backbone after the bank stage) | {pct(R['float_bank_dense_acc'])} | "
             f"{R['dense_macs'] / 1e6:.2f} | 0 | 50 |"]
-    if "float_adapt_c1_dense_acc" in R:
-        out.append(f"| float dense (backbone after the first cycle of pruning-aware fine-tuning) | "
-                   f"{pct(R['float_adapt_c1_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |")
-    if "float_adapt_dense_acc" in R:
-        out.append(f"| float dense (backbone after pruning-aware fine-tuning) | "
-                   f"{pct(R['float_adapt_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |")
-    if "float_latency_dense_acc" in R:
-        out.append(f"| float dense (backbone after the latency-aware stage) | "
-                   f"{pct(R['float_latency_dense_acc'])} | {R['dense_macs'] / 1e6:.2f} | 0 | 50 |")
+    for key, what in (("float_adapt_c1_dense_acc", "the first cycle of pruning-aware fine-tuning"),
+                      ("float_adapt_dense_acc", "pruning-aware fine-tuning"),
+                      ("float_latency_dense_acc", "the latency-aware stage")):
+        if key in R:
+            out.append(f"| float dense (backbone after {what}) | {pct(R[key])} | "
+                       f"{R['dense_macs'] / 1e6:.2f} | 0 | 50 |")
     out += [
             f"| int8 dense (integer reference) | {pct(d['accuracy'])} | {d['macs_per_image'] / 1e6:.2f} | 0 | 50 |"]
     f = R["int8_default_full"]

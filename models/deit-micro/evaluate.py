@@ -70,14 +70,10 @@ def main(argv=None):
     R["float_dense_acc"] = t_eval(dense, xt, yt)[0]
     bank, _ = build_model(os.path.join(a.ckpt_dir, "bank.pt"))
     R["float_bank_dense_acc"] = t_eval(bank, xt, yt)[0]
-    if os.path.exists(os.path.join(a.ckpt_dir, "adapt-c1.pt")):   # adapt cycle 1 (older runs: one cycle)
-        adapt, _ = build_model(os.path.join(a.ckpt_dir, "adapt-c1.pt"))
-        R["float_adapt_c1_dense_acc"] = t_eval(adapt, xt, yt)[0]
-        del adapt
-    if os.path.exists(os.path.join(a.ckpt_dir, "adapt.pt")):   # stage adapt (absent in older runs)
-        adapt, _ = build_model(os.path.join(a.ckpt_dir, "adapt.pt"))
-        R["float_adapt_dense_acc"] = t_eval(adapt, xt, yt)[0]
-        del adapt
+    # the adapt stage's two cycles (older runs: one cycle, or no adapt stage)
+    for key, f in (("float_adapt_c1_dense_acc", "adapt-c1.pt"), ("float_adapt_dense_acc", "adapt.pt")):
+        if os.path.exists(os.path.join(a.ckpt_dir, f)):
+            R[key] = t_eval(build_model(os.path.join(a.ckpt_dir, f))[0], xt, yt)[0]
     lat, _ = build_model(os.path.join(a.ckpt_dir, "latency.pt"))
     R["float_latency_dense_acc"] = t_eval(lat, xt, yt)[0]
     ded, ck = build_model(os.path.join(a.ckpt_dir, "dedicated.pt"))

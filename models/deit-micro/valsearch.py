@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DEFAULT_DATA, HERE, DataError, atomic_write_json, load_split  # noqa: E402
+from common import DEFAULT_DATA, HERE, atomic_write_json, cli, load_split  # noqa: E402
 from costs import DENSE_MACS, expected_tokens, model_macs  # noqa: E402
 import sweep  # noqa: E402
 
@@ -92,11 +92,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         vdir = os.path.join(tmp, "val")
         os.mkdir(vdir)
-        try:
-            write_val_dir(vdir, a.data, a.val)
-        except DataError as e:
-            print(f"valsearch.py: {e}", file=sys.stderr)
-            sys.exit(2)
+        write_val_dir(vdir, a.data, a.val)   # a bad dataset: DataError, exit 2 in common.cli
         dense_val = run_eval(a.heatvit, a.weights, [], vdir, tmp)
         rows = []
         for s in cands:
@@ -125,4 +121,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)
