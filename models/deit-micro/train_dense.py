@@ -55,7 +55,16 @@ def main(argv=None):
                          "(fresh optimiser state; warm restart)")
     ap.add_argument("--name", default="dense",
                     help="checkpoint stem: writes NAME.pt and resumes from NAME-last.pt")
+    ap.add_argument("--teacher", default=None,
+                    help="convolutional teacher checkpoint (train_teacher.py): hard distillation "
+                         "through the CLS head, DeiT-style")
+    ap.add_argument("--distill-w", type=float, default=0.5,
+                    help="weight of the teacher's labels in the loss (the true labels get 1 - w)")
     a = ap.parse_args(argv)
+    if not 0.0 <= a.distill_w <= 1.0:
+        ap.error(f"--distill-w {a.distill_w}: must lie in [0, 1]")
+    if a.epochs < 1 or a.bs < 1:
+        ap.error("--epochs and --bs must be at least 1")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -68,6 +77,11 @@ def main(argv=None):
     xtr, ytr = torch.from_numpy(xtr.copy()), torch.from_numpy(ytr)
     xte, yte = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
 
+    teacher = None
+    if a.teacher:
+        from train_teacher import load_teacher
+        teacher = load_teacher(a.teacher)
+        log(a.log, f"dense: hard distillation from {a.teacher} (weight {a.distill_w})")
     model = DeitMicro()
     prior_wall = 0.0
     if a.init:
@@ -115,6 +129,10 @@ def main(argv=None):
                 g["lr"] = lr_at(step)
             out = model(xb)
             loss = F.cross_entropy(out, yb, label_smoothing=0.1)
+            if teacher is not None:
+                with torch.no_grad():
+                    yt = teacher(xb).argmax(-1)
+                loss = (1 - a.distill_w) * loss + a.distill_w * F.cross_entropy(out, yt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -140,7 +158,8 @@ def main(argv=None):
     acc = evaluate(model, xte, yte)
     tmp = out_path + ".tmp"
     torch.save({"model": model.state_dict(), "test_acc": acc, "wall": wall + prior_wall,
-                "epochs": a.epochs}, tmp)
+                "epochs": a.epochs,
+                "teacher": (os.path.basename(a.teacher), a.distill_w) if a.teacher else None}, tmp)
     os.replace(tmp, out_path)
     log(a.log, f"dense: done '{a.name}' test_acc {acc:.4f} wall_s {wall:.0f}"
                + (f" (with earlier cycles {wall + prior_wall:.0f})" if a.init else ""))

@@ -132,6 +132,11 @@ class BadInputTest(unittest.TestCase):
         self.assertIn(os.path.join(ck, "bank.pt") + ": cannot read checkpoint",
                       run("train_select.py", "adapt", "--ckpt-dir", ck, "--kd", "0", "--limit", "64",
                           "--test-limit", "16"))
+        self.assertIn(os.path.join(ck, "bank.pt") + ": not a readable teacher checkpoint",
+                      run("train_dense.py", "--ckpt-dir", ck, "--limit", "64", "--test-limit", "16",
+                          "--teacher", os.path.join(ck, "bank.pt")))
+        self.assertIn(f"{nodata}: dataset directory not found",
+                      run("train_teacher.py", "--ckpt-dir", ck, "--data", nodata))
         self.assertEqual(sorted(os.listdir(ck)), ["bank.pt"])
 
     def test_latency_table_errors(self):

@@ -31,6 +31,27 @@ class PipelineSmokeTest(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
+    def test_teacher_and_distillation(self):
+        """The convolutional teacher trains and resumes; the dense stage distils from it
+        (its labels change the student's weights) and records it."""
+        import train_teacher
+        ck = os.path.join(self.dir, "kd")
+        q = ["--ckpt-dir", ck, "--limit", "256", "--test-limit", "64", "--threads", "1"]
+        train_teacher.main(q + ["--epochs", "1", "--bs", "64"])
+        os.remove(os.path.join(ck, "teacher.pt"))
+        train_teacher.main(q + ["--epochs", "2", "--bs", "64"])  # resumes at epoch 1
+        self.assertEqual(torch.load(os.path.join(ck, "teacher-last.pt"))["epoch"], 2)
+        teacher = os.path.join(ck, "teacher.pt")
+        self.assertEqual(train_teacher.load_teacher(teacher).head.weight.shape, (10, 128))
+        heads = []
+        for name, w in (("plain", "0"), ("kd", "1")):
+            train_dense.main(q + ["--epochs", "1", "--bs", "64", "--name", name, "--teacher", teacher,
+                                  "--distill-w", w])
+            c = torch.load(os.path.join(ck, name + ".pt"))
+            self.assertEqual(c["teacher"], ("teacher.pt", float(w)))
+            heads.append(c["model"]["head.weight"])
+        self.assertFalse(torch.equal(heads[0], heads[1]))
+
     def test_all_stages(self):
         ck, out = self.ck, self.out
         q = ["--ckpt-dir", ck, "--limit", "256", "--test-limit", "64", "--threads", "1"]
