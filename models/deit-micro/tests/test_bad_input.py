@@ -71,6 +71,18 @@ class BadInputTest(unittest.TestCase):
         with self.assertRaisesRegex(FileNotFoundError, "missing.pt: checkpoint not found"):
             build_model(os.path.join(self.p, "missing.pt"))
 
+    def test_teacher_of_another_shape(self):
+        from train_teacher import ConvTeacher, load_teacher
+        sd = ConvTeacher().state_dict()
+        sd["head.weight"] = torch.zeros(10, 64)
+        path = os.path.join(self.p, "teacher.pt")
+        torch.save({"teacher": sd}, path)
+        with self.assertRaisesRegex(ValueError, "teacher.pt: tensor 'head.weight' missing or of another shape"):
+            load_teacher(path)
+        torch.save({"model": DeitMicro().state_dict()}, path)
+        with self.assertRaisesRegex(ValueError, "teacher.pt: not a readable teacher checkpoint"):
+            load_teacher(path)
+
     def test_unknown_selector_block(self):
         path = os.path.join(self.p, "s.json")
         json.dump({"selectors": [{"block": 3, "keep": 0.7}, {"block": 11, "keep": 0.5}]}, open(path, "w"))
