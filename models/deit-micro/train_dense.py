@@ -78,6 +78,8 @@ def main(argv=None):
     xte, yte = torch.from_numpy(xte.copy()), torch.from_numpy(yte)
 
     teacher = None
+    # provenance of the distillation, kept in every checkpoint: a resumed run must use the same
+    tinfo = (os.path.basename(a.teacher), a.distill_w) if a.teacher else None
     if a.teacher:
         from train_teacher import load_teacher
         teacher = load_teacher(a.teacher)
@@ -109,6 +111,9 @@ def main(argv=None):
     start_epoch, wall = 0, 0.0
     if os.path.exists(last_path):
         ck = torch.load(last_path)
+        if ck.get("teacher") != tinfo:
+            raise ValueError(f"{last_path}: written with teacher {ck.get('teacher')}, this run asks for "
+                             f"{tinfo} (same --teacher/--distill-w, or another --name)")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         start_epoch, wall = ck["epoch"], ck["wall"]
@@ -153,13 +158,13 @@ def main(argv=None):
                    f"test_acc {acc:.4f} epoch_s {dt:.0f} total_s {wall:.0f}")
         tmp = last_path + ".tmp"
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": ep + 1,
-                    "wall": wall}, tmp)
+                    "wall": wall, "teacher": tinfo}, tmp)
         os.replace(tmp, last_path)
     acc = evaluate(model, xte, yte)
     tmp = out_path + ".tmp"
     torch.save({"model": model.state_dict(), "test_acc": acc, "wall": wall + prior_wall,
                 "epochs": a.epochs,
-                "teacher": (os.path.basename(a.teacher), a.distill_w) if a.teacher else None}, tmp)
+                "teacher": tinfo}, tmp)
     os.replace(tmp, out_path)
     log(a.log, f"dense: done '{a.name}' test_acc {acc:.4f} wall_s {wall:.0f}"
                + (f" (with earlier cycles {wall + prior_wall:.0f})" if a.init else ""))

@@ -51,6 +51,10 @@ class PipelineSmokeTest(unittest.TestCase):
             self.assertEqual(c["teacher"], ("teacher.pt", float(w)))
             heads.append(c["model"]["head.weight"])
         self.assertFalse(torch.equal(heads[0], heads[1]))
+        # resuming a distilled run without its teacher (or the reverse) is refused
+        os.remove(os.path.join(ck, "kd.pt"))
+        with self.assertRaisesRegex(ValueError, "kd-last.pt: written with teacher \\('teacher.pt', 1.0\\)"):
+            train_dense.main(q + ["--epochs", "2", "--bs", "64", "--name", "kd"])
 
     def test_all_stages(self):
         ck, out = self.ck, self.out
