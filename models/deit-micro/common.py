@@ -39,6 +39,22 @@ def cli(main):
         sys.exit(2)
 
 
+def load_ckpt(path, what="model"):
+    """A torch checkpoint dict with entry `what`; FileNotFoundError / ValueError naming the
+    file for a missing, truncated or foreign file."""
+    import pickle
+    import torch
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: checkpoint not found (run the earlier stage first)")
+    try:
+        ck = torch.load(path)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as e:   # truncated or not a checkpoint
+        raise ValueError(f"{path}: cannot read checkpoint ({e})") from None
+    if not isinstance(ck, dict) or what not in ck:
+        raise ValueError(f"{path}: not a deit-micro checkpoint (no '{what}' entry)")
+    return ck
+
+
 def _read_idx(path, expect_dims):
     if not os.path.exists(path):
         raise DataError(f"{path}: dataset file not found (set HEATVIT_FMNIST or --data)")

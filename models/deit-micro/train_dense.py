@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, log, cli  # noqa: E402
+from common import load_split, load_ckpt, log, cli  # noqa: E402
 from model import DeitMicro, check_backbone_state  # noqa: E402
 
 
@@ -88,10 +88,10 @@ def main(argv=None):
     prior_wall = 0.0
     if a.init:
         try:
-            ck = torch.load(a.init)
+            ck = load_ckpt(a.init)
             sd = ck["model"]
             check_backbone_state(sd, a.init)
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError) as e:
+        except (OSError, KeyError, TypeError, ValueError) as e:
             print(f"error: {a.init}: cannot start a new cycle from this dense checkpoint: {e}",
                   file=sys.stderr)
             sys.exit(2)
@@ -110,7 +110,7 @@ def main(argv=None):
 
     start_epoch, wall = 0, 0.0
     if os.path.exists(last_path):
-        ck = torch.load(last_path)
+        ck = load_ckpt(last_path, "opt")
         if ck.get("teacher") != tinfo:
             raise ValueError(f"{last_path}: written with teacher {ck.get('teacher')}, this run asks for "
                              f"{tinfo} (same --teacher/--distill-w, or another --name)")

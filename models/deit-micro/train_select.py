@@ -8,7 +8,6 @@ import argparse
 import json
 import math
 import os
-import pickle
 import re
 import sys
 import time
@@ -18,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS, cli  # noqa: E402
+from common import load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS, cli, load_ckpt  # noqa: E402
 from model import check_backbone_state  # noqa: E402
 from net import PrunedDeit, QCtx, SPREAD_MIN  # noqa: E402
 from costs import LatencyTable, model_macs  # noqa: E402
@@ -27,18 +26,6 @@ from train_dense import augment  # noqa: E402
 
 
 # ------------------------------------------------------------------ helpers
-def load_ckpt(path, what="model"):
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: checkpoint not found (run the earlier stage first)")
-    try:
-        ck = torch.load(path)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as e:   # truncated or not a checkpoint
-        raise ValueError(f"{path}: cannot read checkpoint ({e})") from None
-    if not isinstance(ck, dict) or what not in ck:
-        raise ValueError(f"{path}: not a deit-micro checkpoint (no '{what}' entry)")
-    return ck
-
-
 def build_model(ck_path):
     ck = load_ckpt(ck_path)
     sd = ck["model"]

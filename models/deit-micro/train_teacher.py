@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, log, cli, PIX_MEAN, PIX_STD  # noqa: E402
+from common import load_split, load_ckpt, log, cli, PIX_MEAN, PIX_STD  # noqa: E402
 from train_dense import augment  # noqa: E402
 
 
@@ -48,11 +48,7 @@ class ConvTeacher(nn.Module):
 
 def load_teacher(path):
     """The trained teacher in eval mode; ValueError naming the file if it is not one."""
-    try:
-        ck = torch.load(path)
-        sd = ck["teacher"]
-    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable teacher checkpoint ({e})") from None
+    sd = load_ckpt(path, "teacher")["teacher"]
     t = ConvTeacher()
     ref = t.state_dict()
     for k, v in ref.items():
@@ -114,7 +110,7 @@ def main(argv=None):
 
     start, wall = 0, 0.0
     if os.path.exists(last_path):
-        ck = torch.load(last_path)
+        ck = load_ckpt(last_path, "opt")
         model.load_state_dict(ck["teacher"])
         opt.load_state_dict(ck["opt"])
         start, wall = ck["epoch"], ck["wall"]

@@ -80,7 +80,11 @@ class BadInputTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "teacher.pt: tensor 'head.weight' missing or of another shape"):
             load_teacher(path)
         torch.save({"model": DeitMicro().state_dict()}, path)
-        with self.assertRaisesRegex(ValueError, "teacher.pt: not a readable teacher checkpoint"):
+        with self.assertRaisesRegex(ValueError, "teacher.pt: not a deit-micro checkpoint \\(no 'teacher' entry\\)"):
+            load_teacher(path)
+        with open(path, "wb") as f:   # not a zip, not a pickle
+            f.write(bytes(range(256)))
+        with self.assertRaisesRegex(ValueError, "teacher.pt: cannot read checkpoint"):
             load_teacher(path)
 
     def test_unknown_selector_block(self):
@@ -144,11 +148,14 @@ class BadInputTest(unittest.TestCase):
         self.assertIn(os.path.join(ck, "bank.pt") + ": cannot read checkpoint",
                       run("train_select.py", "adapt", "--ckpt-dir", ck, "--kd", "0", "--limit", "64",
                           "--test-limit", "16"))
-        self.assertIn(os.path.join(ck, "bank.pt") + ": not a readable teacher checkpoint",
+        self.assertIn(os.path.join(ck, "bank.pt") + ": cannot read checkpoint",
                       run("train_dense.py", "--ckpt-dir", ck, "--limit", "64", "--test-limit", "16",
                           "--teacher", os.path.join(ck, "bank.pt")))
         self.assertIn(f"{nodata}: dataset directory not found",
                       run("train_teacher.py", "--ckpt-dir", ck, "--data", nodata))
+        self.assertIn(os.path.join(ck, "bank.pt") + ": cannot read checkpoint",
+                      run("train_dense.py", "--ckpt-dir", ck, "--limit", "64", "--test-limit", "16",
+                          "--init", os.path.join(ck, "bank.pt")))
         self.assertEqual(sorted(os.listdir(ck)), ["bank.pt"])
 
     def test_latency_table_errors(self):
