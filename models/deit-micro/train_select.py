@@ -153,7 +153,7 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
     opt = torch.optim.AdamW(groups)
     start, wall = 0, 0.0
     if os.path.exists(ckpt):
-        ck = torch.load(ckpt)
+        ck = load_ckpt(ckpt, "opt")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         start, wall = ck["step"], ck["wall"]
@@ -335,7 +335,7 @@ def stage_latency(a, xtr, ytr, xte, yte, teacher):
     st = {"stage": 0, "sched": [], "history": [], "wall": 0.0}
     if os.path.exists(state_path):
         st = json.load(open(state_path))
-        model.load_state_dict(torch.load(os.path.join(a.ckpt_dir, "latency-stage.pt"))["model"])
+        model.load_state_dict(load_ckpt(os.path.join(a.ckpt_dir, "latency-stage.pt"))["model"])
         log(a.log, f"latency: resumed after stage {st['stage']}")
     nval = a.val
     xv, yv = xtr[-nval:], ytr[-nval:]
