@@ -5,7 +5,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -23,6 +22,13 @@ def augment(xb, gen):
     dx = torch.randint(0, 5, (1,), generator=gen).item()
     dy = torch.randint(0, 5, (1,), generator=gen).item()
     return pad[:, dy:dy + 28, dx:dx + 28]
+
+
+def warmup_cosine(step, peak, warm, total):
+    """Learning rate of a step: linear warm-up over `warm` steps, then cosine to 0 at `total`."""
+    if step < warm:
+        return peak * (step + 1) / warm
+    return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
 @torch.no_grad()
@@ -103,11 +109,6 @@ def main(argv=None):
     total = a.epochs * steps_per_epoch
     warm = int(a.warmup * steps_per_epoch)
 
-    def lr_at(step):
-        if step < warm:
-            return a.lr * (step + 1) / warm
-        return a.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
     start_epoch, wall = 0, 0.0
     if os.path.exists(last_path):
         ck = load_ckpt(last_path, "opt")
@@ -131,7 +132,7 @@ def main(argv=None):
             xb = augment(xtr[idx], gen)
             yb = ytr[idx]
             for g in opt.param_groups:
-                g["lr"] = lr_at(step)
+                g["lr"] = warmup_cosine(step, a.lr, warm, total)
             out = model(xb)
             loss = F.cross_entropy(out, yb, label_smoothing=0.1)
             if teacher is not None:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import load_split, load_ckpt, log, cli, PIX_MEAN, PIX_STD  # noqa: E402
-from train_dense import augment  # noqa: E402
+from train_dense import augment, evaluate, warmup_cosine  # noqa: E402
 
 
 def conv_bn(cin, cout):
@@ -62,15 +62,6 @@ def load_teacher(path):
     return t
 
 
-@torch.no_grad()
-def evaluate(model, x, y, bs=500):
-    model.eval()
-    correct = 0
-    for i in range(0, len(x), bs):
-        correct += (model(x[i:i + bs]).argmax(-1) == y[i:i + bs]).sum().item()
-    return correct / len(x)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt-dir", required=True)
@@ -103,11 +94,6 @@ def main(argv=None):
     spe = math.ceil(len(xtr) / a.bs)
     total, warm = a.epochs * spe, max(1, spe // 4)
 
-    def lr_at(step):
-        if step < warm:
-            return a.lr * (step + 1) / warm
-        return a.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
     start, wall = 0, 0.0
     if os.path.exists(last_path):
         ck = load_ckpt(last_path, "opt")
@@ -125,7 +111,7 @@ def main(argv=None):
             idx = perm[i * a.bs:(i + 1) * a.bs]
             xb, yb = augment(xtr[idx], gen), ytr[idx]
             for g in opt.param_groups:
-                g["lr"] = lr_at(step)
+                g["lr"] = warmup_cosine(step, a.lr, warm, total)
             loss = F.cross_entropy(model(xb), yb, label_smoothing=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
