@@ -66,11 +66,16 @@ def main(argv=None):
                          "through the CLS head, DeiT-style")
     ap.add_argument("--distill-w", type=float, default=0.5,
                     help="weight of the teacher's labels in the loss (the true labels get 1 - w)")
+    ap.add_argument("--eval-every", type=int, default=1,
+                    help="evaluate on the test set every N epochs (and after the last)")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: matrix products in bfloat16 under autocast (fp32 weights, optimiser "
+                         "and loss); about 5x faster on CPUs with AMX (docs/deit-micro-training.md)")
     a = ap.parse_args(argv)
     if not 0.0 <= a.distill_w <= 1.0:
         ap.error(f"--distill-w {a.distill_w}: must lie in [0, 1]")
-    if a.epochs < 1 or a.bs < 1:
-        ap.error("--epochs and --bs must be at least 1")
+    if a.epochs < 1 or a.bs < 1 or a.eval_every < 1:
+        ap.error("--epochs, --bs and --eval-every must be at least 1")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -119,6 +124,8 @@ def main(argv=None):
         opt.load_state_dict(ck["opt"])
         start_epoch, wall = ck["epoch"], ck["wall"]
         log(a.log, f"dense: resumed from {last_path} at epoch {start_epoch}")
+    if a.precision != "fp32":
+        log(a.log, f"dense: {a.precision} matrix products (autocast)")
 
     step = start_epoch * steps_per_epoch
     for ep in range(start_epoch, a.epochs):
@@ -133,7 +140,9 @@ def main(argv=None):
             yb = ytr[idx]
             for g in opt.param_groups:
                 g["lr"] = warmup_cosine(step, a.lr, warm, total)
-            out = model(xb)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                out = model(xb)
+            out = out.float()
             loss = F.cross_entropy(out, yb, label_smoothing=0.1)
             if teacher is not None:
                 with torch.no_grad():
@@ -154,9 +163,12 @@ def main(argv=None):
                 return
         dt = time.time() - t0
         wall += dt
-        acc = evaluate(model, xte, yte)
+        if (ep + 1) % a.eval_every == 0 or ep + 1 == a.epochs:
+            acc = f"{evaluate(model, xte, yte):.4f}"
+        else:
+            acc = "-"
         log(a.log, f"dense: epoch {ep + 1}/{a.epochs} loss {tl / n:.4f} train_acc {tc / n:.4f} "
-                   f"test_acc {acc:.4f} epoch_s {dt:.0f} total_s {wall:.0f}")
+                   f"test_acc {acc} epoch_s {dt:.0f} total_s {wall:.0f}")
         tmp = last_path + ".tmp"
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": ep + 1,
                     "wall": wall, "teacher": tinfo}, tmp)
@@ -164,7 +176,7 @@ def main(argv=None):
     acc = evaluate(model, xte, yte)
     tmp = out_path + ".tmp"
     torch.save({"model": model.state_dict(), "test_acc": acc, "wall": wall + prior_wall,
-                "epochs": a.epochs,
+                "epochs": a.epochs, "precision": a.precision,
                 "teacher": tinfo}, tmp)
     os.replace(tmp, out_path)
     log(a.log, f"dense: done '{a.name}' test_acc {acc:.4f} wall_s {wall:.0f}"

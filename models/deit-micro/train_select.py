@@ -127,12 +127,13 @@ def schedule_macs(toks, sched):
 # ------------------------------------------------------------------ training loop
 def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed, logf, tag,
                 bs=128, ckpt_every=100, ratio_w=2.0, ratio_weights=None, trainable_sel=None,
-                teacher=None, kd_w=1.0, spread_w=1.0, rule="gumbel", range_w=0.0):
+                teacher=None, kd_w=1.0, spread_w=1.0, rule="gumbel", range_w=0.0, precision="fp32"):
     """teacher: frozen dense model; when given, the loss adds kd_w * KL(teacher || model)
     on the same augmented batch (DynamicViT-style logit distillation). range_w > 0 adds
     range_w * the selectors' range excess (net.range_excess: pre-GELU values beyond
     net.GELU_IN_LIM, head deltas beyond net.DELTA_LIM), which keeps the selectors inside
-    their integer formats."""
+    their integer formats. precision "bf16": the forward passes (model and teacher) run under
+    bfloat16 autocast; weights, optimiser state and the loss stay fp32."""
     sel_params = [p for b, s in model.selectors.items()
                   if trainable_sel is None or int(b) in trainable_sel for p in s.parameters()]
     for p in model.selectors.parameters():  # lr_sel = 0: frozen selectors
@@ -174,24 +175,28 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
         if range_w > 0:
             for s_ in model.selectors.values():
                 s_.range_terms = []
+        amp = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
         try:
-            out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True, rule=rule)
-            terms = [t for s_ in model.selectors.values() for t in (s_.range_terms or [])]
+            with amp:
+                out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True, rule=rule)
+            terms = [t.float() for s_ in model.selectors.values() for t in (s_.range_terms or [])]
         finally:
             for s_ in model.selectors.values():
                 s_.range_terms = None
+        out = out.float()
         loss = F.cross_entropy(out, yb, label_smoothing=0.1)
         if terms:
             loss = loss + range_w * torch.stack(terms).sum()
         if teacher is not None:
-            with torch.no_grad():
-                tp = F.softmax(teacher(xb), -1)
+            with torch.no_grad(), amp:
+                tl_ = teacher(xb)
+            tp = F.softmax(tl_.float(), -1)
             loss = loss + kd_w * F.kl_div(F.log_softmax(out, -1), tp, reduction="batchmean")
         for (b, frac, rho) in aux["ratio"]:
             w = 1.0 if ratio_weights is None else ratio_weights.get(b, 1.0)
-            loss = loss + ratio_w * w * (frac - rho) ** 2
+            loss = loss + ratio_w * w * (frac.float() - rho) ** 2
         for (b, sd) in aux["spread"]:
-            loss = loss + spread_w * F.relu(SPREAD_MIN - sd) ** 2
+            loss = loss + spread_w * F.relu(SPREAD_MIN - sd.float()) ** 2
         opt.zero_grad(set_to_none=True)
         if loss.requires_grad:  # a dense step with a frozen backbone has nothing to train
             loss.backward()
@@ -223,7 +228,8 @@ def stage_bank(a, xtr, ytr, xte, yte, teacher):
     model, _ = build_model(os.path.join(a.ckpt_dir, "dense.pt"))
     wall = train_steps(model, xtr, ytr, a.steps, lambda g, s: random_sched(g), QCtx("float"),
                        a.lr_bb, a.lr_sel, os.path.join(a.ckpt_dir, "bank-last.pt"), a.seed,
-                       a.log, "bank", bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd)
+                       a.log, "bank", bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd,
+                       precision=a.precision)
     acc, _ = evaluate(model, xte, yte)
     save_final(os.path.join(a.ckpt_dir, "bank.pt"), model, wall=wall, dense_acc=acc)
     log(a.log, f"bank: done dense test_acc {acc:.4f} wall_s {wall:.0f}")
@@ -278,7 +284,7 @@ def stage_adapt(a, xtr, ytr, xte, yte, teacher):
     wall = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
                        a.lr_sel, os.path.join(a.ckpt_dir, f"{a.name}-last.pt"), a.seed, a.log,
                        a.name, bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd,
-                       rule=a.rule, range_w=a.range_w)
+                       rule=a.rule, range_w=a.range_w, precision=a.precision)
     shifts = recentre_selectors(model, xtr[:1000])
     log(a.log, f"{a.name}: selector score offsets removed (log-odds): "
                + ", ".join(f"{b}: {c:.1f}" for b, c in shifts.items()))
@@ -293,7 +299,8 @@ def stage_dedicated(a, xtr, ytr, xte, yte, teacher):
     wall = train_steps(model, xtr, ytr, a.steps, lambda g, s: sched, QCtx("float"), a.lr_bb,
                        a.lr_sel, os.path.join(a.ckpt_dir, "dedicated-last.pt"), a.seed + 1,
                        a.log, "dedicated", bs=a.bs, ckpt_every=a.ckpt_every,
-                       trainable_sel=[b for b, _ in sched], teacher=teacher, kd_w=a.kd)
+                       trainable_sel=[b for b, _ in sched], teacher=teacher, kd_w=a.kd,
+                       precision=a.precision)
     save_final(os.path.join(a.ckpt_dir, "dedicated.pt"), model, wall=wall, sched=sched)
     log(a.log, f"dedicated: done wall_s {wall:.0f}")
 
@@ -394,7 +401,8 @@ def stage_latency(a, xtr, ytr, xte, yte, teacher):
         ck = os.path.join(a.ckpt_dir, f"latency-stage{k}-last.pt")
         w = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
                         a.lr_sel, ck, a.seed + 10 + k, a.log, f"latency-stage{k}", bs=a.bs,
-                        ckpt_every=a.ckpt_every, ratio_weights=rw, teacher=teacher, kd_w=a.kd)
+                        ckpt_every=a.ckpt_every, ratio_weights=rw, teacher=teacher, kd_w=a.kd,
+                        precision=a.precision)
         acc_ft, _ = evaluate(model, xv, yv, sched=sched, thresholds=seq_thresholds(model, xv, sched))
         acc_dense, _ = evaluate(model, xv, yv)
         log(a.log, f"latency: stage {k}: after fine-tuning val acc {acc_ft:.4f} (dense {acc_dense:.4f})")
@@ -487,8 +495,13 @@ def main(argv=None):
     ap.add_argument("--range-w", type=float, default=0.0,
                     help="adapt and qat: weight of the penalty that keeps selector values inside "
                          "their integer formats (net.range_excess); 0 = off")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bank, adapt, dedicated, latency: bf16 runs the training forward passes "
+                         "under bfloat16 autocast (fp32 weights, optimiser and loss); qat is fp32 only")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
+    if a.stage == "qat" and a.precision != "fp32":
+        ap.error("--precision bf16: the qat stage's fake quantisation must run in fp32")
     if not a.range_w >= 0:   # also rejects nan
         ap.error(f"--range-w {a.range_w}: must be >= 0")
     if not re.fullmatch(r"[A-Za-z0-9_-]+", a.name) or a.name in RESERVED_NAMES:

@@ -109,6 +109,24 @@ class BadInputTest(unittest.TestCase):
         self.assertIn("--range-w -1.0: must be >= 0", err.getvalue())
         self.assertEqual(os.listdir(self.p), [])
 
+    def test_qat_refuses_bf16_and_bad_eval_every(self):
+        import contextlib
+        import io
+        import train_dense
+        import train_select
+        for fn, argv, msg in ((train_select.main, ["qat", "--ckpt-dir", self.p, "--precision", "bf16"],
+                               "qat stage's fake quantisation must run in fp32"),
+                              (train_dense.main, ["--ckpt-dir", self.p, "--eval-every", "0"],
+                               "--eval-every must be at least 1"),
+                              (train_dense.main, ["--ckpt-dir", self.p, "--precision", "fp16"],
+                               "--precision: invalid choice")):
+            err = io.StringIO()
+            with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
+                fn(argv)
+            self.assertEqual(cm.exception.code, 2)
+            self.assertIn(msg, err.getvalue())
+        self.assertEqual(os.listdir(self.p), [])
+
     def test_adapt_name_must_not_overwrite_another_stage(self):
         import contextlib
         import io

@@ -56,10 +56,28 @@ class PipelineSmokeTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "kd-last.pt: written with teacher \\('teacher.pt', 1.0\\)"):
             train_dense.main(q + ["--epochs", "2", "--bs", "64", "--name", "kd"])
 
+    def test_bf16_autocast(self):
+        """--precision bf16 really changes the arithmetic (the weights differ from an fp32 run
+        of the same seed and batches) and stays close to it; the loss stays fp32."""
+        ck = os.path.join(self.dir, "prec")
+        q = ["--ckpt-dir", ck, "--limit", "128", "--test-limit", "64", "--threads", "1",
+             "--epochs", "1", "--bs", "64"]
+        heads = {}
+        for prec in ("fp32", "bf16"):
+            train_dense.main(q + ["--name", prec, "--precision", prec])
+            c = torch.load(os.path.join(ck, prec + ".pt"))
+            self.assertEqual(c["precision"], prec)
+            heads[prec] = c["model"]["head.weight"]
+            self.assertEqual(heads[prec].dtype, torch.float32)
+        d = (heads["fp32"] - heads["bf16"]).abs().max().item()
+        self.assertGreater(d, 0.0)
+        self.assertLess(d, 0.01)
+
     def test_all_stages(self):
         ck, out = self.ck, self.out
         q = ["--ckpt-dir", ck, "--limit", "256", "--test-limit", "64", "--threads", "1"]
-        train_dense.main(q + ["--epochs", "1", "--bs", "64", "--name", "dense-c1"])
+        train_dense.main(q + ["--epochs", "1", "--bs", "64", "--name", "dense-c1", "--precision", "bf16"])
+        self.assertEqual(torch.load(os.path.join(ck, "dense-c1.pt"))["precision"], "bf16")
         # second cosine cycle (warm restart) from the first one's weights
         train_dense.main(q + ["--epochs", "1", "--bs", "64", "--init", os.path.join(ck, "dense-c1.pt")])
         self.assertTrue(os.path.exists(os.path.join(ck, "dense.pt")))
@@ -75,7 +93,7 @@ class PipelineSmokeTest(unittest.TestCase):
         # pruning-aware fine-tuning of the backbone and the bank (inference decision rule)
         # (two cosine cycles: adapt-c1 from bank.pt, then adapt from adapt-c1.pt)
         ad = ["--bs", "16", "--val", "32", "--rule", "hard", "--range-w", "1"]
-        train_select.main(["adapt"] + q + ad + ["--steps", "2", "--name", "adapt-c1"])
+        train_select.main(["adapt"] + q + ad + ["--steps", "2", "--name", "adapt-c1", "--precision", "bf16"])
         self.assertEqual(torch.load(os.path.join(ck, "adapt-c1-last.pt"))["step"], 2)
         self.assertFalse(os.path.exists(os.path.join(ck, "adapt.pt")))
         train_select.main(["adapt"] + q + ad + ["--steps", "1", "--init", "adapt-c1.pt", "--seed", "1"])
