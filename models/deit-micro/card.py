@@ -38,8 +38,9 @@ def stage_walls(log_lines):
             second_adapt = True     # from here on, 'adapt: done' is cycle 2 (stage adapt2)
         m = re.search(r"(dense|bank|adapt-c1|adapt): done (?:'([\w-]+)' |dense )?test_acc \S+ wall_s (\d+)", l)
         if m:
-            # dense cycle 1 (checkpoint dense-c1, or the older log format), cycle 2 'dense'
-            name = "dense2" if m.group(2) == "dense" else m.group(1)
+            # dense: a single cycle 'dense', or cycle 1 (checkpoint dense-c1, or the older log
+            # format) and cycle 2 'dense' started from it ('with earlier cycles')
+            name = "dense2" if m.group(2) == "dense" and "with earlier cycles" in l else m.group(1)
             name = {"adapt-c1": "adapt", "adapt": "adapt2" if second_adapt else "adapt"}.get(name, name)
             last[name] = int(m.group(3))
         m = re.search(r"dedicated: done wall_s (\d+)", l)   # summed over resumed runs

@@ -7,13 +7,21 @@ import card
 class StageWalls(unittest.TestCase):
     def test_two_adapt_cycles_of_a_full_run(self):
         log = ["t dense: done test_acc 0.86 wall_s 6000", "t stage dense wall_s 100",
-               "t dense: done 'dense' test_acc 0.88 wall_s 2700", "t stage dense2 wall_s 2710",
+               "t dense: done 'dense' test_acc 0.88 wall_s 2700 (with earlier cycles 8700)",
+               "t stage dense2 wall_s 2710",
                "t adapt-c1: step 100/2400 loss 1.4 wall_s 99",
                "t adapt-c1: done dense test_acc 0.85 wall_s 2500", "t stage adapt wall_s 2520",
                "t adapt: done dense test_acc 0.86 wall_s 2400", "t stage adapt2 wall_s 2410",
                "t stage latency wall_s 300"]
         self.assertEqual(card.stage_walls(log), [("dense", 6000), ("dense2", 2700), ("adapt", 2500),
                                                  ("adapt2", 2400), ("latency", 300)])
+
+    def test_single_dense_cycle(self):
+        # one cosine cycle written as dense.pt directly: stage dense, no dense2
+        log = ["t dense: resumed from x/dense-last.pt at epoch 4",
+               "t dense: done 'dense' test_acc 0.89 wall_s 3500", "t stage dense wall_s 3300",
+               "t bank: done dense test_acc 0.88 wall_s 200", "t stage bank wall_s 210"]
+        self.assertEqual(card.stage_walls(log), [("dense", 3500), ("bank", 200)])
 
     def test_older_log_names_cycle_one_adapt(self):
         # cycle 1 logged as 'adapt' (before --name); a later line names stage adapt2
