@@ -70,7 +70,7 @@ def main(argv=None):
                     help="evaluate on the test set every N epochs (and after the last)")
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="bf16: matrix products in bfloat16 under autocast (fp32 weights, optimiser "
-                         "and loss); about 5x faster on CPUs with AMX (docs/deit-micro-training.md)")
+                         "and loss); about 4x faster on CPUs with AMX (docs/deit-micro-training.md)")
     a = ap.parse_args(argv)
     if not 0.0 <= a.distill_w <= 1.0:
         ap.error(f"--distill-w {a.distill_w}: must lie in [0, 1]")
@@ -120,6 +120,9 @@ def main(argv=None):
         if ck.get("teacher") != tinfo:
             raise ValueError(f"{last_path}: written with teacher {ck.get('teacher')}, this run asks for "
                              f"{tinfo} (same --teacher/--distill-w, or another --name)")
+        if ck.get("precision", "fp32") != a.precision:
+            raise ValueError(f"{last_path}: written with --precision {ck.get('precision', 'fp32')}, this "
+                             f"run asks for {a.precision} (same --precision, or another --name)")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         start_epoch, wall = ck["epoch"], ck["wall"]
@@ -171,7 +174,7 @@ def main(argv=None):
                    f"test_acc {acc} epoch_s {dt:.0f} total_s {wall:.0f}")
         tmp = last_path + ".tmp"
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": ep + 1,
-                    "wall": wall, "teacher": tinfo}, tmp)
+                    "wall": wall, "teacher": tinfo, "precision": a.precision}, tmp)
         os.replace(tmp, last_path)
     acc = evaluate(model, xte, yte)
     tmp = out_path + ".tmp"

@@ -155,6 +155,9 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
     start, wall = 0, 0.0
     if os.path.exists(ckpt):
         ck = load_ckpt(ckpt, "opt")
+        if ck.get("precision", "fp32") != precision:
+            raise ValueError(f"{ckpt}: written with --precision {ck.get('precision', 'fp32')}, this run "
+                             f"asks for {precision} (same --precision, or remove the checkpoint)")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         start, wall = ck["step"], ck["wall"]
@@ -211,7 +214,7 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
             run_loss, run_n = 0.0, 0
             tmp = ckpt + ".tmp"
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
-                        "wall": wall}, tmp)
+                        "wall": wall, "precision": precision}, tmp)
             os.replace(tmp, ckpt)
             model.train()
     return wall

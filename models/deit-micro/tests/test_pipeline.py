@@ -72,6 +72,10 @@ class PipelineSmokeTest(unittest.TestCase):
         d = (heads["fp32"] - heads["bf16"]).abs().max().item()
         self.assertGreater(d, 0.0)
         self.assertLess(d, 0.01)
+        # resuming a bf16 run in fp32 (or the reverse) is refused, naming the checkpoint
+        os.remove(os.path.join(ck, "bf16.pt"))
+        with self.assertRaisesRegex(ValueError, "bf16-last.pt: written with --precision bf16"):
+            train_dense.main(q[:-4] + ["--epochs", "2", "--bs", "64", "--name", "bf16"])
 
     def test_all_stages(self):
         ck, out = self.ck, self.out
@@ -95,6 +99,8 @@ class PipelineSmokeTest(unittest.TestCase):
         ad = ["--bs", "16", "--val", "32", "--rule", "hard", "--range-w", "1"]
         train_select.main(["adapt"] + q + ad + ["--steps", "2", "--name", "adapt-c1", "--precision", "bf16"])
         self.assertEqual(torch.load(os.path.join(ck, "adapt-c1-last.pt"))["step"], 2)
+        with self.assertRaisesRegex(ValueError, "adapt-c1-last.pt: written with --precision bf16"):
+            train_select.main(["adapt"] + q + ad + ["--steps", "3", "--name", "adapt-c1"])
         self.assertFalse(os.path.exists(os.path.join(ck, "adapt.pt")))
         train_select.main(["adapt"] + q + ad + ["--steps", "1", "--init", "adapt-c1.pt", "--seed", "1"])
         self.assertEqual(torch.load(os.path.join(ck, "adapt-last.pt"))["step"], 1)
