@@ -4,9 +4,9 @@ train_dense.py / train_select.py), on synthetic images, and print ms per step.
 
   /usr/bin/python3 bench/train_step.py [--threads 2] [--bs 128] [--steps 20] [--json out.json]
 
-dense: one step of train_dense.py's loop (augment, forward, label-smoothed cross entropy,
-backward, gradient clipping, AdamW). select: train_select.train_steps, the loop of the
-bank/adapt/dedicated stages, with the default-like schedule 4:0.6, 5:0.6, 7:0.6, the
+dense: train_dense.train_step, one step of stage 1 (forward, label-smoothed cross
+entropy, backward, gradient clipping, AdamW) on an augmented batch. select:
+train_select.train_steps, the loop of the bank/adapt/dedicated stages, with the default-like schedule 4:0.6, 5:0.6, 7:0.6, the
 inference decision rule, the range penalty and distillation from a dense teacher (as the
 adapt stage runs it). Three warm-up steps are not timed; the rest are, best of --repeat.
 """
@@ -23,9 +23,8 @@ sys.path.insert(0, os.path.join(ROOT, "models", "deit-micro"))
 
 def time_dense(precision, bs, steps):
     import torch
-    import torch.nn.functional as F
     from model import DeitMicro
-    from train_dense import augment
+    from train_dense import augment, train_step
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     m = DeitMicro()
@@ -35,14 +34,7 @@ def time_dense(precision, bs, steps):
     y = torch.randint(0, 10, (bs,), generator=gen)
 
     def step():
-        xb = augment(x, gen)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = m(xb)
-        loss = F.cross_entropy(out.float(), y, label_smoothing=0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
-        opt.step()
+        train_step(m, opt, augment(x, gen), y, precision)
 
     for _ in range(3):
         step()

@@ -55,6 +55,22 @@ def load_ckpt(path, what="model"):
     return ck
 
 
+def autocast(precision):
+    """Context of a training forward pass: "bf16" runs matrix products in bfloat16 under
+    torch.autocast (fp32 weights stay); "fp32" changes nothing."""
+    import torch
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def check_resume_precision(ck, path, precision, hint):
+    """ValueError naming the checkpoint when a resume asks for another --precision than
+    the one it was written with (checkpoints from before --precision are fp32)."""
+    was = ck.get("precision", "fp32")
+    if was != precision:
+        raise ValueError(f"{path}: written with --precision {was}, this run asks for "
+                         f"{precision} ({hint})")
+
+
 def _read_idx(path, expect_dims):
     if not os.path.exists(path):
         raise DataError(f"{path}: dataset file not found (set HEATVIT_FMNIST or --data)")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, load_ckpt, log, cli  # noqa: E402
+from common import load_split, load_ckpt, log, cli, autocast, check_resume_precision  # noqa: E402
 from model import DeitMicro, check_backbone_state  # noqa: E402
 
 
@@ -29,6 +29,26 @@ def warmup_cosine(step, peak, warm, total):
     if step < warm:
         return peak * (step + 1) / warm
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+
+def train_step(model, opt, xb, yb, precision, teacher=None, distill_w=0.0):
+    """One optimiser step of stage 1 on an augmented batch: forward (under bf16 autocast
+    for precision "bf16"), label-smoothed cross entropy (plus hard distillation from the
+    teacher's argmax with weight distill_w), backward, clipping at 1.0, AdamW.
+    Returns (loss, fp32 logits)."""
+    with autocast(precision):
+        out = model(xb)
+    out = out.float()
+    loss = F.cross_entropy(out, yb, label_smoothing=0.1)
+    if teacher is not None:
+        with torch.no_grad():
+            yt = teacher(xb).argmax(-1)
+        loss = (1 - distill_w) * loss + distill_w * F.cross_entropy(out, yt)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss, out
 
 
 @torch.no_grad()
@@ -120,9 +140,7 @@ def main(argv=None):
         if ck.get("teacher") != tinfo:
             raise ValueError(f"{last_path}: written with teacher {ck.get('teacher')}, this run asks for "
                              f"{tinfo} (same --teacher/--distill-w, or another --name)")
-        if ck.get("precision", "fp32") != a.precision:
-            raise ValueError(f"{last_path}: written with --precision {ck.get('precision', 'fp32')}, this "
-                             f"run asks for {a.precision} (same --precision, or another --name)")
+        check_resume_precision(ck, last_path, a.precision, "same --precision, or another --name")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         start_epoch, wall = ck["epoch"], ck["wall"]
@@ -143,18 +161,7 @@ def main(argv=None):
             yb = ytr[idx]
             for g in opt.param_groups:
                 g["lr"] = warmup_cosine(step, a.lr, warm, total)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
-                out = model(xb)
-            out = out.float()
-            loss = F.cross_entropy(out, yb, label_smoothing=0.1)
-            if teacher is not None:
-                with torch.no_grad():
-                    yt = teacher(xb).argmax(-1)
-                loss = (1 - a.distill_w) * loss + a.distill_w * F.cross_entropy(out, yt)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            loss, out = train_step(model, opt, xb, yb, a.precision, teacher, a.distill_w)
             step += 1
             tl += loss.item() * len(idx)
             tc += (out.argmax(-1) == yb).sum().item()
@@ -166,17 +173,17 @@ def main(argv=None):
                 return
         dt = time.time() - t0
         wall += dt
+        acc = None
         if (ep + 1) % a.eval_every == 0 or ep + 1 == a.epochs:
-            acc = f"{evaluate(model, xte, yte):.4f}"
-        else:
-            acc = "-"
+            acc = evaluate(model, xte, yte)
         log(a.log, f"dense: epoch {ep + 1}/{a.epochs} loss {tl / n:.4f} train_acc {tc / n:.4f} "
-                   f"test_acc {acc} epoch_s {dt:.0f} total_s {wall:.0f}")
+                   f"test_acc {'-' if acc is None else f'{acc:.4f}'} epoch_s {dt:.0f} total_s {wall:.0f}")
         tmp = last_path + ".tmp"
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": ep + 1,
                     "wall": wall, "teacher": tinfo, "precision": a.precision}, tmp)
         os.replace(tmp, last_path)
-    acc = evaluate(model, xte, yte)
+    if start_epoch >= a.epochs:     # resumed after the last epoch: nothing evaluated above
+        acc = evaluate(model, xte, yte)
     tmp = out_path + ".tmp"
     torch.save({"model": model.state_dict(), "test_acc": acc, "wall": wall + prior_wall,
                 "epochs": a.epochs, "precision": a.precision,

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS, cli, load_ckpt  # noqa: E402
+from common import (load_split, log, atomic_write_json, read_json, CANDIDATE_BLOCKS, cli, load_ckpt,  # noqa: E402
+                    autocast, check_resume_precision)
 from model import check_backbone_state  # noqa: E402
 from net import PrunedDeit, QCtx, SPREAD_MIN  # noqa: E402
 from costs import LatencyTable, model_macs  # noqa: E402
@@ -155,9 +156,7 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
     start, wall = 0, 0.0
     if os.path.exists(ckpt):
         ck = load_ckpt(ckpt, "opt")
-        if ck.get("precision", "fp32") != precision:
-            raise ValueError(f"{ckpt}: written with --precision {ck.get('precision', 'fp32')}, this run "
-                             f"asks for {precision} (same --precision, or remove the checkpoint)")
+        check_resume_precision(ck, ckpt, precision, "same --precision, or remove the checkpoint")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         start, wall = ck["step"], ck["wall"]
@@ -178,7 +177,7 @@ def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed,
         if range_w > 0:
             for s_ in model.selectors.values():
                 s_.range_terms = []
-        amp = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+        amp = autocast(precision)
         try:
             with amp:
                 out, aux = model(xb, sched=sched, qc=qc, train_sel=True, return_aux=True, rule=rule)
