@@ -17,6 +17,36 @@ rc=$?
 set -e
 [[ $rc -eq 2 ]] && grep -q "adapt.pt: written by a one-cycle adapt stage" "$WORK/old.err" \
   && [[ "$(ls "$WORK/old")" == "adapt.pt" ]] || { echo "old checkpoint directory: rc $rc"; cat "$WORK/old.err"; exit 1; }
+# recipes: the bf16 one is a single dense stage and passes --precision bf16 to every
+# stage but qat; an unknown recipe is refused before anything is written
+TR="$ROOT/models/deit-micro/run_training.sh"
+DM_RECIPE=bf16 DM_DRY_RUN=1 DM_CKPT="$WORK/dry" DM_OUT="$WORK/dry-out" bash "$TR" > "$WORK/dry-bf16.out"
+DM_DRY_RUN=1 DM_CKPT="$WORK/dry" DM_OUT="$WORK/dry-out" bash "$TR" > "$WORK/dry-fp32.out"
+/usr/bin/python3 - "$WORK" <<'PY'
+import sys
+w = sys.argv[1]
+def stages(name):
+    out = {}
+    for line in open(f"{w}/{name}"):
+        if line.startswith("["):
+            tag, cmd = line.split("] -> ", 1)
+            out[tag[1:]] = cmd
+    return out
+b, f = stages("dry-bf16.out"), stages("dry-fp32.out")
+assert "dense2" not in b and "dense2" in f, (sorted(b), sorted(f))
+assert b["dense"].startswith(f"{w}/dry/dense.pt: ") and "--epochs 40 --warmup 1" in b["dense"], b["dense"]
+for s in ("dense", "bank", "adapt", "adapt2", "latency", "dedicated"):
+    assert b[s].rstrip().endswith("--precision bf16"), (s, b[s])
+assert not any("--precision" in c for c in f.values()), f
+assert "--precision" not in b["qat"] and "--precision" not in b["quantize"], b["qat"]
+print("recipes: bf16 and fp32 stage commands as documented")
+PY
+set +e
+DM_RECIPE=fp16 DM_CKPT="$WORK/bad" DM_OUT="$WORK/bad-out" bash "$TR" > /dev/null 2> "$WORK/bad.err"
+rc=$?
+set -e
+[[ $rc -eq 2 ]] && grep -q "DM_RECIPE: unknown recipe 'fp16'" "$WORK/bad.err" && [[ ! -e "$WORK/bad" && ! -e "$WORK/dry" ]] \
+  || { echo "unknown recipe: rc $rc"; cat "$WORK/bad.err"; exit 1; }
 DM_CKPT="$WORK/ck" DM_OUT="$WORK/out" DM_QUICK=1 \
   bash "$ROOT/models/deit-micro/run_training.sh" > "$WORK/train.out" 2>&1 || { cat "$WORK/train.out"; exit 1; }
 for f in deit-micro-int8.hvt masks-default.hvt schedule-default.json results.json reference-outputs.json; do

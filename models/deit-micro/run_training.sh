@@ -4,6 +4,10 @@
 #
 #   models/deit-micro/run_training.sh            # full run (what `make train` calls)
 #   DM_CKPT=/tmp/x DM_OUT=/tmp/y DM_QUICK=1 ...  # tiny smoke run (tests use it)
+#   DM_RECIPE=bf16 ...      # one 40-epoch dense cycle, bf16 autocast in the stages that
+#                           # allow it (docs/deit-micro-training.md); default fp32, the
+#                           # recipe of the committed export
+#   DM_DRY_RUN=1 ...        # print each stage's command instead of running it
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PY=/usr/bin/python3
@@ -12,7 +16,13 @@ OUT="${DM_OUT:-$HERE/export}"
 LOG="${DM_LOG:-$CK/train.log}"
 DATA_ARGS=()
 [[ -n "${HEATVIT_FMNIST:-}" ]] && DATA_ARGS=(--data "$HEATVIT_FMNIST")
-mkdir -p "$CK" "$OUT"
+RECIPE="${DM_RECIPE:-fp32}"
+case "$RECIPE" in
+  fp32) PREC=() ;;
+  bf16) PREC=(--precision bf16) ;;
+  *) echo "error: DM_RECIPE: unknown recipe '$RECIPE' (fp32 or bf16)" >&2; exit 2 ;;
+esac
+if [[ -z "${DM_DRY_RUN:-}" ]]; then mkdir -p "$CK" "$OUT"; fi
 
 if [[ -n "${DM_QUICK:-}" ]]; then
   # smoke configuration: a few steps on a few hundred images
@@ -34,10 +44,14 @@ else
   LAT=(--steps 0 --stages 3 --target 0.70 --val 1000 --keep-cands 0.5,0.6,0.7,0.8,0.9 --lr-bb 0)
   QAT=(--steps 200 --rule hard --range-w 1); EXP=(--calib 1000); EVAL=(--curve-limit 1000)
   T1=1; T2=2
+  # bf16: one cosine cycle of 40 epochs (peak lr 1.5e-3, one warm-up epoch) in place of
+  # the two fp32 cycles; a test evaluation every 5 epochs (each costs about a quarter epoch)
+  if [[ "$RECIPE" == bf16 ]]; then DENSE=(--epochs 40 --warmup 1 --eval-every 5); fi
 fi
 
 stage() {  # stage NAME OUTPUT CMD...
   local name="$1" out="$2"; shift 2
+  if [[ -n "${DM_DRY_RUN:-}" ]]; then echo "[$name] -> $out: $*"; return 0; fi
   if [[ -e "$out" ]]; then echo "[$name] $out exists, skipped"; return 0; fi
   local t0=$SECONDS
   "$@"
@@ -53,23 +67,28 @@ if [[ -e "$CK/adapt.pt" && ! -e "$CK/adapt-c1.pt" ]]; then
 fi
 
 cd "$HERE"
-stage dense "$CK/dense-c1.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
-  --name dense-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}"
-stage dense2 "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
-  --name dense --init "$CK/dense-c1.pt" "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE2[@]}"
+if [[ "$RECIPE" == bf16 ]]; then
+  stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+    --name dense "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}" "${PREC[@]}"
+else
+  stage dense "$CK/dense-c1.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+    --name dense-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}"
+  stage dense2 "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+    --name dense --init "$CK/dense-c1.pt" "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE2[@]}"
+fi
 stage bank "$CK/bank.pt" $PY train_select.py bank --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
-  "${Q[@]}" "${DATA_ARGS[@]}" "${BANK[@]}"
+  "${Q[@]}" "${DATA_ARGS[@]}" "${BANK[@]}" "${PREC[@]}"
 # pruning-aware joint fine-tuning of the backbone and the bank, inside the integer ranges
 stage adapt "$CK/adapt-c1.pt" $PY train_select.py adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
-  --name adapt-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT[@]}"
+  --name adapt-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT[@]}" "${PREC[@]}"
 stage adapt2 "$CK/adapt.pt" $PY train_select.py adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
-  --init adapt-c1.pt "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT2[@]}"
+  --init adapt-c1.pt "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT2[@]}" "${PREC[@]}"
 stage latency "$CK/latency.pt" $PY train_select.py latency --ckpt-dir "$CK" --log "$LOG" --init adapt.pt \
   --threads $T2 --latency-table "$HERE/latency_table.json" --schedule-out "$OUT/schedule-default.json" \
-  "${Q[@]}" "${DATA_ARGS[@]}" "${LAT[@]}"
+  "${Q[@]}" "${DATA_ARGS[@]}" "${LAT[@]}" "${PREC[@]}"
 # the dedicated-schedule comparison runs next to quantisation-aware training (one core each)
 stage dedicated "$CK/dedicated.pt" $PY train_select.py dedicated --ckpt-dir "$CK" --log "$LOG" \
-  --threads $T1 --sched 3:0.7,6:0.7,9:0.7 "${Q[@]}" "${DATA_ARGS[@]}" "${DED[@]}" &
+  --threads $T1 --sched 3:0.7,6:0.7,9:0.7 "${Q[@]}" "${DATA_ARGS[@]}" "${DED[@]}" "${PREC[@]}" &
 DPID=$!
 stage qat "$CK/qat.pt" $PY train_select.py qat --ckpt-dir "$CK" --log "$LOG" --threads $T1 \
   --schedule-out "$OUT/schedule-default.json" "${Q[@]}" "${DATA_ARGS[@]}" "${QAT[@]}"
@@ -86,4 +105,8 @@ if [[ -z "${DM_QUICK:-}" ]]; then
   stage sweep "$OUT/sweep.json" $PY sweep.py --heatvit "$HEATVIT_BIN" \
     --weights "$OUT/deit-micro-int8.hvt" --out "$OUT/sweep.json"
 fi
-echo "done: artifacts in $OUT, log in $LOG"
+if [[ -n "${DM_DRY_RUN:-}" ]]; then
+  echo "dry run (recipe $RECIPE): nothing was run or written"
+else
+  echo "done: artifacts in $OUT, log in $LOG"
+fi

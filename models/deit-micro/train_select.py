@@ -268,21 +268,30 @@ def recentre_selectors(model, x, floor=RECENTRE_FLOOR, bs=250):
     return shifts
 
 
+def adapt_sched(gen, step, dense_every=4, p_on=0.3):
+    """The adapt stage's schedule of training step `step`: dense ([]) on every
+    dense_every-th step (never when dense_every is 0), otherwise a random bank subset
+    with each candidate block on with probability p_on (random_sched)."""
+    if dense_every and step % dense_every == 0:
+        return []
+    return random_sched(gen, p_on=p_on)
+
+
 def stage_adapt(a, xtr, ytr, xte, yte, teacher):
     """Pruning-aware joint fine-tuning of the backbone and the whole bank. The dense
     model leans on its background (all-zero) patch tokens: removing only those before
     block 1 costs more than 30 points (docs/deit-micro-training.md). Here the backbone
     learns to do without them: three steps in four run a random bank subset (as in the
     bank stage) with the inference decision rule (deterministic S > batch quantile, no
-    Gumbel noise, straight-through), one step in four is dense; distillation from the
-    dense teacher throughout. The last --val training images are held out (the schedule
+    Gumbel noise, straight-through), one step in four is dense (by default; adapt_sched,
+    --dense-every, --p-on); distillation from the dense teacher throughout. The last --val training images are held out (the schedule
     search's validation set). --init (default bank.pt) and --name (default adapt) let a
     second cycle start from the first (run_training.sh: adapt-c1 -> adapt)."""
     model, _ = build_model(os.path.join(a.ckpt_dir, a.init))
     nval = a.val
 
     def fn(g, s):
-        return [] if s % 4 == 0 else random_sched(g)
+        return adapt_sched(g, s, a.dense_every, a.p_on)
     wall = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
                        a.lr_sel, os.path.join(a.ckpt_dir, f"{a.name}-last.pt"), a.seed, a.log,
                        a.name, bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd,
@@ -500,8 +509,18 @@ def main(argv=None):
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="bank, adapt, dedicated, latency: bf16 runs the training forward passes "
                          "under bfloat16 autocast (fp32 weights, optimiser and loss); qat is fp32 only")
+    ap.add_argument("--dense-every", type=int, default=4,
+                    help="adapt stage: one training step in N is dense, the others run a random "
+                         "bank subset; 0 = no dense steps")
+    ap.add_argument("--p-on", type=float, default=0.3,
+                    help="adapt stage: probability that a candidate selector is on in a random "
+                         "bank subset")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
+    if a.dense_every < 0:
+        ap.error(f"--dense-every {a.dense_every}: must be >= 0")
+    if not 0.0 < a.p_on <= 1.0:   # also rejects nan
+        ap.error(f"--p-on {a.p_on}: must be in (0, 1]")
     if a.stage == "qat" and a.precision != "fp32":
         ap.error("--precision bf16: the qat stage's fake quantisation must run in fp32")
     if not a.range_w >= 0:   # also rejects nan

@@ -119,7 +119,13 @@ class BadInputTest(unittest.TestCase):
                               (train_dense.main, ["--ckpt-dir", self.p, "--eval-every", "0"],
                                "--eval-every must be at least 1"),
                               (train_dense.main, ["--ckpt-dir", self.p, "--precision", "fp16"],
-                               "--precision: invalid choice")):
+                               "--precision: invalid choice"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--dense-every", "-1"],
+                               "--dense-every -1: must be >= 0"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--p-on", "0"],
+                               "--p-on 0.0: must be in (0, 1]"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--p-on", "nan"],
+                               "--p-on nan: must be in (0, 1]")):
             err = io.StringIO()
             with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
                 fn(argv)

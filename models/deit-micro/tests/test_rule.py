@@ -156,6 +156,26 @@ class DecisionRuleTest(unittest.TestCase):
         self.assertFalse(torch.equal(s_l3, s_float))
         self.assertFalse(torch.equal(s_l3, s_qat))
 
+    def test_adapt_schedule_mix(self):
+        import train_select
+        from net import CANDIDATE_BLOCKS
+        for dense_every, p_on in ((4, 0.3), (8, 0.3), (0, 0.3), (4, 0.6)):
+            g = torch.Generator().manual_seed(0)
+            scheds = [train_select.adapt_sched(g, s, dense_every, p_on) for s in range(4000)]
+            for s, sc in enumerate(scheds):
+                if dense_every and s % dense_every == 0:
+                    self.assertEqual(sc, [])
+                for b, k in sc:
+                    self.assertIn(b, CANDIDATE_BLOCKS)
+                    self.assertTrue(0.35 <= k <= 0.95)
+            pruned = [sc for s, sc in enumerate(scheds) if not (dense_every and s % dense_every == 0)]
+            # random_sched: 10 % empty, else each candidate on with p_on (one at random if none)
+            empty = sum(1 for sc in pruned if not sc) / len(pruned)
+            self.assertAlmostEqual(empty, 0.1, delta=0.03)
+            n_on = np.mean([len(sc) for sc in pruned if sc])
+            want = len(CANDIDATE_BLOCKS) * p_on + (1 - p_on) ** len(CANDIDATE_BLOCKS)
+            self.assertAlmostEqual(n_on, want, delta=0.15)
+
     def test_gumbel_rule_samples(self):
         sched = [(3, 0.6)]
         _, aux_a = self.run_train(1, "gumbel", sched)
