@@ -3,7 +3,9 @@
 # models/deit-micro/run_training.sh in its quick configuration (DM_QUICK: a few steps on
 # a few hundred images), then the C++ functional model loads the export and must give
 # the Python integer reference's thresholds and predictions, dense and on the schedule
-# the quick latency search chose.
+# the quick latency search chose. Before that, dry runs (DM_DRY_RUN) check the stage
+# commands of both recipes (DM_RECIPE fp32 / bf16, DM_DENSE), and bad settings must be
+# refused with exit 2 before anything is written.
 #   tests/deit_micro_smoke.sh HEATVIT_BINARY WORK_DIR
 set -euo pipefail
 HV="$1"; WORK="$2"
@@ -18,35 +20,71 @@ set -e
 [[ $rc -eq 2 ]] && grep -q "adapt.pt: written by a one-cycle adapt stage" "$WORK/old.err" \
   && [[ "$(ls "$WORK/old")" == "adapt.pt" ]] || { echo "old checkpoint directory: rc $rc"; cat "$WORK/old.err"; exit 1; }
 # recipes: the bf16 one is a single dense stage and passes --precision bf16 to every
-# stage but qat; an unknown recipe is refused before anything is written
+# stage but qat; an unknown recipe, a checkpoint directory of the other recipe and a
+# missing DM_DENSE file are refused before anything is written
 TR="$ROOT/models/deit-micro/run_training.sh"
-DM_RECIPE=bf16 DM_DRY_RUN=1 DM_CKPT="$WORK/dry" DM_OUT="$WORK/dry-out" bash "$TR" > "$WORK/dry-bf16.out"
-DM_DRY_RUN=1 DM_CKPT="$WORK/dry" DM_OUT="$WORK/dry-out" bash "$TR" > "$WORK/dry-fp32.out"
+DM_RECIPE=bf16 DM_DRY_RUN=1 DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-bf16.out"
+DM_DRY_RUN=1 DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-fp32.out"
+DM_RECIPE=bf16 DM_DRY_RUN=1 DM_QUICK=1 DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-bf16-quick.out"
+DM_RECIPE=bf16 DM_DRY_RUN=1 DM_DENSE="$TR" DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-bf16-from.out"
 /usr/bin/python3 - "$WORK" <<'PY'
-import sys
+import shlex, sys
 w = sys.argv[1]
 def stages(name):
     out = {}
     for line in open(f"{w}/{name}"):
         if line.startswith("["):
-            tag, cmd = line.split("] -> ", 1)
-            out[tag[1:]] = cmd
+            tag, rest = line.split("] -> ", 1)
+            path, cmd = rest.split(": ", 1)
+            out[tag[1:]] = (path, shlex.split(cmd))
     return out
+def opts(argv):   # {--option: its value, or True for a flag}
+    return {a: (argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("--") else True)
+            for i, a in enumerate(argv) if a.startswith("--")}
+every = ["bank", "adapt", "adapt2", "latency", "qat", "dedicated", "quantize", "masks", "evaluate", "sweep"]
 b, f = stages("dry-bf16.out"), stages("dry-fp32.out")
-assert "dense2" not in b and "dense2" in f, (sorted(b), sorted(f))
-assert b["dense"].startswith(f"{w}/dry/dense.pt: ") and "--epochs 40 --warmup 1" in b["dense"], b["dense"]
+q, fr = stages("dry-bf16-quick.out"), stages("dry-bf16-from.out")
+assert sorted(b) == sorted(["dense"] + every), sorted(b)
+assert sorted(f) == sorted(["dense", "dense2"] + every), sorted(f)
+assert sorted(q) == sorted(["dense"] + every[:-1]), sorted(q)       # no sweep in the quick run
+bd = opts(b["dense"][1])
+assert b["dense"][0] == f"{w}/dry/dense.pt", b["dense"]
+assert (bd["--name"], bd["--epochs"], bd["--warmup"], bd["--eval-every"], bd["--precision"]) == \
+    ("dense", "40", "1", "5", "bf16") and "--init" not in bd and "--lr" not in bd, bd
+fd, fd2 = opts(f["dense"][1]), opts(f["dense2"][1])
+assert (fd["--name"], fd["--epochs"]) == ("dense-c1", "16") and "--warmup" not in fd, fd
+assert (fd2["--name"], fd2["--epochs"], fd2["--lr"], fd2["--warmup"], fd2["--init"]) == \
+    ("dense", "8", "1e-3", "0.3", f"{w}/dry/dense-c1.pt"), fd2
 for s in ("dense", "bank", "adapt", "adapt2", "latency", "dedicated"):
-    assert b[s].rstrip().endswith("--precision bf16"), (s, b[s])
-assert not any("--precision" in c for c in f.values()), f
-assert "--precision" not in b["qat"] and "--precision" not in b["quantize"], b["qat"]
+    assert opts(b[s][1]).get("--precision") == "bf16", (s, b[s])
+    assert opts(q[s][1]).get("--precision") == "bf16", (s, q[s])
+for s in ("qat", "quantize", "masks", "evaluate", "sweep"):
+    assert "--precision" not in opts(b[s][1]), (s, b[s])
+assert not any("--precision" in c for _, c in f.values()), f
+assert opts(q["dense"][1])["--epochs"] == "1", q["dense"]
+assert b["masks"][0] == f"{w}/dry/export/masks-default.hvt", b["masks"]   # the run's own export
+frd = opts(fr["dense"][1])
+assert frd["--from"].endswith("run_training.sh") and "--epochs" not in frd, fr["dense"]
 print("recipes: bf16 and fp32 stage commands as documented")
 PY
-set +e
-DM_RECIPE=fp16 DM_CKPT="$WORK/bad" DM_OUT="$WORK/bad-out" bash "$TR" > /dev/null 2> "$WORK/bad.err"
-rc=$?
-set -e
-[[ $rc -eq 2 ]] && grep -q "DM_RECIPE: unknown recipe 'fp16'" "$WORK/bad.err" && [[ ! -e "$WORK/bad" && ! -e "$WORK/dry" ]] \
-  || { echo "unknown recipe: rc $rc"; cat "$WORK/bad.err"; exit 1; }
+refused() {  # refused WHAT MESSAGE ENV... : run_training.sh must exit 2 with MESSAGE, writing nothing
+  local what="$1" msg="$2"; shift 2
+  set +e
+  env "$@" DM_QUICK=1 bash "$TR" > /dev/null 2> "$WORK/refused.err"
+  local rc=$?
+  set -e
+  [[ $rc -eq 2 ]] && grep -qF "$msg" "$WORK/refused.err" || { echo "$what: rc $rc"; cat "$WORK/refused.err"; exit 1; }
+}
+refused "unknown recipe" "DM_RECIPE: unknown recipe 'fp16'" DM_RECIPE=fp16 DM_CKPT="$WORK/bad"
+refused "missing DM_DENSE" "DM_DENSE: $WORK/none.pt: no such file" DM_DENSE="$WORK/none.pt" DM_CKPT="$WORK/bad"
+[[ ! -e "$WORK/bad" && ! -e "$WORK/dry" ]] || { echo "a refused or dry run wrote files"; exit 1; }
+mkdir -p "$WORK/fp32dir"; : > "$WORK/fp32dir/dense-c1.pt"
+refused "bf16 on an fp32 directory" "holds checkpoints of recipe 'fp32', not DM_RECIPE=bf16" \
+  DM_RECIPE=bf16 DM_CKPT="$WORK/fp32dir"
+mkdir -p "$WORK/bf16dir"; echo bf16 > "$WORK/bf16dir/recipe"
+refused "fp32 on a bf16 directory" "holds checkpoints of recipe 'bf16', not DM_RECIPE=fp32" DM_CKPT="$WORK/bf16dir"
+[[ "$(ls "$WORK/fp32dir")" == "dense-c1.pt" && "$(ls "$WORK/bf16dir")" == "recipe" ]] \
+  || { echo "a refused run wrote files"; exit 1; }
 DM_CKPT="$WORK/ck" DM_OUT="$WORK/out" DM_QUICK=1 \
   bash "$ROOT/models/deit-micro/run_training.sh" > "$WORK/train.out" 2>&1 || { cat "$WORK/train.out"; exit 1; }
 for f in deit-micro-int8.hvt masks-default.hvt schedule-default.json results.json reference-outputs.json; do

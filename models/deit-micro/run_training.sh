@@ -1,28 +1,62 @@
 #!/usr/bin/env bash
 # Train and export deit-micro: every stage in order, skipping stages whose output exists.
-# Resumable: a killed stage restarts from its last checkpoint in checkpoints/.
+# Resumable: a killed stage restarts from its last checkpoint in the checkpoint directory.
 #
 #   models/deit-micro/run_training.sh            # full run (what `make train` calls)
+#   DM_RECIPE=bf16 ...       # one 40-epoch dense cycle and bf16 autocast in every stage but
+#                            # qat (docs/deit-micro-training.md); default fp32, the recipe of
+#                            # the committed export
+#   DM_DENSE=FILE ...        # take a finished dense checkpoint (backbones/dense-bf16.pt)
+#                            # instead of training stage 1
 #   DM_CKPT=/tmp/x DM_OUT=/tmp/y DM_QUICK=1 ...  # tiny smoke run (tests use it)
-#   DM_RECIPE=bf16 ...      # one 40-epoch dense cycle, bf16 autocast in the stages that
-#                           # allow it (docs/deit-micro-training.md); default fp32, the
-#                           # recipe of the committed export
-#   DM_DRY_RUN=1 ...        # print each stage's command instead of running it
+#   DM_DRY_RUN=1 ...         # print each stage's command instead of running it
+#
+# Checkpoints go to checkpoints/ (fp32) or checkpoints/bf16/ (bf16) unless DM_CKPT is set;
+# the export to DM_OUT, by default CHECKPOINTS/export: the committed export in export/ is
+# never written by a run (copy a finished run's export there to replace it). A checkpoint
+# directory belongs to one recipe (CHECKPOINTS/recipe); another recipe is refused.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PY=/usr/bin/python3
-CK="${DM_CKPT:-$HERE/checkpoints}"
-OUT="${DM_OUT:-$HERE/export}"
+RECIPE="${DM_RECIPE:-fp32}"
+case "$RECIPE" in
+  fp32) PREC=(); CK="${DM_CKPT:-$HERE/checkpoints}" ;;
+  bf16) PREC=(--precision bf16); CK="${DM_CKPT:-$HERE/checkpoints/bf16}" ;;
+  *) echo "error: DM_RECIPE: unknown recipe '$RECIPE' (fp32 or bf16)" >&2; exit 2 ;;
+esac
+OUT="${DM_OUT:-$CK/export}"
 LOG="${DM_LOG:-$CK/train.log}"
 DATA_ARGS=()
 [[ -n "${HEATVIT_FMNIST:-}" ]] && DATA_ARGS=(--data "$HEATVIT_FMNIST")
-RECIPE="${DM_RECIPE:-fp32}"
-case "$RECIPE" in
-  fp32) PREC=() ;;
-  bf16) PREC=(--precision bf16) ;;
-  *) echo "error: DM_RECIPE: unknown recipe '$RECIPE' (fp32 or bf16)" >&2; exit 2 ;;
-esac
-if [[ -z "${DM_DRY_RUN:-}" ]]; then mkdir -p "$CK" "$OUT"; fi
+if [[ -n "${DM_DENSE:-}" && ! -f "$DM_DENSE" ]]; then
+  echo "error: DM_DENSE: $DM_DENSE: no such file" >&2; exit 2
+fi
+# a checkpoint directory holds the stages of one recipe; one without a recipe file is from
+# before recipes existed (fp32)
+if [[ -f "$CK/recipe" ]]; then
+  have="$(cat "$CK/recipe")"
+elif compgen -G "$CK/*.pt" > /dev/null; then
+  have=fp32
+else
+  have="$RECIPE"
+fi
+if [[ "$have" != "$RECIPE" ]]; then
+  echo "error: $CK: holds checkpoints of recipe '$have', not DM_RECIPE=$RECIPE;" \
+       "use another DM_CKPT" >&2
+  exit 2
+fi
+# a checkpoint directory from before the adapt stage had two cycles: its adapt.pt is the
+# first cycle, and skipping stage adapt2 because it exists would be wrong
+if [[ -e "$CK/adapt.pt" && ! -e "$CK/adapt-c1.pt" ]]; then
+  echo "error: $CK/adapt.pt: written by a one-cycle adapt stage (there is no adapt-c1.pt);" \
+       "rename it to adapt-c1.pt to run the second cycle from it, or remove it" >&2
+  exit 2
+fi
+
+if [[ -z "${DM_DRY_RUN:-}" ]]; then
+  mkdir -p "$CK" "$OUT"
+  echo "$RECIPE" > "$CK/recipe"
+fi
 
 if [[ -n "${DM_QUICK:-}" ]]; then
   # smoke configuration: a few steps on a few hundred images
@@ -51,23 +85,23 @@ fi
 
 stage() {  # stage NAME OUTPUT CMD...
   local name="$1" out="$2"; shift 2
-  if [[ -n "${DM_DRY_RUN:-}" ]]; then echo "[$name] -> $out: $*"; return 0; fi
+  if [[ -n "${DM_DRY_RUN:-}" ]]; then
+    local note=""
+    [[ -e "$out" ]] && note=" (exists: would be skipped)"
+    echo "[$name] -> $out$note: $(printf '%q ' "$@")"
+    return 0
+  fi
   if [[ -e "$out" ]]; then echo "[$name] $out exists, skipped"; return 0; fi
   local t0=$SECONDS
   "$@"
   echo "$(date -u +%FT%TZ) stage $name wall_s $((SECONDS - t0))" | tee -a "$LOG"
 }
 
-# a checkpoint directory from before the adapt stage had two cycles: its adapt.pt is the
-# first cycle, and skipping stage adapt2 because it exists would be wrong
-if [[ -e "$CK/adapt.pt" && ! -e "$CK/adapt-c1.pt" ]]; then
-  echo "error: $CK/adapt.pt: written by a one-cycle adapt stage (there is no adapt-c1.pt);" \
-       "rename it to adapt-c1.pt to run the second cycle from it, or remove it" >&2
-  exit 2
-fi
-
 cd "$HERE"
-if [[ "$RECIPE" == bf16 ]]; then
+if [[ -n "${DM_DENSE:-}" ]]; then
+  stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --name dense \
+    --from "$DM_DENSE"
+elif [[ "$RECIPE" == bf16 ]]; then
   stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
     --name dense "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}" "${PREC[@]}"
 else

@@ -61,6 +61,29 @@ def evaluate(model, x, y, bs=500):
     return correct / len(x)
 
 
+def adopt(a):
+    """--from FILE: check that FILE is a finished deit-micro dense checkpoint (every backbone
+    tensor with the right shape, its test accuracy and precision recorded) and write it,
+    unchanged, as NAME.pt in --ckpt-dir (atomically; an existing NAME.pt is refused)."""
+    import shutil
+    src = a.from_
+    ck = load_ckpt(src)
+    check_backbone_state(ck["model"], src)
+    for field in ("test_acc", "precision", "epochs"):
+        if field not in ck:
+            raise ValueError(f"{src}: field '{field}' missing: not a finished dense checkpoint "
+                             "(train_dense.py writes it at the end of a run)")
+    os.makedirs(a.ckpt_dir, exist_ok=True)
+    out_path = os.path.join(a.ckpt_dir, a.name + ".pt")
+    if os.path.exists(out_path):
+        raise ValueError(f"{out_path}: exists; --from does not overwrite a checkpoint")
+    tmp = out_path + ".tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, out_path)
+    log(a.log, f"dense: '{a.name}' from {src} (not trained here: test_acc {ck['test_acc']:.4f}, "
+               f"{ck['epochs']} epochs, precision {ck['precision']}, wall_s {ck.get('wall', 0):.0f})")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt-dir", required=True)
@@ -90,8 +113,14 @@ def main(argv=None):
                     help="evaluate on the test set every N epochs (and after the last)")
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="bf16: matrix products in bfloat16 under autocast (fp32 weights, optimiser "
-                         "and loss); about 4x faster on CPUs with AMX (docs/deit-micro-training.md)")
+                         "and loss); about 4x faster on CPUs with AVX-512 BF16 or AMX "
+                         "(docs/deit-micro-training.md)")
+    ap.add_argument("--from", dest="from_", default=None, metavar="FILE",
+                    help="do not train: take the finished dense checkpoint FILE (for example "
+                         "backbones/dense-bf16.pt) as NAME.pt in --ckpt-dir, after checking it")
     a = ap.parse_args(argv)
+    if a.from_:
+        return adopt(a)
     if not 0.0 <= a.distill_w <= 1.0:
         ap.error(f"--distill-w {a.distill_w}: must lie in [0, 1]")
     if a.epochs < 1 or a.bs < 1 or a.eval_every < 1:

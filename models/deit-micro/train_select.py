@@ -284,9 +284,10 @@ def stage_adapt(a, xtr, ytr, xte, yte, teacher):
     learns to do without them: three steps in four run a random bank subset (as in the
     bank stage) with the inference decision rule (deterministic S > batch quantile, no
     Gumbel noise, straight-through), one step in four is dense (by default; adapt_sched,
-    --dense-every, --p-on); distillation from the dense teacher throughout. The last --val training images are held out (the schedule
-    search's validation set). --init (default bank.pt) and --name (default adapt) let a
-    second cycle start from the first (run_training.sh: adapt-c1 -> adapt)."""
+    --dense-every, --p-on); distillation from the dense teacher throughout. The last --val
+    training images are held out (the schedule search's validation set). --init (default
+    bank.pt) and --name (default adapt) let a second cycle start from the first
+    (run_training.sh: adapt-c1 -> adapt)."""
     model, _ = build_model(os.path.join(a.ckpt_dir, a.init))
     nval = a.val
 
@@ -509,14 +510,18 @@ def main(argv=None):
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="bank, adapt, dedicated, latency: bf16 runs the training forward passes "
                          "under bfloat16 autocast (fp32 weights, optimiser and loss); qat is fp32 only")
-    ap.add_argument("--dense-every", type=int, default=4,
-                    help="adapt stage: one training step in N is dense, the others run a random "
-                         "bank subset; 0 = no dense steps")
-    ap.add_argument("--p-on", type=float, default=0.3,
-                    help="adapt stage: probability that a candidate selector is on in a random "
-                         "bank subset")
+    ap.add_argument("--dense-every", type=int, default=None,
+                    help="adapt stage only: one training step in N is dense, the others run a "
+                         "random bank subset; 0 = no dense steps (default 4)")
+    ap.add_argument("--p-on", type=float, default=None,
+                    help="adapt stage only: probability that a candidate selector is on in a "
+                         "random bank subset (default 0.3)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
+    if a.stage != "adapt" and (a.dense_every is not None or a.p_on is not None):
+        ap.error(f"--dense-every and --p-on apply to the adapt stage only, not '{a.stage}'")
+    a.dense_every = 4 if a.dense_every is None else a.dense_every
+    a.p_on = 0.3 if a.p_on is None else a.p_on
     if a.dense_every < 0:
         ap.error(f"--dense-every {a.dense_every}: must be >= 0")
     if not 0.0 < a.p_on <= 1.0:   # also rejects nan

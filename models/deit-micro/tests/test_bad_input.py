@@ -71,6 +71,41 @@ class BadInputTest(unittest.TestCase):
         with self.assertRaisesRegex(FileNotFoundError, "missing.pt: checkpoint not found"):
             build_model(os.path.join(self.p, "missing.pt"))
 
+    def test_adopt_a_dense_checkpoint(self):
+        """train_dense.py --from: a finished dense checkpoint is copied unchanged; a foreign,
+        unfinished or wrongly shaped one, or an existing output, exits 2 naming the file."""
+        import contextlib
+        import io
+        import train_dense
+        src = os.path.join(self.p, "src")
+        os.makedirs(src)
+        good = os.path.join(src, "good.pt")
+        torch.save({"model": DeitMicro().state_dict(), "test_acc": 0.9, "precision": "bf16",
+                    "epochs": 40, "wall": 3.0}, good)
+        unfinished = os.path.join(src, "unfinished.pt")
+        torch.save({"model": DeitMicro().state_dict(), "opt": {}, "epoch": 3}, unfinished)
+        bad = DeitMicro().state_dict()
+        bad["head.weight"] = torch.zeros(11, 64)
+        shaped = os.path.join(src, "shaped.pt")
+        torch.save({"model": bad, "test_acc": 0.9, "precision": "fp32", "epochs": 1}, shaped)
+        ck = os.path.join(self.p, "ck")
+
+        def run(path):
+            err = io.StringIO()
+            with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
+                train_dense.cli(lambda: train_dense.main(["--ckpt-dir", ck, "--from", path]))
+            self.assertEqual(cm.exception.code, 2)
+            return err.getvalue()
+        self.assertIn("unfinished.pt: field 'test_acc' missing", run(unfinished))
+        self.assertIn("shaped.pt: tensor 'head.weight' has shape [11, 64]", run(shaped))
+        self.assertIn("none.pt: checkpoint not found", run(os.path.join(src, "none.pt")))
+        self.assertFalse(os.path.exists(os.path.join(ck, "dense.pt")))
+        train_dense.main(["--ckpt-dir", ck, "--from", good])
+        with open(good, "rb") as a, open(os.path.join(ck, "dense.pt"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        self.assertIn("dense.pt: exists; --from does not overwrite", run(good))
+        self.assertEqual(sorted(os.listdir(ck)), ["dense.pt"])
+
     def test_teacher_of_another_shape(self):
         from train_teacher import ConvTeacher, load_teacher
         sd = ConvTeacher().state_dict()
@@ -109,7 +144,7 @@ class BadInputTest(unittest.TestCase):
         self.assertIn("--range-w -1.0: must be >= 0", err.getvalue())
         self.assertEqual(os.listdir(self.p), [])
 
-    def test_qat_refuses_bf16_and_bad_eval_every(self):
+    def test_bad_training_options(self):
         import contextlib
         import io
         import train_dense
@@ -125,7 +160,13 @@ class BadInputTest(unittest.TestCase):
                               (train_select.main, ["adapt", "--ckpt-dir", self.p, "--p-on", "0"],
                                "--p-on 0.0: must be in (0, 1]"),
                               (train_select.main, ["adapt", "--ckpt-dir", self.p, "--p-on", "nan"],
-                               "--p-on nan: must be in (0, 1]")):
+                               "--p-on nan: must be in (0, 1]"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--p-on", "1.5"],
+                               "--p-on 1.5: must be in (0, 1]"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--p-on", "inf"],
+                               "--p-on inf: must be in (0, 1]"),
+                              (train_select.main, ["bank", "--ckpt-dir", self.p, "--dense-every", "4"],
+                               "apply to the adapt stage only, not 'bank'")):
             err = io.StringIO()
             with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
                 fn(argv)
