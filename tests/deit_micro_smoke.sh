@@ -63,6 +63,9 @@ for s in ("qat", "quantize", "masks", "evaluate", "sweep"):
 assert not any("--precision" in c for _, c in f.values()), f
 assert opts(q["dense"][1])["--epochs"] == "1", q["dense"]
 assert b["masks"][0] == f"{w}/dry/export/masks-default.hvt", b["masks"]   # the run's own export
+for s, png in (("evaluate", "accuracy_vs_macs.png"), ("sweep", "accuracy_vs_macs_bank.png")):
+    for run in (b, f):   # plots go to the run's export too, not to the model card's
+        assert opts(run[s][1])["--plot"] == f"{w}/dry/export/{png}", (s, run[s])
 frd = opts(fr["dense"][1])
 assert frd["--from"].endswith("run_training.sh") and "--epochs" not in frd, fr["dense"]
 print("recipes: bf16 and fp32 stage commands as documented")

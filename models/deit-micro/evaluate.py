@@ -1,6 +1,7 @@
 """Measure every figure of the model card and draw accuracy_vs_macs.png.
 
-  evaluate.py --ckpt-dir D --out-dir E   -> E/results.json, ../accuracy_vs_macs.png
+  evaluate.py --ckpt-dir D --out-dir E [--plot P]  -> E/results.json, P (default: the model
+  card's accuracy_vs_macs.png beside this file; E/accuracy_vs_macs.png with --quick)
 Integer figures come from intref.py (exact BLAS products, see fastint.py); float figures
 from the PyTorch model.  Test set: Fashion-MNIST t10k (10,000 images) unless --test-limit.
 """
@@ -55,6 +56,9 @@ def main(argv=None):
     ap.add_argument("--curve-limit", type=int, default=2000,
                     help="test images used for the schedule sweep and the top-k baselines")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--plot", default=None,
+                    help="PNG of accuracy vs MACs (default: accuracy_vs_macs.png beside this file, "
+                         "the model card's; in --out-dir with --quick)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -167,7 +171,7 @@ def main(argv=None):
     ax.set_title("deit-micro: accuracy vs MACs (integer reference)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    png = os.path.join(a.out_dir if a.quick else HERE, "accuracy_vs_macs.png")
+    png = a.plot or os.path.join(a.out_dir if a.quick else HERE, "accuracy_vs_macs.png")
     save_figure(fig, png)
     log(a.log, f"evaluate: wrote results.json and {png} in {time.time() - t0:.0f}s")
 

@@ -132,12 +132,12 @@ stage quantize "$OUT/deit-micro-int8.hvt" $PY export.py quantize --ckpt-dir "$CK
 stage masks "$OUT/masks-default.hvt" $PY export.py masks --ckpt-dir "$CK" --out-dir "$OUT" \
   --log "$LOG" "${DATA_ARGS[@]}" "${EXP[@]}"
 stage evaluate "$OUT/results.json" $PY evaluate.py --ckpt-dir "$CK" --out-dir "$OUT" \
-  --log "$LOG" "${DATA_ARGS[@]}" "${EVAL[@]}"
+  --log "$LOG" --plot "$OUT/accuracy_vs_macs.png" "${DATA_ARGS[@]}" "${EVAL[@]}"
 # full-test-set schedule sweep through the C++ functional model (needs `make build`)
 HEATVIT_BIN="${HEATVIT_BIN:-$HERE/../../build/bin/heatvit}"
 if [[ -z "${DM_QUICK:-}" ]]; then
   stage sweep "$OUT/sweep.json" $PY sweep.py --heatvit "$HEATVIT_BIN" \
-    --weights "$OUT/deit-micro-int8.hvt" --out "$OUT/sweep.json"
+    --weights "$OUT/deit-micro-int8.hvt" --out "$OUT/sweep.json" --plot "$OUT/accuracy_vs_macs_bank.png"
 fi
 if [[ -n "${DM_DRY_RUN:-}" ]]; then
   echo "dry run (recipe $RECIPE): nothing was run or written"
