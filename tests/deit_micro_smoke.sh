@@ -70,6 +70,13 @@ frd = opts(fr["dense"][1])
 assert frd["--from"].endswith("run_training.sh") and "--epochs" not in frd, fr["dense"]
 print("recipes: bf16 and fp32 stage commands as documented")
 PY
+# relative DM_CKPT and DM_DENSE are the caller's (the stages run from models/deit-micro)
+: > "$WORK/rel.pt"
+(cd "$WORK" && DM_RECIPE=bf16 DM_DRY_RUN=1 DM_DENSE=rel.pt DM_CKPT=relck bash "$TR") > "$WORK/dry-rel.out"
+RW="$(realpath "$WORK")"
+grep -qF "[dense] -> $RW/relck/dense.pt: " "$WORK/dry-rel.out" && grep -qF -- "--from $RW/rel.pt" "$WORK/dry-rel.out" \
+  && grep -qF "[masks] -> $RW/relck/export/masks-default.hvt: " "$WORK/dry-rel.out" \
+  || { echo "relative paths not resolved:"; cat "$WORK/dry-rel.out"; exit 1; }
 refused() {  # refused WHAT MESSAGE ENV... : run_training.sh must exit 2 with MESSAGE, writing nothing
   local what="$1" msg="$2"; shift 2
   set +e

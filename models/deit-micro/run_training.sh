@@ -26,10 +26,13 @@ case "$RECIPE" in
 esac
 OUT="${DM_OUT:-$CK/export}"
 LOG="${DM_LOG:-$CK/train.log}"
+# the stages run from this directory: relative paths are the caller's
+CK="$(realpath -m -- "$CK")"; OUT="$(realpath -m -- "$OUT")"; LOG="$(realpath -m -- "$LOG")"
 DATA_ARGS=()
 [[ -n "${HEATVIT_FMNIST:-}" ]] && DATA_ARGS=(--data "$HEATVIT_FMNIST")
-if [[ -n "${DM_DENSE:-}" && ! -f "$DM_DENSE" ]]; then
-  echo "error: DM_DENSE: $DM_DENSE: no such file" >&2; exit 2
+if [[ -n "${DM_DENSE:-}" ]]; then
+  if [[ ! -f "$DM_DENSE" ]]; then echo "error: DM_DENSE: $DM_DENSE: no such file" >&2; exit 2; fi
+  DM_DENSE="$(realpath -- "$DM_DENSE")"
 fi
 # a checkpoint directory holds the stages of one recipe; one without a recipe file is from
 # before recipes existed (fp32)
