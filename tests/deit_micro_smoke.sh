@@ -93,13 +93,28 @@ refused "bf16 on an fp32 directory" "holds checkpoints of recipe 'fp32', not DM_
   DM_RECIPE=bf16 DM_CKPT="$WORK/fp32dir"
 mkdir -p "$WORK/bf16dir"; echo bf16 > "$WORK/bf16dir/recipe"
 refused "fp32 on a bf16 directory" "holds checkpoints of recipe 'bf16', not DM_RECIPE=fp32" DM_CKPT="$WORK/bf16dir"
-[[ "$(ls "$WORK/fp32dir")" == "dense-c1.pt" && "$(ls "$WORK/bf16dir")" == "recipe" ]] \
+# without a recipe file: the precision the dense checkpoint records, else refused
+mkdir -p "$WORK/handdir" "$WORK/unknowndir"; : > "$WORK/unknowndir/bank.pt"
+/usr/bin/python3 -c 'import sys, torch; torch.save({"precision": "bf16"}, sys.argv[1])' "$WORK/handdir/dense-last.pt"
+refused "fp32 on an unmarked bf16 directory" "holds checkpoints of recipe 'bf16', not DM_RECIPE=fp32" \
+  DM_CKPT="$WORK/handdir"
+DM_RECIPE=bf16 DM_DRY_RUN=1 DM_CKPT="$WORK/handdir" bash "$TR" > /dev/null
+refused "unknown recipe directory" "unknown recipe; write fp32 or bf16 into $(realpath "$WORK")/unknowndir/recipe" \
+  DM_CKPT="$WORK/unknowndir"
+echo other > "$WORK/other.pt"; : > "$WORK/handdir/dense.pt"
+refused "DM_DENSE beside another dense.pt" "dense.pt: exists and is not DM_DENSE=" \
+  DM_RECIPE=bf16 DM_DENSE="$WORK/other.pt" DM_CKPT="$WORK/handdir"
+[[ "$(ls "$WORK/fp32dir")" == "dense-c1.pt" && "$(ls "$WORK/bf16dir")" == "recipe" \
+   && "$(ls "$WORK/handdir" | tr '\n' ' ')" == "dense-last.pt dense.pt " && "$(ls "$WORK/unknowndir")" == "bank.pt" ]] \
   || { echo "a refused run wrote files"; exit 1; }
 DM_CKPT="$WORK/ck" DM_OUT="$WORK/out" DM_QUICK=1 \
   bash "$ROOT/models/deit-micro/run_training.sh" > "$WORK/train.out" 2>&1 || { cat "$WORK/train.out"; exit 1; }
 for f in deit-micro-int8.hvt masks-default.hvt schedule-default.json results.json reference-outputs.json; do
   [[ -s "$WORK/out/$f" ]] || { echo "run_training.sh wrote no $f"; exit 1; }
 done
+[[ "$(cat "$WORK/ck/recipe")" == fp32 ]] || { echo "run_training.sh wrote no recipe file"; exit 1; }
+refused "bf16 on the quick run's directory" "holds checkpoints of recipe 'fp32', not DM_RECIPE=bf16" \
+  DM_RECIPE=bf16 DM_CKPT="$WORK/ck"
 for s in dense dense2 bank adapt adapt2 latency dedicated qat quantize masks evaluate; do
   grep -q "stage $s wall_s" "$WORK/ck/train.log" || { echo "stage $s did not run"; exit 1; }
 done

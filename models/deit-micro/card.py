@@ -66,7 +66,8 @@ def render(R, log_lines):
     out += ["### Accuracy and MACs (Fashion-MNIST test set, 10,000 images)", "",
             "Command: `/usr/bin/python3 models/deit-micro/evaluate.py --ckpt-dir "
             "models/deit-micro/checkpoints --out-dir models/deit-micro/export` "
-            "(stage `evaluate` of `run_training.sh`; raw numbers in `export/results.json`). "
+            "(what stage `evaluate` of `run_training.sh` runs on a run's own checkpoint and "
+            "export directories; raw numbers in `export/results.json`). "
             "MACs include patch embedding, blocks, head and the active selectors; "
             "reduction is relative to dense int8 "
             f"({d['macs_per_image'] / 1e6:.2f} M MACs).", "",
@@ -131,8 +132,8 @@ def render_sweep(S):
     dense = next(r for r in rows if r["name"] == "dense")
     da = dense["accuracy"]
     out = ["### Schedule sweep on all 10,000 test images (C++ functional model)", "",
-           f"Command: `/usr/bin/python3 models/deit-micro/sweep.py` (stage `sweep` of "
-           f"`run_training.sh`; runs `heatvit eval`, bit-exact with the integer reference; raw "
+           f"Command: `/usr/bin/python3 models/deit-micro/sweep.py` (what stage `sweep` of "
+           f"`run_training.sh` runs on a run's own export; runs `heatvit eval`, bit-exact with the integer reference; raw "
            f"numbers in `export/sweep.json`, plot `accuracy_vs_macs_bank.png`). Every schedule "
            f"uses the one exported bank; keep rates are set only through the calibrated "
            f"thresholds. Dense int8: {pct(da)} %, {dense['macs_per_image'] / 1e6:.2f} M MACs.", "",

@@ -46,6 +46,11 @@ def int_eval(im, x, y, sched, mode="heatvit", bs=500):
             "achieved_keep": {str(b): float(np.concatenate(v).mean()) for b, v in keepfr.items()}}
 
 
+def plot_path(a):
+    """--plot if given; else the model card's PNG beside this file, or --out-dir's with --quick."""
+    return a.plot or os.path.join(a.out_dir if a.quick else HERE, "accuracy_vs_macs.png")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt-dir", required=True)
@@ -171,7 +176,7 @@ def main(argv=None):
     ax.set_title("deit-micro: accuracy vs MACs (integer reference)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    png = a.plot or os.path.join(a.out_dir if a.quick else HERE, "accuracy_vs_macs.png")
+    png = plot_path(a)
     save_figure(fig, png)
     log(a.log, f"evaluate: wrote results.json and {png} in {time.time() - t0:.0f}s")
 

@@ -29,19 +29,34 @@ LOG="${DM_LOG:-$CK/train.log}"
 # the stages run from this directory: relative paths are the caller's
 CK="$(realpath -m -- "$CK")"; OUT="$(realpath -m -- "$OUT")"; LOG="$(realpath -m -- "$LOG")"
 DATA_ARGS=()
-[[ -n "${HEATVIT_FMNIST:-}" ]] && DATA_ARGS=(--data "$HEATVIT_FMNIST")
+[[ -n "${HEATVIT_FMNIST:-}" ]] && DATA_ARGS=(--data "$(realpath -m -- "$HEATVIT_FMNIST")")
+[[ -n "${HEATVIT_BIN:-}" ]] && HEATVIT_BIN="$(realpath -m -- "$HEATVIT_BIN")"
 if [[ -n "${DM_DENSE:-}" ]]; then
   if [[ ! -f "$DM_DENSE" ]]; then echo "error: DM_DENSE: $DM_DENSE: no such file" >&2; exit 2; fi
   DM_DENSE="$(realpath -- "$DM_DENSE")"
+  if [[ -e "$CK/dense.pt" ]] && ! cmp -s "$DM_DENSE" "$CK/dense.pt"; then
+    echo "error: $CK/dense.pt: exists and is not DM_DENSE=$DM_DENSE; use another DM_CKPT" >&2
+    exit 2
+  fi
 fi
-# a checkpoint directory holds the stages of one recipe; one without a recipe file is from
-# before recipes existed (fp32)
+# a checkpoint directory holds the stages of one recipe (CK/recipe). Without that file (a
+# directory from before recipes, or one where train_dense.py was run by hand) the recipe
+# is the precision its dense checkpoint records; a directory with only dense-c1 is fp32.
 if [[ -f "$CK/recipe" ]]; then
   have="$(cat "$CK/recipe")"
-elif compgen -G "$CK/*.pt" > /dev/null; then
+elif [[ -e "$CK/dense.pt" || -e "$CK/dense-last.pt" ]]; then
+  f="$CK/dense.pt"; [[ -e "$f" ]] || f="$CK/dense-last.pt"
+  have="$($PY -c 'import sys, torch; ck = torch.load(sys.argv[1]); print(ck.get("precision", "fp32") if isinstance(ck, dict) else "unknown")' "$f" 2>/dev/null || echo unknown)"
+elif [[ -e "$CK/dense-c1.pt" || -e "$CK/dense-c1-last.pt" ]]; then
   have=fp32
+elif [[ -d "$CK" ]] && [[ -n "$(find "$CK" -maxdepth 1 -name '*.pt' -print -quit)" ]]; then
+  have=unknown
 else
   have="$RECIPE"
+fi
+if [[ "$have" == unknown ]]; then
+  echo "error: $CK: holds checkpoints of an unknown recipe; write fp32 or bf16 into $CK/recipe" >&2
+  exit 2
 fi
 if [[ "$have" != "$RECIPE" ]]; then
   echo "error: $CK: holds checkpoints of recipe '$have', not DM_RECIPE=$RECIPE;" \
@@ -103,7 +118,7 @@ stage() {  # stage NAME OUTPUT CMD...
 cd "$HERE"
 if [[ -n "${DM_DENSE:-}" ]]; then
   stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --name dense \
-    --from "$DM_DENSE"
+    --from "$DM_DENSE" --precision "$RECIPE"
 elif [[ "$RECIPE" == bf16 ]]; then
   stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
     --name dense "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}" "${PREC[@]}"

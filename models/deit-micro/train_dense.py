@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_split, load_ckpt, log, cli, autocast, check_resume_precision  # noqa: E402
+from common import (load_split, load_ckpt, log, cli, autocast, check_resume_precision,  # noqa: E402
+                    atomic_write_bytes)
 from model import DeitMicro, check_backbone_state  # noqa: E402
 
 
@@ -63,25 +64,43 @@ def evaluate(model, x, y, bs=500):
 
 def adopt(a):
     """--from FILE: check that FILE is a finished deit-micro dense checkpoint (every backbone
-    tensor with the right shape, its test accuracy and precision recorded) and write it,
-    unchanged, as NAME.pt in --ckpt-dir (atomically; an existing NAME.pt is refused)."""
-    import shutil
+    tensor with the right shape; test accuracy, epochs and precision recorded, the precision
+    that of --precision) and write its bytes, unchanged, as NAME.pt in --ckpt-dir
+    (atomically; an existing NAME.pt is refused)."""
+    import io
+    import pickle
     src = a.from_
-    ck = load_ckpt(src)
+    out_path = os.path.join(a.ckpt_dir, a.name + ".pt")
+    if os.path.exists(out_path):
+        raise ValueError(f"{out_path}: exists; --from does not overwrite a checkpoint")
+    try:
+        with open(src, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{src}: checkpoint not found") from None
+    try:   # the bytes checked are the bytes written
+        ck = torch.load(io.BytesIO(data))
+    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError) as e:
+        raise ValueError(f"{src}: cannot read checkpoint ({e})") from None
+    if not isinstance(ck, dict) or "model" not in ck:
+        raise ValueError(f"{src}: not a deit-micro checkpoint (no 'model' entry)")
     check_backbone_state(ck["model"], src)
     for field in ("test_acc", "precision", "epochs"):
         if field not in ck:
             raise ValueError(f"{src}: field '{field}' missing: not a finished dense checkpoint "
                              "(train_dense.py writes it at the end of a run)")
-    os.makedirs(a.ckpt_dir, exist_ok=True)
-    out_path = os.path.join(a.ckpt_dir, a.name + ".pt")
-    if os.path.exists(out_path):
-        raise ValueError(f"{out_path}: exists; --from does not overwrite a checkpoint")
-    tmp = out_path + ".tmp"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, out_path)
+    if not isinstance(ck["test_acc"], float) or not 0.0 <= ck["test_acc"] <= 1.0:
+        raise ValueError(f"{src}: field 'test_acc' is {ck['test_acc']!r}, not a fraction")
+    if not isinstance(ck["epochs"], int) or ck["epochs"] < 1:
+        raise ValueError(f"{src}: field 'epochs' is {ck['epochs']!r}, not a positive integer")
+    if ck["precision"] != a.precision:
+        raise ValueError(f"{src}: field 'precision' is {ck['precision']!r}, not --precision "
+                         f"{a.precision} (the recipe of this checkpoint directory)")
+    wall = ck.get("wall", 0.0)
+    wall = float(wall) if isinstance(wall, (int, float)) else 0.0
+    atomic_write_bytes(out_path, data)
     log(a.log, f"dense: '{a.name}' from {src} (not trained here: test_acc {ck['test_acc']:.4f}, "
-               f"{ck['epochs']} epochs, precision {ck['precision']}, wall_s {ck.get('wall', 0):.0f})")
+               f"{ck['epochs']} epochs, precision {ck['precision']}, wall_s {wall:.0f})")
 
 
 def main(argv=None):
@@ -120,6 +139,8 @@ def main(argv=None):
                          "backbones/dense-bf16.pt) as NAME.pt in --ckpt-dir, after checking it")
     a = ap.parse_args(argv)
     if a.from_:
+        if a.init or a.teacher:
+            ap.error("--from takes a finished checkpoint: --init and --teacher do not apply")
         return adopt(a)
     if not 0.0 <= a.distill_w <= 1.0:
         ap.error(f"--distill-w {a.distill_w}: must lie in [0, 1]")

@@ -11,7 +11,8 @@ from describe_backbone import first_correct, sha256
 from model import check_backbone_state
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HAVE_DATA = os.path.exists(os.path.join(DEFAULT_DATA, "t10k-images-idx3-ubyte.gz"))
+HAVE_DATA = any(os.path.exists(os.path.join(DEFAULT_DATA, "t10k-images-idx3-ubyte" + ext))
+                for ext in ("", ".gz"))
 DESCRIPTIONS = sorted(glob.glob(os.path.join(HERE, "backbones", "*.json")))
 
 
@@ -25,6 +26,8 @@ class BackboneTest(unittest.TestCase):
         for desc in DESCRIPTIONS:
             with self.subTest(desc=os.path.basename(desc)):
                 d = json.load(open(desc))
+                # a description names its own checkpoint: NAME.json describes NAME.pt
+                self.assertEqual(d["file"], os.path.splitext(os.path.basename(desc))[0] + ".pt")
                 path = os.path.join(os.path.dirname(desc), d["file"])
                 self.assertEqual(sha256(path), d["sha256"])
                 ck = load_ckpt(path)

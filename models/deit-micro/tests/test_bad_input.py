@@ -87,24 +87,45 @@ class BadInputTest(unittest.TestCase):
         bad = DeitMicro().state_dict()
         bad["head.weight"] = torch.zeros(11, 64)
         shaped = os.path.join(src, "shaped.pt")
-        torch.save({"model": bad, "test_acc": 0.9, "precision": "fp32", "epochs": 1}, shaped)
+        torch.save({"model": bad, "test_acc": 0.9, "precision": "bf16", "epochs": 1}, shaped)
+        noacc = os.path.join(src, "noacc.pt")
+        torch.save({"model": DeitMicro().state_dict(), "test_acc": None, "precision": "bf16",
+                    "epochs": 40}, noacc)
+        trunc = os.path.join(src, "trunc.pt")
+        with open(good, "rb") as f, open(trunc, "wb") as g:
+            g.write(f.read()[:5000])
         ck = os.path.join(self.p, "ck")
 
-        def run(path):
+        def run(path, precision="bf16"):
             err = io.StringIO()
             with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
-                train_dense.cli(lambda: train_dense.main(["--ckpt-dir", ck, "--from", path]))
+                train_dense.cli(lambda: train_dense.main(["--ckpt-dir", ck, "--from", path,
+                                                          "--precision", precision]))
             self.assertEqual(cm.exception.code, 2)
             return err.getvalue()
         self.assertIn("unfinished.pt: field 'test_acc' missing", run(unfinished))
         self.assertIn("shaped.pt: tensor 'head.weight' has shape [11, 64]", run(shaped))
+        self.assertIn("noacc.pt: field 'test_acc' is None", run(noacc))
+        self.assertIn("trunc.pt: cannot read checkpoint", run(trunc))
+        self.assertIn("good.pt: field 'precision' is 'bf16', not --precision fp32", run(good, "fp32"))
         self.assertIn("none.pt: checkpoint not found", run(os.path.join(src, "none.pt")))
-        self.assertFalse(os.path.exists(os.path.join(ck, "dense.pt")))
-        train_dense.main(["--ckpt-dir", ck, "--from", good])
+        self.assertIn("--init and --teacher do not apply",
+                      self._argerr(train_dense, ck, good))
+        self.assertFalse(os.path.exists(ck) and os.listdir(ck))
+        train_dense.main(["--ckpt-dir", ck, "--from", good, "--precision", "bf16"])
         with open(good, "rb") as a, open(os.path.join(ck, "dense.pt"), "rb") as b:
             self.assertEqual(a.read(), b.read())
         self.assertIn("dense.pt: exists; --from does not overwrite", run(good))
         self.assertEqual(sorted(os.listdir(ck)), ["dense.pt"])
+
+    def _argerr(self, train_dense, ck, path):
+        import contextlib
+        import io
+        err = io.StringIO()
+        with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
+            train_dense.main(["--ckpt-dir", ck, "--from", path, "--init", path])
+        self.assertEqual(cm.exception.code, 2)
+        return err.getvalue()
 
     def test_teacher_of_another_shape(self):
         from train_teacher import ConvTeacher, load_teacher

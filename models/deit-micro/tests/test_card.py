@@ -40,5 +40,20 @@ class StageWalls(unittest.TestCase):
         self.assertEqual(card.stage_walls(log), [("latency", 315), ("masks", 100)])
 
 
+class PlotPath(unittest.TestCase):
+    def test_a_run_never_writes_the_card_png_unless_told(self):
+        import argparse
+        import os
+        import evaluate
+        ns = argparse.Namespace
+        card_png = os.path.join(evaluate.HERE, "accuracy_vs_macs.png")
+        self.assertEqual(evaluate.plot_path(ns(plot="/r/x.png", out_dir="/r", quick=False)), "/r/x.png")
+        self.assertEqual(evaluate.plot_path(ns(plot="/r/x.png", out_dir="/r", quick=True)), "/r/x.png")
+        self.assertEqual(evaluate.plot_path(ns(plot=None, out_dir="/r", quick=True)),
+                         "/r/accuracy_vs_macs.png")
+        self.assertEqual(evaluate.plot_path(ns(plot=None, out_dir="/r", quick=False)), card_png)
+
+
+
 if __name__ == "__main__":
     unittest.main()
