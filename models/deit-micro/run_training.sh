@@ -39,6 +39,13 @@ if [[ -n "${DM_DENSE:-}" ]]; then
     exit 2
   fi
 fi
+# a checkpoint directory from before the adapt stage had two cycles: its adapt.pt is the
+# first cycle, and skipping stage adapt2 because it exists would be wrong
+if [[ -e "$CK/adapt.pt" && ! -e "$CK/adapt-c1.pt" ]]; then
+  echo "error: $CK/adapt.pt: written by a one-cycle adapt stage (there is no adapt-c1.pt);" \
+       "rename it to adapt-c1.pt to run the second cycle from it, or remove it" >&2
+  exit 2
+fi
 # a checkpoint directory holds the stages of one recipe (CK/recipe). Without that file (a
 # directory from before recipes, or one where train_dense.py was run by hand) the recipe
 # is the precision its dense checkpoint records; a directory with only dense-c1 is fp32.
@@ -61,13 +68,6 @@ fi
 if [[ "$have" != "$RECIPE" ]]; then
   echo "error: $CK: holds checkpoints of recipe '$have', not DM_RECIPE=$RECIPE;" \
        "use another DM_CKPT" >&2
-  exit 2
-fi
-# a checkpoint directory from before the adapt stage had two cycles: its adapt.pt is the
-# first cycle, and skipping stage adapt2 because it exists would be wrong
-if [[ -e "$CK/adapt.pt" && ! -e "$CK/adapt-c1.pt" ]]; then
-  echo "error: $CK/adapt.pt: written by a one-cycle adapt stage (there is no adapt-c1.pt);" \
-       "rename it to adapt-c1.pt to run the second cycle from it, or remove it" >&2
   exit 2
 fi
 
