@@ -39,16 +39,19 @@ def cli(main):
         sys.exit(2)
 
 
-def load_ckpt(path, what="model"):
+def load_ckpt(path, what="model", data=None):
     """A torch checkpoint dict with entry `what`; FileNotFoundError / ValueError naming the
-    file for a missing, truncated or foreign file."""
+    file for a missing, truncated or foreign file. data: the file's bytes, already read
+    (path then only names it in messages)."""
+    import io
     import pickle
     import torch
-    if not os.path.exists(path):
+    if data is None and not os.path.exists(path):
         raise FileNotFoundError(f"{path}: checkpoint not found (run the earlier stage first)")
     try:
-        ck = torch.load(path)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as e:   # truncated or not a checkpoint
+        ck = torch.load(path if data is None else io.BytesIO(data))
+    except (RuntimeError, EOFError, ValueError, OSError,    # truncated or not a checkpoint
+            pickle.UnpicklingError) as e:
         raise ValueError(f"{path}: cannot read checkpoint ({e})") from None
     if not isinstance(ck, dict) or what not in ck:
         raise ValueError(f"{path}: not a deit-micro checkpoint (no '{what}' entry)")

@@ -67,8 +67,6 @@ def adopt(a):
     tensor with the right shape; test accuracy, epochs and precision recorded, the precision
     that of --precision) and write its bytes, unchanged, as NAME.pt in --ckpt-dir
     (atomically; an existing NAME.pt is refused)."""
-    import io
-    import pickle
     src = a.from_
     out_path = os.path.join(a.ckpt_dir, a.name + ".pt")
     if os.path.exists(out_path):
@@ -78,12 +76,7 @@ def adopt(a):
             data = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"{src}: checkpoint not found") from None
-    try:   # the bytes checked are the bytes written
-        ck = torch.load(io.BytesIO(data))
-    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError) as e:
-        raise ValueError(f"{src}: cannot read checkpoint ({e})") from None
-    if not isinstance(ck, dict) or "model" not in ck:
-        raise ValueError(f"{src}: not a deit-micro checkpoint (no 'model' entry)")
+    ck = load_ckpt(src, data=data)   # the bytes checked are the bytes written
     check_backbone_state(ck["model"], src)
     for field in ("test_acc", "precision", "epochs"):
         if field not in ck:

@@ -74,8 +74,6 @@ class BadInputTest(unittest.TestCase):
     def test_adopt_a_dense_checkpoint(self):
         """train_dense.py --from: a finished dense checkpoint is copied unchanged; a foreign,
         unfinished or wrongly shaped one, or an existing output, exits 2 naming the file."""
-        import contextlib
-        import io
         import train_dense
         src = os.path.join(self.p, "src")
         os.makedirs(src)
@@ -96,21 +94,16 @@ class BadInputTest(unittest.TestCase):
             g.write(f.read()[:5000])
         ck = os.path.join(self.p, "ck")
 
-        def run(path, precision="bf16"):
-            err = io.StringIO()
-            with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
-                train_dense.cli(lambda: train_dense.main(["--ckpt-dir", ck, "--from", path,
-                                                          "--precision", precision]))
-            self.assertEqual(cm.exception.code, 2)
-            return err.getvalue()
+        def run(path, precision="bf16", *more):
+            return self._exit2(lambda: train_dense.cli(lambda: train_dense.main(
+                ["--ckpt-dir", ck, "--from", path, "--precision", precision, *more])))
         self.assertIn("unfinished.pt: field 'test_acc' missing", run(unfinished))
         self.assertIn("shaped.pt: tensor 'head.weight' has shape [11, 64]", run(shaped))
         self.assertIn("noacc.pt: field 'test_acc' is None", run(noacc))
         self.assertIn("trunc.pt: cannot read checkpoint", run(trunc))
         self.assertIn("good.pt: field 'precision' is 'bf16', not --precision fp32", run(good, "fp32"))
         self.assertIn("none.pt: checkpoint not found", run(os.path.join(src, "none.pt")))
-        self.assertIn("--init and --teacher do not apply",
-                      self._argerr(train_dense, ck, good))
+        self.assertIn("--init and --teacher do not apply", run(good, "bf16", "--init", good))
         self.assertFalse(os.path.exists(ck) and os.listdir(ck))
         train_dense.main(["--ckpt-dir", ck, "--from", good, "--precision", "bf16"])
         with open(good, "rb") as a, open(os.path.join(ck, "dense.pt"), "rb") as b:
@@ -118,12 +111,13 @@ class BadInputTest(unittest.TestCase):
         self.assertIn("dense.pt: exists; --from does not overwrite", run(good))
         self.assertEqual(sorted(os.listdir(ck)), ["dense.pt"])
 
-    def _argerr(self, train_dense, ck, path):
+    def _exit2(self, call):
+        """stderr of call(), which must exit with status 2."""
         import contextlib
         import io
         err = io.StringIO()
         with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
-            train_dense.main(["--ckpt-dir", ck, "--from", path, "--init", path])
+            call()
         self.assertEqual(cm.exception.code, 2)
         return err.getvalue()
 
@@ -166,8 +160,6 @@ class BadInputTest(unittest.TestCase):
         self.assertEqual(os.listdir(self.p), [])
 
     def test_bad_training_options(self):
-        import contextlib
-        import io
         import train_dense
         import train_select
         for fn, argv, msg in ((train_select.main, ["qat", "--ckpt-dir", self.p, "--precision", "bf16"],
@@ -188,11 +180,7 @@ class BadInputTest(unittest.TestCase):
                                "--p-on inf: must be in (0, 1]"),
                               (train_select.main, ["bank", "--ckpt-dir", self.p, "--dense-every", "4"],
                                "apply to the adapt stage only, not 'bank'")):
-            err = io.StringIO()
-            with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(err):
-                fn(argv)
-            self.assertEqual(cm.exception.code, 2)
-            self.assertIn(msg, err.getvalue())
+            self.assertIn(msg, self._exit2(lambda: fn(argv)))
         self.assertEqual(os.listdir(self.p), [])
 
     def test_adapt_name_must_not_overwrite_another_stage(self):
