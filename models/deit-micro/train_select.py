@@ -21,7 +21,7 @@ from common import (load_split, log, atomic_write_json, read_json, CANDIDATE_BLO
                     autocast, check_resume_precision)
 from model import check_backbone_state  # noqa: E402
 from net import PrunedDeit, QCtx, SPREAD_MIN  # noqa: E402
-from costs import LatencyTable, model_macs  # noqa: E402
+from costs import DENSE_MACS, LatencyTable, expected_tokens, model_macs  # noqa: E402
 from train_dense import augment  # noqa: E402
 
 
@@ -268,13 +268,33 @@ def recentre_selectors(model, x, floor=RECENTRE_FLOOR, bs=250):
     return shifts
 
 
-def adapt_sched(gen, step, dense_every=4, p_on=0.3):
+MAC_BAND_TRIES = 1000
+
+
+def sched_mac_reduction(sched):
+    """Fraction of the dense MACs a schedule saves, from its expected token counts."""
+    toks, sel = expected_tokens(sched)
+    return 1.0 - model_macs(toks, sel) / DENSE_MACS
+
+
+def adapt_sched(gen, step, dense_every=4, p_on=0.3, band=None):
     """The adapt stage's schedule of training step `step`: dense ([]) on every
     dense_every-th step (never when dense_every is 0), otherwise a random bank subset
-    with each candidate block on with probability p_on (random_sched)."""
+    with each candidate block on with probability p_on (random_sched). band (lo, hi):
+    a non-empty subset is drawn again until the fraction of MACs it saves is inside
+    [lo, hi]; the empty subset (10 % of the subsets) is drawn once, before."""
     if dense_every and step % dense_every == 0:
         return []
-    return random_sched(gen, p_on=p_on)
+    if band is None:
+        return random_sched(gen, p_on=p_on)
+    if torch.rand(1, generator=gen).item() < 0.1:   # random_sched's empty subset, once
+        return []
+    for _ in range(MAC_BAND_TRIES):
+        s = random_sched(gen, p_on=p_on, p_empty=0.0)
+        if band[0] <= sched_mac_reduction(s) <= band[1]:
+            return s
+    raise ValueError(f"--mac-band {band[0]},{band[1]}: no random subset inside it in "
+                     f"{MAC_BAND_TRIES} draws")
 
 
 def stage_adapt(a, xtr, ytr, xte, yte, teacher):
@@ -292,7 +312,7 @@ def stage_adapt(a, xtr, ytr, xte, yte, teacher):
     nval = a.val
 
     def fn(g, s):
-        return adapt_sched(g, s, a.dense_every, a.p_on)
+        return adapt_sched(g, s, a.dense_every, a.p_on, a.mac_band)
     wall = train_steps(model, xtr[:-nval], ytr[:-nval], a.steps, fn, QCtx("float"), a.lr_bb,
                        a.lr_sel, os.path.join(a.ckpt_dir, f"{a.name}-last.pt"), a.seed, a.log,
                        a.name, bs=a.bs, ckpt_every=a.ckpt_every, teacher=teacher, kd_w=a.kd,
@@ -516,10 +536,23 @@ def main(argv=None):
     ap.add_argument("--p-on", type=float, default=None,
                     help="adapt stage only: probability that a candidate selector is on in a "
                          "random bank subset (default 0.3)")
+    ap.add_argument("--mac-band", default=None, metavar="LO,HI",
+                    help="adapt stage only: random subsets save between LO and HI of the dense "
+                         "MACs (fractions, drawn again until they do); default: any")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
-    if a.stage != "adapt" and (a.dense_every is not None or a.p_on is not None):
-        ap.error(f"--dense-every and --p-on apply to the adapt stage only, not '{a.stage}'")
+    if a.stage != "adapt" and (a.dense_every is not None or a.p_on is not None
+                               or a.mac_band is not None):
+        ap.error(f"--dense-every, --p-on and --mac-band apply to the adapt stage only, "
+                 f"not '{a.stage}'")
+    if a.mac_band is not None:
+        try:
+            lo, hi = (float(v) for v in a.mac_band.split(","))
+        except ValueError:
+            ap.error(f"--mac-band {a.mac_band!r}: must be LO,HI (two fractions)")
+        if not 0.0 <= lo < hi <= 1.0:   # also rejects nan
+            ap.error(f"--mac-band {a.mac_band}: needs 0 <= LO < HI <= 1")
+        a.mac_band = (lo, hi)
     a.dense_every = 4 if a.dense_every is None else a.dense_every
     a.p_on = 0.3 if a.p_on is None else a.p_on
     if a.dense_every < 0:

@@ -179,7 +179,19 @@ class BadInputTest(unittest.TestCase):
                               (train_select.main, ["adapt", "--ckpt-dir", self.p, "--p-on", "inf"],
                                "--p-on inf: must be in (0, 1]"),
                               (train_select.main, ["bank", "--ckpt-dir", self.p, "--dense-every", "4"],
-                               "apply to the adapt stage only, not 'bank'")):
+                               "apply to the adapt stage only, not 'bank'"),
+                              (train_select.main, ["qat", "--ckpt-dir", self.p, "--mac-band", "0.3,0.5"],
+                               "apply to the adapt stage only, not 'qat'"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--mac-band", "0.3"],
+                               "--mac-band '0.3': must be LO,HI"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--mac-band", "a,b"],
+                               "--mac-band 'a,b': must be LO,HI"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--mac-band", "0.5,0.3"],
+                               "--mac-band 0.5,0.3: needs 0 <= LO < HI <= 1"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--mac-band", "0.3,nan"],
+                               "--mac-band 0.3,nan: needs 0 <= LO < HI <= 1"),
+                              (train_select.main, ["adapt", "--ckpt-dir", self.p, "--mac-band=-0.1,0.5"],
+                               "--mac-band -0.1,0.5: needs 0 <= LO < HI <= 1")):
             self.assertIn(msg, self._exit2(lambda: fn(argv)))
         self.assertEqual(os.listdir(self.p), [])
 

@@ -176,6 +176,27 @@ class DecisionRuleTest(unittest.TestCase):
             want = len(CANDIDATE_BLOCKS) * p_on + (1 - p_on) ** len(CANDIDATE_BLOCKS)
             self.assertAlmostEqual(n_on, want, delta=0.15)
 
+    def test_adapt_schedule_mac_band(self):
+        import train_select
+        from costs import DENSE_MACS, expected_tokens, model_macs
+        g = torch.Generator().manual_seed(0)
+        scheds = [train_select.adapt_sched(g, s, 4, 0.3, (0.3, 0.55)) for s in range(4000)]
+        pruned = [sc for s, sc in enumerate(scheds) if s % 4]
+        self.assertTrue(all(sc == [] for s, sc in enumerate(scheds) if s % 4 == 0))
+        # the empty subset keeps its 10 % (drawn once, not once per retry)
+        self.assertAlmostEqual(sum(1 for sc in pruned if not sc) / len(pruned), 0.1, delta=0.03)
+        saved = [1 - model_macs(*expected_tokens(sc)) / DENSE_MACS for sc in pruned if sc]
+        self.assertTrue(all(0.3 <= v <= 0.55 for v in saved))
+        self.assertLess(min(saved), 0.32)
+        self.assertGreater(max(saved), 0.53)
+        # no band: the draws of the unbanded sampler, unchanged
+        g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+        self.assertEqual([train_select.adapt_sched(g1, s, 4, 0.3) for s in range(200)],
+                         [train_select.adapt_sched(g2, s, 4, 0.3, None) for s in range(200)])
+        # a band no subset reaches
+        with self.assertRaisesRegex(ValueError, "no random subset inside it"):
+            train_select.adapt_sched(torch.Generator().manual_seed(0), 1, 4, 0.3, (0.99, 1.0))
+
     def test_gumbel_rule_samples(self):
         sched = [(3, 0.6)]
         _, aux_a = self.run_train(1, "gumbel", sched)
