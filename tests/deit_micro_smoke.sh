@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the training pipeline that `make train` runs: every stage of
-# models/deit-micro/run_training.sh in its quick configuration (DM_QUICK: a few steps on
+# models/deit-micro/run_training.sh in its quick configuration of the default recipe
+# (bf16, the committed export's; DM_QUICK: a few steps on
 # a few hundred images), then the C++ functional model loads the export and must give
 # the Python integer reference's thresholds and predictions, dense and on the schedule
 # the quick latency search chose. Before that, dry runs (DM_DRY_RUN) check the stage
@@ -24,7 +25,9 @@ set -e
 # missing DM_DENSE file are refused before anything is written
 TR="$ROOT/models/deit-micro/run_training.sh"
 DM_RECIPE=bf16 DM_DRY_RUN=1 DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-bf16.out"
-DM_DRY_RUN=1 DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-fp32.out"
+DM_RECIPE=fp32 DM_DRY_RUN=1 DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-fp32.out"
+DM_DRY_RUN=1 DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-default.out"   # the export's recipe
+cmp -s "$WORK/dry-default.out" "$WORK/dry-bf16.out" || { echo "the default recipe is not bf16"; exit 1; }
 DM_RECIPE=bf16 DM_DRY_RUN=1 DM_QUICK=1 DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-bf16-quick.out"
 DM_RECIPE=bf16 DM_DRY_RUN=1 DM_DENSE="$TR" DM_CKPT="$WORK/dry" bash "$TR" > "$WORK/dry-bf16-from.out"
 /usr/bin/python3 - "$WORK" <<'PY'
@@ -92,13 +95,14 @@ mkdir -p "$WORK/fp32dir"; : > "$WORK/fp32dir/dense-c1.pt"
 refused "bf16 on an fp32 directory" "holds checkpoints of recipe 'fp32', not DM_RECIPE=bf16" \
   DM_RECIPE=bf16 DM_CKPT="$WORK/fp32dir"
 mkdir -p "$WORK/bf16dir"; echo bf16 > "$WORK/bf16dir/recipe"
-refused "fp32 on a bf16 directory" "holds checkpoints of recipe 'bf16', not DM_RECIPE=fp32" DM_CKPT="$WORK/bf16dir"
+refused "fp32 on a bf16 directory" "holds checkpoints of recipe 'bf16', not DM_RECIPE=fp32" \
+  DM_RECIPE=fp32 DM_CKPT="$WORK/bf16dir"
 # without a recipe file: the precision the dense checkpoint records, else refused
 mkdir -p "$WORK/handdir" "$WORK/unknowndir"; : > "$WORK/unknowndir/bank.pt"
 /usr/bin/python3 -c 'import sys, torch; torch.save({"precision": "bf16"}, sys.argv[1])' "$WORK/handdir/dense-last.pt"
 refused "fp32 on an unmarked bf16 directory" "holds checkpoints of recipe 'bf16', not DM_RECIPE=fp32" \
-  DM_CKPT="$WORK/handdir"
-DM_RECIPE=bf16 DM_DRY_RUN=1 DM_CKPT="$WORK/handdir" bash "$TR" > /dev/null
+  DM_RECIPE=fp32 DM_CKPT="$WORK/handdir"
+DM_DRY_RUN=1 DM_CKPT="$WORK/handdir" bash "$TR" > /dev/null
 refused "unknown recipe directory" "unknown recipe; write fp32 or bf16 into $(realpath "$WORK")/unknowndir/recipe" \
   DM_CKPT="$WORK/unknowndir"
 echo other > "$WORK/other.pt"; : > "$WORK/handdir/dense.pt"
@@ -112,10 +116,11 @@ DM_CKPT="$WORK/ck" DM_OUT="$WORK/out" DM_QUICK=1 \
 for f in deit-micro-int8.hvt masks-default.hvt schedule-default.json results.json reference-outputs.json; do
   [[ -s "$WORK/out/$f" ]] || { echo "run_training.sh wrote no $f"; exit 1; }
 done
-[[ "$(cat "$WORK/ck/recipe")" == fp32 ]] || { echo "run_training.sh wrote no recipe file"; exit 1; }
-refused "bf16 on the quick run's directory" "holds checkpoints of recipe 'fp32', not DM_RECIPE=bf16" \
-  DM_RECIPE=bf16 DM_CKPT="$WORK/ck"
-for s in dense dense2 bank adapt adapt2 latency dedicated qat quantize masks evaluate; do
+[[ "$(cat "$WORK/ck/recipe")" == bf16 ]] || { echo "run_training.sh wrote no recipe file"; exit 1; }
+refused "fp32 on the quick run's directory" "holds checkpoints of recipe 'bf16', not DM_RECIPE=fp32" \
+  DM_RECIPE=fp32 DM_CKPT="$WORK/ck"
+grep -q "dense: bf16 matrix products (autocast)" "$WORK/ck/train.log" || { echo "the quick run is not bf16"; exit 1; }
+for s in dense bank adapt adapt2 latency dedicated qat quantize masks evaluate; do
   grep -q "stage $s wall_s" "$WORK/ck/train.log" || { echo "stage $s did not run"; exit 1; }
 done
 for sch in dense default; do

@@ -67,7 +67,8 @@ def topk_eval(model, x, y, sched, pixel, bs=250):
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoints"))
+    ap.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoints", "bf16"),
+                    help="checkpoint directory (default: the bf16 recipe's, the export's)")
     ap.add_argument("--ckpts", default="dense.pt,bank.pt,adapt.pt",
                     help="checkpoints in --ckpt-dir; missing ones are skipped")
     ap.add_argument("--val", type=int, default=1000)

@@ -65,7 +65,7 @@ def render(R, log_lines):
     d = R["int8_dense"]
     out += ["### Accuracy and MACs (Fashion-MNIST test set, 10,000 images)", "",
             "Command: `/usr/bin/python3 models/deit-micro/evaluate.py --ckpt-dir "
-            "models/deit-micro/checkpoints --out-dir models/deit-micro/export` "
+            "models/deit-micro/checkpoints/bf16 --out-dir models/deit-micro/export` "
             "(what stage `evaluate` of `run_training.sh` runs on a run's own checkpoint and "
             "export directories; raw numbers in `export/results.json`). "
             "MACs include patch embedding, blocks, head and the active selectors; "
