@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastint  # noqa: E402
 import intref  # noqa: E402
-from common import load_split, log, atomic_write_json, save_figure, HERE, cli  # noqa: E402
+from common import load_split, log, atomic_write_json, read_json, save_figure, HERE, cli  # noqa: E402
 from costs import block_macs, selector_macs, PATCH_MACS, HEAD_MACS, DENSE_MACS  # noqa: E402
 from export import calibration_images, sched_to_thresholds  # noqa: E402
 from train_select import (build_model, load_sched_json, seq_thresholds,  # noqa: E402
@@ -53,7 +53,7 @@ def plot_path(a):
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ckpt-dir", required=True)
+    ap.add_argument("--ckpt-dir", default=None, help="the run's checkpoints (required unless --replot)")
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--data", default=None)
     ap.add_argument("--test-limit", type=int, default=None)
@@ -65,7 +65,16 @@ def main(argv=None):
                     help="PNG of accuracy vs MACs (default: accuracy_vs_macs.png beside this file, "
                          "the model card's; in --out-dir with --quick)")
     ap.add_argument("--log", default=None)
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw the figure from --out-dir's results.json (no evaluation)")
     a = ap.parse_args(argv)
+    if a.replot:
+        png = plot_path(a)
+        plot_results(load_results(os.path.join(a.out_dir, "results.json")), png)
+        print(f"wrote {png}")
+        return
+    if a.ckpt_dir is None:
+        ap.error("--ckpt-dir is required (unless --replot)")
     torch.set_num_threads(a.threads)
     fastint.enable()
     t0 = time.time()
@@ -158,9 +167,30 @@ def main(argv=None):
     R["wall_s"] = time.time() - t0
     atomic_write_json(os.path.join(a.out_dir, "results.json"), R)
 
+    png = plot_path(a)
+    plot_results(R, png)
+    log(a.log, f"evaluate: wrote results.json and {png} in {time.time() - t0:.0f}s")
+
+
+def load_results(path):
+    """A results.json of this script, with what plot_results needs; ValueError naming the
+    file and field otherwise."""
+    R = read_json(path, "results file")
+    for k in ("int8_schedules", "int8_dense_curve", "curve_images"):
+        if not isinstance(R, dict) or k not in R:
+            raise ValueError(f"{path}: no field '{k}' (not a results.json of evaluate.py)")
+    heat = R["int8_schedules"].get("heatvit") if isinstance(R["int8_schedules"], dict) else None
+    if not isinstance(heat, list) or not any(p.get("name") == "default" for p in heat):
+        raise ValueError(f"{path}: int8_schedules.heatvit: no 'default' schedule")
+    return R
+
+
+def plot_results(R, png):
+    """The accuracy-versus-MACs figure, from the numbers of a results.json."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    curves, d = R["int8_schedules"], R["int8_dense_curve"]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for key, lab, mk in (("heatvit", "HeatViT selectors + package token (bank)", "o-"),
                          ("dynamicvit_topk", "DynamicViT-style top-k (same scores, drop)", "s--"),
@@ -170,15 +200,14 @@ def main(argv=None):
     ax.plot([d["macs_per_image"] / 1e6], [100 * d["accuracy"]], "k*", ms=12, label="dense int8")
     dp = [p for p in curves["heatvit"] if p["name"] == "default"][0]
     ax.annotate("default schedule", (dp["macs_per_image"] / 1e6, 100 * dp["accuracy"]),
-                textcoords="offset points", xytext=(8, -14))
+                textcoords="offset points", xytext=(30, -45),
+                arrowprops={"arrowstyle": "->", "lw": 0.8})
     ax.set_xlabel("MACs per image (M), selectors included")
-    ax.set_ylabel("top-1 accuracy (%), int8, Fashion-MNIST test")
+    ax.set_ylabel(f"top-1 accuracy (%), int8, first {R['curve_images']} test images")
     ax.set_title("deit-micro: accuracy vs MACs (integer reference)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    png = plot_path(a)
     save_figure(fig, png)
-    log(a.log, f"evaluate: wrote results.json and {png} in {time.time() - t0:.0f}s")
 
 
 if __name__ == "__main__":

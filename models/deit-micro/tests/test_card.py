@@ -53,6 +53,35 @@ class PlotPath(unittest.TestCase):
                          "/r/accuracy_vs_macs.png")
         self.assertEqual(evaluate.plot_path(ns(plot=None, out_dir="/r", quick=False)), card_png)
 
+    def test_replot_reads_only_a_complete_results_file(self):
+        import json
+        import os
+        import tempfile
+        import evaluate
+        ok = {"curve_images": 1000, "int8_dense_curve": {"accuracy": 0.9, "macs_per_image": 3e7},
+              "int8_schedules": {"heatvit": [{"name": "default", "accuracy": 0.88, "macs_per_image": 2e7}],
+                                 "dynamicvit_topk": [], "evit_cls_topk": []}}
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "results.json")
+            with open(p, "w") as f:
+                json.dump(ok, f)
+            self.assertEqual(evaluate.load_results(p)["curve_images"], 1000)
+            for broken, field in (({k: v for k, v in ok.items() if k != "int8_dense_curve"},
+                                   "int8_dense_curve"),
+                                  (dict(ok, int8_schedules={"heatvit": []}), "int8_schedules.heatvit")):
+                with open(p, "w") as f:
+                    json.dump(broken, f)
+                with self.assertRaises(ValueError) as e:
+                    evaluate.load_results(p)
+                self.assertIn(p, str(e.exception))
+                self.assertIn(field, str(e.exception))
+            with open(p, "w") as f:
+                f.write("{not json")
+            with self.assertRaisesRegex(ValueError, "not valid JSON"):
+                evaluate.load_results(p)
+            with self.assertRaisesRegex(ValueError, "results file not found"):
+                evaluate.load_results(os.path.join(d, "none.json"))
+
 
 
 if __name__ == "__main__":
