@@ -69,8 +69,11 @@ def main(argv=None):
                     help="only redraw the figure from --out-dir's results.json (no evaluation)")
     a = ap.parse_args(argv)
     if a.replot:
-        png = plot_path(a)
-        plot_results(load_results(os.path.join(a.out_dir, "results.json")), png)
+        png, rpath = plot_path(a), os.path.join(a.out_dir, "results.json")
+        try:
+            plot_results(load_results(rpath), png)
+        except (KeyError, TypeError) as e:   # a point without accuracy / macs_per_image
+            raise ValueError(f"{rpath}: int8_schedules / int8_dense_curve: a point lacks {e}") from None
         print(f"wrote {png}")
         return
     if a.ckpt_dir is None:
@@ -141,7 +144,7 @@ def main(argv=None):
         scheds[f"3-6-9@{r}"] = [(3, r), (6, r), (9, r)]
     if not a.quick:
         scheds["2-5-8@0.7"] = [(2, 0.7), (5, 0.7), (8, 0.7)]
-    curves = {"heatvit": [], "dynamicvit_topk": [], "evit_cls_topk": []}
+    curves = {k: [] for k in CURVES}
     cal = calibration_images(im, xtr=xtr)
     for name, s in scheds.items():
         th = sched_to_thresholds(im, s, cal=cal)
@@ -172,16 +175,27 @@ def main(argv=None):
     log(a.log, f"evaluate: wrote results.json and {png} in {time.time() - t0:.0f}s")
 
 
+# the curves of results.json's int8_schedules: legend label and line style
+CURVES = {"heatvit": ("HeatViT selectors + package token (bank)", "o-"),
+          "dynamicvit_topk": ("DynamicViT-style top-k (same scores, drop)", "s--"),
+          "evit_cls_topk": ("EViT-style CLS-attention top-k + fused token", "^:")}
+
+
 def load_results(path):
     """A results.json of this script, with what plot_results needs; ValueError naming the
     file and field otherwise."""
     R = read_json(path, "results file")
+    if not isinstance(R, dict):
+        raise ValueError(f"{path}: not a results.json of evaluate.py (not an object)")
     for k in ("int8_schedules", "int8_dense_curve", "curve_images"):
-        if not isinstance(R, dict) or k not in R:
+        if k not in R:
             raise ValueError(f"{path}: no field '{k}' (not a results.json of evaluate.py)")
-    heat = R["int8_schedules"].get("heatvit") if isinstance(R["int8_schedules"], dict) else None
-    if not isinstance(heat, list) or not any(p.get("name") == "default" for p in heat):
-        raise ValueError(f"{path}: int8_schedules.heatvit: no 'default' schedule")
+    curves = R["int8_schedules"] if isinstance(R["int8_schedules"], dict) else {}
+    for k in CURVES:    # heatvit first: it must also hold the default schedule
+        if not isinstance(curves.get(k), list):
+            raise ValueError(f"{path}: int8_schedules.{k}: missing or not a list")
+        if k == "heatvit" and not any(p.get("name") == "default" for p in curves[k]):
+            raise ValueError(f"{path}: int8_schedules.heatvit: no 'default' schedule")
     return R
 
 
@@ -192,9 +206,7 @@ def plot_results(R, png):
     import matplotlib.pyplot as plt
     curves, d = R["int8_schedules"], R["int8_dense_curve"]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for key, lab, mk in (("heatvit", "HeatViT selectors + package token (bank)", "o-"),
-                         ("dynamicvit_topk", "DynamicViT-style top-k (same scores, drop)", "s--"),
-                         ("evit_cls_topk", "EViT-style CLS-attention top-k + fused token", "^:")):
+    for key, (lab, mk) in CURVES.items():
         pts = sorted((p["macs_per_image"] / 1e6, 100 * p["accuracy"]) for p in curves[key])
         ax.plot([p[0] for p in pts], [p[1] for p in pts], mk, label=lab)
     ax.plot([d["macs_per_image"] / 1e6], [100 * d["accuracy"]], "k*", ms=12, label="dense int8")

@@ -68,7 +68,10 @@ class PlotPath(unittest.TestCase):
             self.assertEqual(evaluate.load_results(p)["curve_images"], 1000)
             for broken, field in (({k: v for k, v in ok.items() if k != "int8_dense_curve"},
                                    "int8_dense_curve"),
-                                  (dict(ok, int8_schedules={"heatvit": []}), "int8_schedules.heatvit")):
+                                  (dict(ok, int8_schedules={"heatvit": []}), "int8_schedules.heatvit"),
+                                  (dict(ok, int8_schedules={"heatvit": ok["int8_schedules"]["heatvit"]}),
+                                   "int8_schedules.dynamicvit_topk"),
+                                  ([], "not an object")):
                 with open(p, "w") as f:
                     json.dump(broken, f)
                 with self.assertRaises(ValueError) as e:
