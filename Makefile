@@ -29,7 +29,7 @@ test-asan:
 	  CMAKE_ARGS="-DHEATVIT_SANITIZE=ON -DHEATVIT_WERROR=ON"
 
 train: build
-	@HEATVIT_PLOT_DEPS=1 scripts/install-deps.sh
+	@scripts/install-deps.sh
 	@models/deit-micro/run_training.sh
 
 clean:

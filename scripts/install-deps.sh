@@ -7,8 +7,8 @@ pkgs=(
   libsystemc-dev libboost-program-options-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev googletest libbenchmark-dev
   python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
+  python3-matplotlib libpagmo-dev libsqlite3-dev
 )
-if [ "${HEATVIT_PLOT_DEPS:-0}" = 1 ]; then pkgs+=(python3-matplotlib); fi
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

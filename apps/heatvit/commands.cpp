@@ -8,6 +8,10 @@ const std::vector<Subcommand>& subcommands() {
 #ifdef HEATVIT_HAVE_SIM
       {"sim", "cycle-level simulation of a model on a hardware config", run_sim},
 #endif
+#ifdef HEATVIT_HAVE_DSE
+      {"dse", "design-space exploration of pruning schedules x hardware knobs (accuracy, latency, resources)",
+       run_dse},
+#endif
       {"eval", "bit-accurate integer model of deit-micro on the Fashion-MNIST test set", run_eval},
       {"demo", "the main job on embedded defaults, with a readable summary", run_demo},
   };

@@ -6,6 +6,9 @@
 #include "cli.hpp"
 #include "heatvit/func/evaluate.hpp"
 #include "heatvit/models/workload.hpp"
+#ifdef HEATVIT_HAVE_SIM
+#include "heatvit/sim/hw_config.hpp"
+#endif
 
 namespace heatvit::cli {
 
@@ -14,6 +17,11 @@ int run_demo(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 #ifdef HEATVIT_HAVE_SIM
 int run_sim(const std::vector<std::string>& args);
+/// Composes the hw config named by --hw (preset name or path) into section "hw" of rc.
+sim::HwConfig load_hw(RunConfig& rc, const std::string& name_or_path);
+#endif
+#ifdef HEATVIT_HAVE_DSE
+int run_dse(const std::vector<std::string>& args);
 #endif
 
 /// The trained deit-micro export (models/deit-micro/export/deit-micro-int8.hvt).

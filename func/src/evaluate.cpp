@@ -12,39 +12,23 @@
 #include <thread>
 
 #include "heatvit/core/error.hpp"
+#include "heatvit/func/parallel.hpp"
 #include "heatvit/models/workload.hpp"
 
 namespace heatvit::func {
 
 namespace {
 
-/// Runs fn(i, scratch) for i in [0, n) on `threads` threads (<= 0: hardware
-/// concurrency). Indices are handed out in chunks from a shared counter; each thread has
-/// its own ImageResult scratch. The first exception stops the others and is rethrown.
+/// Runs fn(i, scratch) for i in [0, n) on `threads` threads (parallel_for), each thread
+/// with its own ImageResult scratch.
 template <class Fn>
 void for_each_image(int n, int threads, Fn fn) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = std::max(1, std::min(threads, std::max(1, n)));
-  constexpr int kChunk = 32;
-  std::atomic<int> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  auto worker = [&]() {
-    try {
-      auto res = std::make_unique<ImageResult>();
-      for (int begin; (begin = next.fetch_add(kChunk)) < n;)
-        for (int i = begin, end = std::min(n, begin + kChunk); i < end; ++i) fn(i, *res);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu);
-      if (!error) error = std::current_exception();
-      next.store(n);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
+  std::vector<std::unique_ptr<ImageResult>> scratch(static_cast<std::size_t>(thread_count(threads)));
+  parallel_for(n, threads, [&](int i, int t) {
+    auto& res = scratch[static_cast<std::size_t>(t)];
+    if (!res) res = std::make_unique<ImageResult>();
+    fn(i, *res);
+  });
 }
 
 }  // namespace

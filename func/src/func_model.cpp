@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
 
 #include "heatvit/core/error.hpp"
 #include "heatvit/kernels/all.hpp"
@@ -399,17 +400,46 @@ void selector_scores(const SelectorParams& s, Work& w, int n) {
 
 }  // namespace
 
-void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThreshold>& selectors,
-                    ImageResult& out, bool stop_after_selectors) const {
-  const Params& p = *p_;
-  Work w;
-  // patch embedding + position embedding; CLS row = pos[0] (CLS token folded in)
+namespace {
+
+/// Patch embedding + position embedding into rows 0..P of w.x (CLS row = pos[0]).
+void embed(const Params& p, const std::uint8_t* image, Work& w) {
   k::patchify<S::kImage, S::kPatch>(image, w.patches);
   k::linear<P, D, S::kPatchPixels, 16>(w.patches, P, p.pe.w, p.pe.b, p.pe.shift, &w.x[1]);
   for (int c = 0; c < D; ++c) w.x[0][c] = p.pos[0][c];
   k::add_saturate16<T, D>(&w.x[1], &p.pos[1], P);
   for (int i = 0; i < P; ++i) w.index[i] = static_cast<std::int16_t>(i);
+}
 
+/// The selector's keep decision on the scores in w.score, the package token and the
+/// compaction of rows 1..n: updates n, alive and wsum.
+void decide(Work& w, std::int32_t threshold, int& n, bool& alive, std::int64_t& wsum) {
+  k::keep_decision<P>(w.score, n, threshold, w.keep);
+  for (int c = 0; c < D; ++c) w.pkg[c] = alive ? w.x[n + 1][c] : act_t(0);
+  k::package_accumulate<T, D>(w.x, 1, n, w.score, w.keep, wsum, w.pkg);
+  n = k::compact_tokens<T, D>(w.x, 1, n, w.keep, w.index);
+  alive = wsum > 0;
+  if (alive)
+    for (int c = 0; c < D; ++c) w.x[n + 1][c] = w.pkg[c];
+}
+
+/// Final LayerNorm of the CLS row and the classifier.
+int classify(const Params& p, const Work& w, std::int64_t* logits_out) {
+  act_t h0[1][D];
+  std::int64_t logits[1][S::kClasses];
+  k::layernorm_row<D>(w.x[0], p.lnf.g, p.lnf.b, p.lnf.shift, h0[0]);
+  k::linear<1, S::kClasses, D, 0>(h0, 1, p.head.w, p.head.b, 0, logits);
+  for (int c = 0; c < S::kClasses; ++c) logits_out[c] = logits[0][c];
+  return k::argmax<S::kClasses>(logits_out);
+}
+
+}  // namespace
+
+void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThreshold>& selectors,
+                    ImageResult& out, bool stop_after_selectors) const {
+  const Params& p = *p_;
+  Work w;
+  embed(p, image, w);
   int n = P;           // patch tokens (rows 1..n)
   bool alive = false;  // package token present (row n + 1)
   std::int64_t wsum = 0;
@@ -420,19 +450,13 @@ void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThresho
       const int si = static_cast<int>(next++);
       HEATVIT_CHECK(p.has_sel[b], "no selector before block " + std::to_string(b));
       selector_scores(p.sel[b], w, n);
-      k::keep_decision<P>(w.score, n, selectors[static_cast<std::size_t>(si)].threshold, w.keep);
-      for (int c = 0; c < D; ++c) w.pkg[c] = alive ? w.x[n + 1][c] : act_t(0);
-      k::package_accumulate<T, D>(w.x, 1, n, w.score, w.keep, wsum, w.pkg);
       out.reached[si] = n;
       for (int j = 0; j < P; ++j) out.score[si][j] = INT32_MIN;
       for (int i = 0; i < n; ++i) out.score[si][w.index[i]] = w.score[i];
-      n = k::compact_tokens<T, D>(w.x, 1, n, w.keep, w.index);
+      decide(w, selectors[static_cast<std::size_t>(si)].threshold, n, alive, wsum);
       std::uint64_t mask = 0;
       for (int i = 0; i < n; ++i) mask |= std::uint64_t(1) << w.index[i];
       out.kept[si] = mask;
-      alive = wsum > 0;
-      if (alive)
-        for (int c = 0; c < D; ++c) w.x[n + 1][c] = w.pkg[c];
       if (stop_after_selectors && next == selectors.size()) return;
     }
     const int t = 1 + n + (alive ? 1 : 0);
@@ -440,12 +464,71 @@ void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThresho
     run_block(p.blocks[b], w, t);
   }
   HEATVIT_CHECK(next == selectors.size(), "selector list not in ascending block order");
-  act_t h0[1][D];
-  std::int64_t logits[1][S::kClasses];
-  k::layernorm_row<D>(w.x[0], p.lnf.g, p.lnf.b, p.lnf.shift, h0[0]);
-  k::linear<1, S::kClasses, D, 0>(h0, 1, p.head.w, p.head.b, 0, logits);
-  for (int c = 0; c < S::kClasses; ++c) out.logits[c] = logits[0][c];
-  out.prediction = k::argmax<S::kClasses>(out.logits);
+  out.prediction = classify(p, w, out.logits);
+}
+
+// ---- the token stream between blocks (prefix sharing in sweeps) ----
+
+struct FuncModel::Scratch {
+  Work w;
+};
+
+FuncModel::ScratchPtr FuncModel::make_scratch() const { return ScratchPtr(new Scratch()); }
+void FuncModel::ScratchDeleter::operator()(Scratch* s) const { delete s; }
+
+namespace {
+void load_state(const TokenState& s, Work& w) {
+  const int rows = 1 + s.n + (s.alive ? 1 : 0);
+  std::memcpy(w.x, s.x, sizeof(act_t) * static_cast<std::size_t>(rows) * D);
+  std::memcpy(w.index, s.index, sizeof(std::int16_t) * static_cast<std::size_t>(s.n));
+}
+void store_state(const Work& w, TokenState& s) {
+  const int rows = 1 + s.n + (s.alive ? 1 : 0);
+  std::memcpy(s.x, w.x, sizeof(act_t) * static_cast<std::size_t>(rows) * D);
+  std::memcpy(s.index, w.index, sizeof(std::int16_t) * static_cast<std::size_t>(s.n));
+}
+}  // namespace
+
+void FuncModel::begin(const std::uint8_t* image, TokenState& s, Scratch& sc) const {
+  embed(*p_, image, sc.w);
+  s.block = 0;
+  s.n = P;
+  s.alive = false;
+  s.wsum = 0;
+  store_state(sc.w, s);
+}
+
+void FuncModel::advance(TokenState& s, int to_block, Scratch& sc) const {
+  HEATVIT_CHECK(to_block >= s.block && to_block <= S::kDepth, "advance: bad target block");
+  if (to_block == s.block) return;
+  load_state(s, sc.w);
+  for (; s.block < to_block; ++s.block) {
+    const int t = 1 + s.n + (s.alive ? 1 : 0);
+    s.tokens[s.block] = t;
+    run_block(p_->blocks[s.block], sc.w, t);
+  }
+  store_state(sc.w, s);
+}
+
+int FuncModel::scores(const TokenState& s, std::int32_t* out, Scratch& sc) const {
+  HEATVIT_CHECK(s.block < S::kDepth && p_->has_sel[s.block], "no selector before block " + std::to_string(s.block));
+  load_state(s, sc.w);
+  selector_scores(p_->sel[s.block], sc.w, s.n);
+  std::memcpy(out, sc.w.score, sizeof(std::int32_t) * static_cast<std::size_t>(s.n));
+  return s.n;
+}
+
+void FuncModel::select(TokenState& s, const std::int32_t* scores, std::int32_t threshold, Scratch& sc) const {
+  load_state(s, sc.w);
+  std::memcpy(sc.w.score, scores, sizeof(std::int32_t) * static_cast<std::size_t>(s.n));
+  decide(sc.w, threshold, s.n, s.alive, s.wsum);
+  store_state(sc.w, s);
+}
+
+int FuncModel::finish(TokenState& s, std::int64_t* logits, Scratch& sc) const {
+  advance(s, S::kDepth, sc);
+  load_state(s, sc.w);
+  return classify(*p_, sc.w, logits);
 }
 
 }  // namespace heatvit::func

@@ -39,22 +39,9 @@ ScheduleEvaluator::ScheduleEvaluator(const ModelShape& model, const HwConfig& hw
 }
 
 std::int64_t ScheduleEvaluator::cycles(const std::vector<int>& tokens, const std::vector<int>& selector_blocks) const {
-  std::int64_t c = stem_;
-  int prev = model_.dense_tokens();
-  bool package = false;
-  for (int b = 0; b < model_.depth; ++b) {
-    const int n = tokens[static_cast<std::size_t>(b)];
-    if (std::find(selector_blocks.begin(), selector_blocks.end(), b) != selector_blocks.end()) {
-      const int scored = patch_tokens_of(prev, package);
-      const bool pkg_after = package || n < prev;
-      const int kept = patch_tokens_of(n, pkg_after);
-      c += selector_[static_cast<std::size_t>(scored)][static_cast<std::size_t>(kept)];
-      package = pkg_after;
-    }
-    c += block_[static_cast<std::size_t>(n)];
-    prev = n;
-  }
-  return c + head_[static_cast<std::size_t>(prev)];
+  return cycles_of(tokens.data(), [&](int b) {
+    return std::find(selector_blocks.begin(), selector_blocks.end(), b) != selector_blocks.end();
+  });
 }
 
 std::int64_t ScheduleEvaluator::cycles(const Schedule& s) const {

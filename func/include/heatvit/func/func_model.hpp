@@ -53,6 +53,20 @@ struct ImageResult {
   std::int32_t score[Shape::kDepth][Shape::kPatches] = {};
 };
 
+/// The token stream between two blocks of one image: what a run carries from block to
+/// block. Sweeps over schedules copy it at a selector and continue each branch from
+/// the copy, so schedules that share their first selectors share every block before
+/// the first difference (bit-identical to FuncModel::run).
+struct TokenState {
+  int block = 0;                    ///< the next block to run
+  int n = 0;                        ///< patch tokens (rows 1..n of x)
+  bool alive = false;               ///< package token present (row n + 1)
+  std::int64_t wsum = 0;            ///< package accumulator weight
+  int tokens[Shape::kDepth] = {};   ///< tokens entering each block run so far
+  std::int16_t index[Shape::kPatches] = {};          ///< absolute patch index of row 1 + i
+  std::int16_t x[Shape::kMaxTokens][Shape::kDim] = {};  ///< residual stream
+};
+
 struct Params;  // the weights, as the kernels consume them (func_model.cpp)
 
 /// A loaded model. Cheap to copy (shares the read-only weights); run() is const and
@@ -88,6 +102,27 @@ class FuncModel {
   /// (scores, reached and kept are filled; tokens, logits and prediction are not).
   void run(const std::uint8_t* image, const std::vector<SelectorThreshold>& selectors,
            ImageResult& out, bool stop_after_selectors = false) const;
+
+  /// Per-thread working memory of the TokenState operations below.
+  struct Scratch;
+  struct ScratchDeleter {
+    void operator()(Scratch* s) const;
+  };
+  using ScratchPtr = std::unique_ptr<Scratch, ScratchDeleter>;
+  ScratchPtr make_scratch() const;
+
+  /// Patch and position embedding: `s` enters block 0 with every patch token.
+  void begin(const std::uint8_t* image, TokenState& s, Scratch& sc) const;
+  /// Runs blocks s.block .. to_block - 1 (no selectors).
+  void advance(TokenState& s, int to_block, Scratch& sc) const;
+  /// Scores S (Q8) of the s.n patch tokens by the bank's selector before s.block (rows
+  /// in stream order); returns s.n.
+  int scores(const TokenState& s, std::int32_t* out, Scratch& sc) const;
+  /// The keep decision at `threshold` on `scores` (from scores()), the package token
+  /// and the compaction.
+  void select(TokenState& s, const std::int32_t* scores, std::int32_t threshold, Scratch& sc) const;
+  /// Runs the remaining blocks and the head; writes 10 logits, returns the prediction.
+  int finish(TokenState& s, std::int64_t* logits, Scratch& sc) const;
 
  private:
   std::string path_;

@@ -1,0 +1,705 @@
+#include "heatvit/dse/run.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "heatvit/core/atomic_file.hpp"
+#include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
+#include "heatvit/dse/pareto.hpp"
+#include "heatvit/dse/store.hpp"
+#include "heatvit/dse/strategy.hpp"
+#include "heatvit/func/func_model.hpp"
+#include "heatvit/models/idx.hpp"
+#include "heatvit/sim/job.hpp"
+
+namespace heatvit::dse {
+
+std::atomic<bool> g_interrupted{false};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Progress on stderr: a bar with rate and ETA on a terminal, a line every few
+/// seconds otherwise, nothing when quiet.
+class Progress {
+ public:
+  explicit Progress(bool quiet) : quiet_(quiet), tty_(isatty(2) != 0) {}
+  void start(const std::string& what, std::int64_t total) {
+    what_ = what;
+    total_ = total;
+    done_ = 0;
+    t0_ = last_ = Clock::now();
+  }
+  void add(std::int64_t n) {
+    done_ += n;
+    const auto now = Clock::now();
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (quiet_ || (since < (tty_ ? 0.2 : 5.0) && done_ < total_)) return;
+    last_ = now;
+    const double el = std::chrono::duration<double>(now - t0_).count();
+    const double rate = el > 0 ? done_ / el : 0;
+    const double eta = rate > 0 ? (total_ - done_) / rate : 0;
+    if (tty_) {
+      const int w = 30, fill = total_ > 0 ? static_cast<int>(w * done_ / total_) : w;
+      std::fprintf(stderr, "\r%s [%s%s] %lld/%lld %.1f/s ETA %.0fs   ", what_.c_str(), std::string(fill, '#').c_str(),
+                   std::string(w - fill, '.').c_str(), static_cast<long long>(done_), static_cast<long long>(total_),
+                   rate, eta);
+      if (done_ >= total_) std::fprintf(stderr, "\n");
+    } else {
+      std::fprintf(stderr, "%s: %lld/%lld (%.1f/s, ETA %.0f s)\n", what_.c_str(), static_cast<long long>(done_),
+                   static_cast<long long>(total_), rate, eta);
+    }
+  }
+  void say(const std::string& line) const {
+    if (!quiet_) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+ private:
+  bool quiet_, tty_;
+  std::string what_;
+  std::int64_t total_ = 0, done_ = 0;
+  Clock::time_point t0_, last_;
+};
+
+std::string fmt(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+std::string csv_value(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+class RunSearch : public Search {
+ public:
+  RunSearch(const Space& sp, Evaluator& ev, Store& store, const RunOptions& opt, Progress& prog)
+      : sp_(sp), ev_(ev), store_(store), opt_(opt), prog_(prog) {
+    for (std::size_t i = 0; i < ev.schedules().size(); ++i) index_[ev.schedules()[i].key()] = static_cast<std::int64_t>(i);
+    full_ = ev.oracle().per_image() ? sp.eval.validation_images : 1;
+  }
+  const Space& space() const override { return sp_; }
+  const std::vector<SchedulePoint>& schedules() const override { return ev_.schedules(); }
+  std::int64_t schedule_index(const std::string& key) const override {
+    const auto it = index_.find(key);
+    return it == index_.end() ? -1 : it->second;
+  }
+  std::int64_t hw_count() const override { return static_cast<std::int64_t>(sp_.hw_count()); }
+  bool hw_fits(std::int64_t i) override { return ev_.hw().at(i).fits; }
+  std::uint64_t seed() const override { return opt_.seed; }
+  std::int64_t budget() const override { return opt_.budget; }
+  void note(const std::string& key, json value) override { notes_[key] = std::move(value); }
+  std::int64_t evaluated() const override { return static_cast<std::int64_t>(seen_.size()); }
+  int full_images() const { return full_; }
+
+  std::vector<Metrics> evaluate(const std::vector<Candidate>& batch) override {
+    std::vector<Metrics> out = evaluate_at(batch, full_, "validation");
+    if (recording_)
+      for (const Metrics& m : out)
+        if (seen_.insert(m.cand).second) front_input_.push_back(m);
+    return out;
+  }
+
+  std::vector<Metrics> evaluate_halving(const std::vector<Candidate>& batch) override {
+    std::vector<Candidate> alive = batch;
+    if (ev_.oracle().per_image()) {
+      for (std::size_t r = 0; r + 1 < sp_.eval.rungs.size(); ++r) {
+        const int n = sp_.eval.rungs[r];
+        const std::vector<Metrics> ms = evaluate_at(alive, n, "rung " + std::to_string(n) + " images");
+        alive = survivors(ms);
+        halving_.push_back({{"images", n}, {"evaluated", ms.size()}, {"kept", alive.size()}});
+        prog_.say("successive halving: " + std::to_string(ms.size()) + " candidates on " + std::to_string(n) +
+                  " images, " + std::to_string(alive.size()) + " go on");
+      }
+    }
+    return evaluate(alive);
+  }
+
+  std::vector<double> fitness(const Metrics& m) const override {
+    std::vector<double> f = ev_.objectives(m);
+    if (!m.feasible)
+      for (double& x : f) x = 1e12 * (1.0 + std::min(m.violation, 1e3));
+    return f;
+  }
+
+  /// Evaluates on the first `images` validation images, reusing stored rows.
+  std::vector<Metrics> evaluate_at(const std::vector<Candidate>& batch, int images, const std::string& what) {
+    std::vector<Metrics> out(batch.size());
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (const Metrics* m = store_.find(batch[i], Split::Validation, images)) {
+        out[i] = *m;
+      } else if (!ev_.hw().at(batch[i].hw).fits) {
+        // Over the device: counted, never simulated.
+        Metrics m;
+        m.cand = batch[i];
+        m.schedule = ev_.schedules()[static_cast<std::size_t>(batch[i].schedule)].key();
+        m.images = 0;
+        HwPoints::Entry& e = ev_.hw().at(batch[i].hw);
+        m.fits = false;
+        m.feasible = false;
+        m.res = e.res;
+        m.why = "over the device: " + e.why;
+        m.violation = 1e9;
+        out[i] = m;
+        store_.put({m});
+      } else {
+        todo.push_back(i);
+      }
+    }
+    if (todo.empty()) return out;
+    // Chunks of whole schedules, committed one by one.
+    std::map<std::int64_t, std::vector<std::size_t>> by_sched;
+    for (std::size_t i : todo) by_sched[batch[i].schedule].push_back(i);
+    const std::size_t chunk = ev_.oracle().per_image() ? 256 : 100000;
+    prog_.start("dse " + what, static_cast<std::int64_t>(by_sched.size()));
+    auto it = by_sched.begin();
+    while (it != by_sched.end()) {
+      if (g_interrupted) throw Interrupted();
+      std::vector<Candidate> cands;
+      std::vector<std::size_t> where;
+      std::size_t scheds = 0;
+      for (; it != by_sched.end() && scheds < chunk; ++it, ++scheds)
+        for (std::size_t i : it->second) {
+          cands.push_back(batch[i]);
+          where.push_back(i);
+        }
+      std::vector<Metrics> ms = ev_.evaluate(cands, Split::Validation, images);
+      store_.put(ms);
+      for (std::size_t k = 0; k < ms.size(); ++k) out[where[k]] = std::move(ms[k]);
+      prog_.add(static_cast<std::int64_t>(scheds));
+    }
+    return out;
+  }
+
+  /// Candidates a paired test cannot rule out of the front.
+  std::vector<Candidate> survivors(const std::vector<Metrics>& ms) const {
+    std::vector<std::vector<double>> f;
+    std::vector<std::size_t> idx;
+    for (std::size_t i = 0; i < ms.size(); ++i)
+      if (ms[i].fits && ms[i].feasible) {
+        f.push_back(ev_.objectives(ms[i]));
+        idx.push_back(i);
+      }
+    std::vector<std::size_t> front;
+    for (std::size_t j : nondominated(f)) front.push_back(idx[j]);
+    const auto& objs = sp_.objectives;
+    const bool acc = std::find(objs.begin(), objs.end(), Objective::Accuracy) != objs.end();
+    std::vector<Candidate> keep;
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      const Metrics& c = ms[i];
+      if (!c.fits) continue;
+      const std::vector<double> fc = ev_.objectives(c);
+      bool drop = false;
+      for (std::size_t j : front) {
+        if (j == i) continue;
+        const Metrics& d = ms[j];
+        const std::vector<double> fd = ev_.objectives(d);
+        bool others = true;  // d no worse in every objective but accuracy
+        for (std::size_t o = 0; o < objs.size(); ++o)
+          if (objs[o] != Objective::Accuracy && fd[o] > fc[o]) others = false;
+        if (!others) continue;
+        if (!acc || !c.has_accuracy || !d.has_accuracy || c.correct_bits.empty() || d.correct_bits.empty()) {
+          if (dominates(fd, fc)) drop = true;
+        } else {
+          // Paired comparison on the same images: d right where c is wrong minus the
+          // reverse, against z standard errors of that difference (sqrt of discordant).
+          int d_only = 0, c_only = 0;
+          for (std::size_t b = 0; b < c.correct_bits.size() && b < d.correct_bits.size(); ++b) {
+            d_only += __builtin_popcount(static_cast<unsigned>(d.correct_bits[b] & ~c.correct_bits[b]) & 0xffu);
+            c_only += __builtin_popcount(static_cast<unsigned>(c.correct_bits[b] & ~d.correct_bits[b]) & 0xffu);
+          }
+          const double diff = d_only - c_only;
+          if (diff > 0 && diff > sp_.eval.halving_z * std::sqrt(double(d_only + c_only))) drop = true;
+        }
+        if (drop) break;
+      }
+      if (!drop) keep.push_back(c.cand);
+    }
+    return keep;
+  }
+
+  const std::vector<Metrics>& front_input() const { return front_input_; }
+  const json& notes() const { return notes_; }
+  const json& halving() const { return halving_; }
+  void set_recording(bool on) { recording_ = on; }
+
+ private:
+  const Space& sp_;
+  Evaluator& ev_;
+  Store& store_;
+  const RunOptions& opt_;
+  Progress& prog_;
+  std::map<std::string, std::int64_t> index_;
+  int full_ = 1;
+  std::set<Candidate> seen_;
+  std::vector<Metrics> front_input_;
+  json notes_ = json::object();
+  json halving_ = json::array();
+  bool recording_ = true;
+};
+
+/// Checks the output directory before any work: a directory (created when absent)
+/// that can be written.
+void prepare_out_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw InputError("--out", "", dir + " exists and is not a directory");
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError("--out", "", "cannot create " + dir + ": " + ec.message());
+  if (access(dir.c_str(), W_OK) != 0) throw InputError("--out", "", dir + " is not writable");
+}
+
+json schedule_json(const SchedulePoint& p, const std::vector<std::int32_t>& thresholds) {
+  json sel = json::array();
+  for (std::size_t i = 0; i < p.selectors.size(); ++i) {
+    json s = {{"block", p.selectors[i].first}, {"keep", p.selectors[i].second / 1000.0}};
+    if (i < thresholds.size()) s["threshold"] = thresholds[i];
+    sel.push_back(s);
+  }
+  return {{"selectors", sel}};
+}
+
+json dist_json(const Distribution& d) { return {{"mean", d.mean}, {"p50", d.p50}, {"p99", d.p99}}; }
+
+}  // namespace
+
+json run_dse(const RunInputs& in, const RunOptions& opt) {
+  const auto t_start = Clock::now();
+  Progress prog(opt.quiet);
+  prepare_out_dir(opt.out_dir);
+
+  // The oracle: the trained integer model for deit-micro, expected tokens otherwise.
+  std::unique_ptr<func::FuncModel> fm;
+  std::vector<int> bank;
+  if (in.model.name == "deit-micro") {
+    const std::string weights =
+        opt.model_weights.empty() ? project_root() + "/models/deit-micro/export/deit-micro-int8.hvt" : opt.model_weights;
+    fm = std::make_unique<func::FuncModel>(func::FuncModel::load(weights, in.model));
+    bank = fm->selector_blocks();
+  } else {
+    for (int b = 1; b < in.model.depth; ++b) bank.push_back(b);
+  }
+  Space sp = load_space(opt.space_path, bank, in.model.depth);
+  const bool has_acc_source = fm != nullptr || !sp.eval.accuracy_csv.empty();
+  const bool space_names_objectives = load_json_file(opt.space_path).contains("objectives");
+  if (!has_acc_source) {
+    if (!space_names_objectives) sp.objectives = {Objective::LatencyMean, Objective::Macs};
+    if (std::find(sp.objectives.begin(), sp.objectives.end(), Objective::Accuracy) != sp.objectives.end() ||
+        sp.constraints.max_accuracy_drop)
+      throw InputError(opt.space_path, "objectives",
+                       "accuracy is not measured for " + in.model.name +
+                           " (no trained weights): give evaluation.accuracy_csv (schedule,top1 from your own runs) or "
+                           "drop the accuracy objective and max_accuracy_drop");
+    sp.resolved["objectives"] = json::array();
+    for (auto o : sp.objectives) sp.resolved["objectives"].push_back(objective_name(o));
+  }
+  const std::int64_t total = static_cast<std::int64_t>(sp.schedule_count() * sp.hw_count());
+  if (opt.strategy == "exhaustive" && total > kExhaustiveLimit && !opt.allow_large)
+    throw InputError("--strategy", "", "exhaustive over " + std::to_string(total) + " candidates (limit " +
+                                           std::to_string(kExhaustiveLimit) +
+                                           "): use nsga2 or random, narrow the space, or pass --allow-large");
+  auto strategy = make_strategy(opt.strategy);
+
+  std::unique_ptr<ScheduleOracle> oracle;
+  if (fm)
+    oracle = std::make_unique<MicroOracle>(*fm, opt.data_dir, sp.eval.validation_images, opt.threads);
+  else
+    oracle = std::make_unique<ExpectedOracle>(in.model, sp.eval.accuracy_csv);
+
+  HwPoints hw(sp, in.model, in.hw_composed, in.hw_prov, in.hw_name);
+  hw.at(0);  // the base point with the first knob values: errors before any work
+  for (std::uint64_t i = 0; i < std::min<std::uint64_t>(sp.hw_count(), 64); ++i) hw.at(static_cast<std::int64_t>(i));
+  Evaluator ev(sp, in.model, hw, *oracle);
+
+  // Identity of the run: the resolved space, the model and the base hw config.
+  const json identity = {{"space", sp.resolved}, {"model", in.model_resolved}, {"hw", in.hw_composed},
+                         {"weights", fm ? fm->path() : std::string()}};
+  const std::string hash = fnv1a_hex(identity.dump());
+  Store store(opt.out_dir + "/dse.sqlite", hash, identity);
+  if (store.resumed() > 0) prog.say("resuming: " + std::to_string(store.resumed()) + " stored evaluations in " + store.path());
+
+  RunSearch search(sp, ev, store, opt, prog);
+  prog.say("dse: " + std::to_string(sp.schedule_count()) + " schedules x " + std::to_string(sp.hw_count()) +
+           " hw points = " + std::to_string(total) + " candidates; strategy " + strategy->name());
+  strategy->run(search);
+
+  // ---- the front on validation ----
+  const std::vector<Metrics>& pts = search.front_input();
+  std::vector<std::size_t> cand_idx;
+  bool nothing_feasible = true;
+  for (std::size_t i = 0; i < pts.size(); ++i)
+    if (pts[i].feasible) nothing_feasible = false;
+  double min_violation = 1e300;
+  if (nothing_feasible)
+    for (const auto& m : pts)
+      if (m.fits) min_violation = std::min(min_violation, m.violation);
+  for (std::size_t i = 0; i < pts.size(); ++i)
+    if (nothing_feasible ? (pts[i].fits && pts[i].violation == min_violation) : pts[i].feasible) cand_idx.push_back(i);
+  std::vector<std::vector<double>> fobj;
+  for (std::size_t i : cand_idx) fobj.push_back(ev.objectives(pts[i]));
+  std::vector<std::size_t> front;
+  for (std::size_t j : nondominated(fobj)) front.push_back(cand_idx[j]);
+  std::sort(front.begin(), front.end(), [&](std::size_t a, std::size_t b) {
+    return ev.objectives(pts[a]) < ev.objectives(pts[b]);
+  });
+  // Identical objective vectors: keep the first (lowest id) only.
+  {
+    std::vector<std::size_t> uniq;
+    for (std::size_t i : front)
+      if (uniq.empty() || ev.objectives(pts[uniq.back()]) != ev.objectives(pts[i])) uniq.push_back(i);
+    front = uniq;
+  }
+  if (front.empty()) throw InputError(opt.space_path, "", "no candidate could be evaluated (every hw point is over the device)");
+  prog.say("front: " + std::to_string(front.size()) + " points" + (nothing_feasible ? " (nothing meets the constraints: least violation)" : ""));
+
+  // ---- test set and SystemC for every front point ----
+  search.set_recording(false);
+  const int test_n = oracle->per_image() ? std::min(sp.eval.test_images, oracle->split_size(Split::Test)) : 1;
+  const int sysc_n = oracle->per_image() ? std::min(sp.eval.systemc_images, test_n) : 1;
+  const OutcomePtr dense_test = ev.dense_outcome(Split::Test, test_n);
+  struct TestView {
+    Metrics m;
+    json systemc;
+  };
+  auto test_of = [&](const Candidate& c) -> TestView {
+    const SchedulePoint& s = ev.schedules()[static_cast<std::size_t>(c.schedule)];
+    const OutcomePtr o = oracle->run({s}, Split::Test, test_n).at(0);
+    TestView tv{ev.metrics(c, *o, Split::Test, test_n, dense_test.get()), json()};
+    const std::string key = "systemc:" + s.key() + "@" + std::to_string(c.hw) + "#" + std::to_string(sysc_n);
+    if (!store.get_extra(key, tv.systemc)) {
+      HwPoints::Entry& e = hw.at(c.hw);
+      sim::SimJob job;
+      job.model = in.model;
+      job.hw = e.hw;
+      job.hw_name = e.hw.name;
+      for (const auto& p : s.selectors) job.selector_blocks.push_back(p.first);
+      const auto depth = static_cast<std::size_t>(in.model.depth);
+      for (int i = 0; i < sysc_n; ++i)
+        job.images.emplace_back(o->tokens.begin() + static_cast<std::ptrdiff_t>(i * depth),
+                                o->tokens.begin() + static_cast<std::ptrdiff_t>((i + 1) * depth));
+      const json rep = sim::run_job(job).report;
+      const Distribution an = distribution_of(ev.latencies(s, *o, sysc_n, c.hw));
+      tv.systemc = {{"images", sysc_n},
+                    {"latency_ms", {{"mean", rep["latency_ms"]["mean"]}, {"p50", rep["latency_ms"]["p50"]},
+                                    {"p99", rep["latency_ms"]["p99"]}}},
+                    {"analytic_same_images", dist_json(an)},
+                    {"disagreement", an.mean > 0 ? rep["latency_ms"]["mean"].get<double>() / an.mean - 1.0 : 0.0}};
+      store.put_extra(key, tv.systemc);
+    }
+    return tv;
+  };
+  prog.start("dse front: test set + SystemC", static_cast<std::int64_t>(front.size()));
+  std::vector<TestView> tests;
+  for (std::size_t i : front) {
+    if (g_interrupted) throw Interrupted();
+    tests.push_back(test_of(pts[i].cand));
+    prog.add(1);
+  }
+
+  // ---- winner: nearest the ideal point on validation ----
+  std::vector<std::vector<double>> fvals;
+  for (std::size_t i : front) fvals.push_back(ev.objectives(pts[i]));
+  const std::size_t wi = nearest_to_ideal(fvals);
+  const Metrics& wm = pts[front[wi]];
+  const TestView& wt = tests[wi];
+  const SchedulePoint& wsched = ev.schedules()[static_cast<std::size_t>(wm.cand.schedule)];
+  std::vector<std::int32_t> wthr;
+  if (auto* mo = dynamic_cast<MicroOracle*>(oracle.get())) wthr = mo->thresholds(wsched);
+
+  // ---- baselines: trained default, SPViT-style 3/6/9, greedy answer (winner's hw) ----
+  json baselines = json::array();
+  std::vector<std::pair<std::string, SchedulePoint>> refs;
+  {
+    const auto& hwc = hw.at(wm.cand.hw).hw;
+    const auto it = hwc.default_schedules.find(in.model.name);
+    if (it != hwc.default_schedules.end()) {
+      try {
+        const Schedule d = load_schedule(it->second, in.model);
+        SchedulePoint p;
+        for (const auto& s : d.selectors) p.selectors.push_back({s.block, static_cast<int>(std::lround(s.keep * 1000))});
+        refs.push_back({"trained default", p});
+      } catch (const InputError&) {
+      }
+    }
+    if (in.model.depth >= 10)
+      for (int k : sp.keep.empty() ? std::vector<int>{700} : sp.keep[0]) {
+        bool ok = true;
+        for (int b : {3, 6, 9}) ok = ok && std::find(bank.begin(), bank.end(), b) != bank.end();
+        if (ok) refs.push_back({"SPViT 3/6/9", SchedulePoint{{{3, k}, {6, k}, {9, k}}}});
+      }
+    if (search.notes().contains("greedy"))
+      for (const auto& g : search.notes()["greedy"])
+        if (g["hw_index"].get<std::int64_t>() == wm.cand.hw)
+          refs.push_back({"greedy", parse_schedule_key(g["answer"].get<std::string>(), "greedy")});
+  }
+  for (const auto& [label, p] : refs) {
+    const std::int64_t idx = ev.add_schedule(p);
+    const Candidate c{idx, wm.cand.hw};
+    const OutcomePtr ov = oracle->run({p}, Split::Validation, search.full_images()).at(0);
+    const Metrics mv = ev.metrics(c, *ov, Split::Validation, search.full_images(),
+                                  ev.dense_outcome(Split::Validation, search.full_images()).get());
+    const OutcomePtr ot = oracle->run({p}, Split::Test, test_n).at(0);
+    const Metrics mt = ev.metrics(c, *ot, Split::Test, test_n, dense_test.get());
+    // Does a front point match or dominate it on the test set (accuracy, mean latency)?
+    std::string by;
+    for (std::size_t k = 0; k < front.size() && by.empty(); ++k) {
+      const Metrics& t = tests[k].m;
+      const bool acc_ok = !t.has_accuracy || !mt.has_accuracy || t.accuracy >= mt.accuracy;
+      if (acc_ok && t.latency_ms.mean <= mt.latency_ms.mean * (1 + 1e-12)) by = pts[front[k]].schedule;
+    }
+    baselines.push_back({{"label", label}, {"schedule", p.key()}, {"hw_index", wm.cand.hw},
+                         {"accuracy_val", mv.has_accuracy ? json(mv.accuracy) : json(nullptr)},
+                         {"latency_ms_mean_val", mv.latency_ms.mean},
+                         {"accuracy_test", mt.has_accuracy ? json(mt.accuracy) : json(nullptr)},
+                         {"latency_ms_mean_test", mt.latency_ms.mean}, {"macs_per_image", mt.macs},
+                         {"matched_or_dominated_by", by.empty() ? json(nullptr) : json(by)}});
+  }
+
+  // ---- outputs ----
+  const std::int64_t H = static_cast<std::int64_t>(sp.hw_count());
+  auto point_json = [&](const Metrics& m) {
+    json j = {{"id", m.cand.schedule * H + m.cand.hw},
+              {"schedule", m.schedule},
+              {"hw", hw.knob_values(m.cand.hw)},
+              {"feasible", m.feasible},
+              {"accuracy_val", m.has_accuracy ? json(m.accuracy) : json(nullptr)},
+              {"images_val", m.images},
+              {"latency_ms_mean", m.latency_ms.mean},
+              {"latency_ms_p50", m.latency_ms.p50},
+              {"latency_ms_p99", m.latency_ms.p99},
+              {"macs_per_image", m.macs},
+              {"dsp", m.res.dsp},
+              {"bram36", m.res.bram36},
+              {"lut", m.res.lut},
+              {"ff", m.res.ff}};
+    if (!m.feasible) j["why"] = m.why;
+    return j;
+  };
+  // points.csv: one row per candidate (its largest validation subset), from the store.
+  std::string csv = "id,schedule";
+  for (const auto& k : sp.knobs) csv += "," + k.path;
+  csv += ",feasible,fits,accuracy_val,images_val,latency_ms_mean,latency_ms_p50,latency_ms_p99,macs_per_image,dsp,"
+         "bram36,lut,ff,why\n";
+  std::map<Candidate, const Metrics*> last;
+  for (const Metrics* m : store.all())
+    if (m->split == Split::Validation && m->cand.schedule < static_cast<std::int64_t>(sp.schedule_count())) {
+      auto& slot = last[m->cand];
+      if (!slot || m->images > slot->images) slot = m;
+    }
+  std::int64_t infeasible = 0, over_device = 0;
+  for (const auto& [c, m] : last) {
+    infeasible += !m->feasible;
+    over_device += !m->fits;
+    csv += std::to_string(c.schedule * H + c.hw) + ",\"" + m->schedule + "\"";
+    for (const json& v : sp.hw_values(static_cast<std::uint64_t>(c.hw))) csv += "," + csv_value(v);
+    csv += std::string(",") + (m->feasible ? "1" : "0") + "," + (m->fits ? "1" : "0") + "," +
+           (m->has_accuracy ? fmt(m->accuracy) : "") + "," + std::to_string(m->images) + "," + fmt(m->latency_ms.mean) +
+           "," + fmt(m->latency_ms.p50) + "," + fmt(m->latency_ms.p99) + "," + fmt(m->macs) + "," +
+           std::to_string(m->res.dsp) + "," + std::to_string(m->res.bram36) + "," + std::to_string(m->res.lut) + "," +
+           std::to_string(m->res.ff) + ",\"" + m->why + "\"\n";
+  }
+  json fpoints = json::array();
+  std::string fcsv = "id,schedule";
+  for (const auto& k : sp.knobs) fcsv += "," + k.path;
+  fcsv += ",accuracy_val,accuracy_test,latency_ms_mean,latency_ms_p99,latency_ms_systemc_mean,latency_ms_systemc_p50,"
+          "latency_ms_systemc_p99,systemc_vs_analytic,macs_per_image,dsp,bram36,lut,ff\n";
+  for (std::size_t k = 0; k < front.size(); ++k) {
+    const Metrics& m = pts[front[k]];
+    const TestView& t = tests[k];
+    json j = point_json(m);
+    j["schedule"] = schedule_json(ev.schedules()[static_cast<std::size_t>(m.cand.schedule)], {});
+    j["schedule_key"] = m.schedule;
+    j["accuracy_test"] = t.m.has_accuracy ? json(t.m.accuracy) : json(nullptr);
+    j["images_test"] = t.m.images;
+    j["latency_ms_test_analytic"] = dist_json(t.m.latency_ms);
+    j["latency_ms_systemc"] = t.systemc["latency_ms"];
+    j["systemc_images"] = t.systemc["images"];
+    j["systemc_vs_analytic"] = t.systemc["disagreement"];
+    fpoints.push_back(j);
+    fcsv += std::to_string(m.cand.schedule * H + m.cand.hw) + ",\"" + m.schedule + "\"";
+    for (const json& v : sp.hw_values(static_cast<std::uint64_t>(m.cand.hw))) fcsv += "," + csv_value(v);
+    fcsv += "," + (m.has_accuracy ? fmt(m.accuracy) : std::string()) + "," +
+            (t.m.has_accuracy ? fmt(t.m.accuracy) : std::string()) + "," + fmt(m.latency_ms.mean) + "," +
+            fmt(m.latency_ms.p99) + "," + fmt(t.systemc["latency_ms"]["mean"].get<double>()) + "," +
+            fmt(t.systemc["latency_ms"]["p50"].get<double>()) + "," + fmt(t.systemc["latency_ms"]["p99"].get<double>()) +
+            "," + fmt(t.systemc["disagreement"].get<double>()) + "," + fmt(m.macs) + "," + std::to_string(m.res.dsp) +
+            "," + std::to_string(m.res.bram36) + "," + std::to_string(m.res.lut) + "," + std::to_string(m.res.ff) + "\n";
+  }
+  // Hypervolume of the front (accuracy x mean latency) against a fixed reference: 0
+  // accuracy and the dense schedule's latency on the base hw point x 1.1.
+  double hv = 0;
+  json hv_ref = nullptr;
+  {
+    std::size_t ia = sp.objectives.size(), il = sp.objectives.size();
+    for (std::size_t o = 0; o < sp.objectives.size(); ++o) {
+      if (sp.objectives[o] == Objective::Accuracy) ia = o;
+      if (sp.objectives[o] == Objective::LatencyMean) il = o;
+    }
+    if (ia < sp.objectives.size() && il < sp.objectives.size()) {
+      double lat_ref = 0;
+      for (const auto& m : pts) lat_ref = std::max(lat_ref, m.fits ? m.latency_ms.mean : 0.0);
+      lat_ref *= 1.1;
+      std::vector<std::vector<double>> two;
+      for (std::size_t i : front) two.push_back({-pts[i].accuracy, pts[i].latency_ms.mean});
+      hv = hypervolume(two, {0.0, lat_ref});
+      hv_ref = {{"accuracy", 0.0}, {"latency_ms_mean", lat_ref}};
+    }
+  }
+  json objectives = json::array();
+  for (auto o : sp.objectives) objectives.push_back(objective_name(o));
+  const double seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+  json front_doc = {{"objectives", objectives},
+                    {"points", fpoints},
+                    {"nothing_feasible", nothing_feasible},
+                    {"hypervolume_accuracy_latency", hv},
+                    {"hypervolume_reference", hv_ref},
+                    {"baselines", baselines}};
+  json measured = {{"accuracy", has_acc_source ? (fm ? "measured (integer model)" : "user-supplied") : "not measured"},
+                   {"latency", "analytic per image on validation; SystemC for every front point on test images"},
+                   {"resources", "resource model"},
+                   {"macs_per_image", "workload model"}};
+  json winner = {
+      {"model", in.model.name},
+      {"hw", hw.at(wm.cand.hw).resolved},
+      {"hw_knobs", hw.knob_values(wm.cand.hw)},
+      {"schedule", schedule_json(wsched, wthr)},
+      {"schedule_key", wsched.key()},
+      {"metrics",
+       {{"accuracy_val", wm.has_accuracy ? json(wm.accuracy) : json(nullptr)},
+        {"accuracy_test", wt.m.has_accuracy ? json(wt.m.accuracy) : json(nullptr)},
+        {"images_val", wm.images},
+        {"images_test", wt.m.images},
+        {"latency_ms", wt.systemc["latency_ms"]},
+        {"latency_ms_systemc_images", wt.systemc["images"]},
+        {"latency_ms_analytic", dist_json(wt.m.latency_ms)},
+        {"latency_ms_analytic_val", dist_json(wm.latency_ms)},
+        {"macs_per_image", wt.m.macs},
+        {"resources", sim::to_json(wm.res)}}},
+      {"chosen_by", "the front point (validation) nearest the ideal point after scaling each objective to [0, 1] "
+                    "over the front; the test set was not used to choose"},
+      {"strategy", strategy->name()},
+      {"measured", measured}};
+  json summary = {{"model", in.model.name},
+                  {"hw", in.hw_name},
+                  {"strategy", strategy->name()},
+                  {"seed", opt.seed},
+                  {"space_hash", hash},
+                  {"candidates", total},
+                  {"schedules", sp.schedule_count()},
+                  {"hw_points", sp.hw_count()},
+                  {"evaluated_full", search.evaluated()},
+                  {"store_rows", store.size()},
+                  {"resumed_rows", store.resumed()},
+                  {"infeasible", infeasible},
+                  {"over_device", over_device},
+                  {"image_runs", oracle->image_runs()},
+                  {"halving", search.halving()},
+                  {"notes", search.notes()},
+                  {"oracle", oracle->describe()},
+                  {"front_points", front.size()},
+                  {"hypervolume_accuracy_latency", hv},
+                  {"winner", wsched.key()},
+                  {"seconds", seconds}};
+
+  // report.md
+  std::ostringstream md;
+  md << "# heatvit dse: " << in.model.name << " on " << in.hw_name << "\n\n"
+     << "Space `" << opt.space_path << "` (hash " << hash << "): " << sp.schedule_count() << " schedules x "
+     << sp.hw_count() << " hw points = " << total << " candidates. Strategy `" << strategy->name() << "` (seed "
+     << opt.seed << "): " << search.evaluated() << " candidates evaluated on the full validation split, "
+     << infeasible << " infeasible (" << over_device << " over the device, never simulated).\n\n"
+     << "Accuracy: " << measured["accuracy"].get<std::string>() << ". " << oracle->describe().dump() << "\n\n";
+  if (!search.halving().empty()) {
+    md << "Successive halving (paired test, z = " << sp.eval.halving_z << "):\n\n| images | evaluated | kept |\n|---|---|---|\n";
+    for (const auto& h : search.halving()) md << "| " << h["images"] << " | " << h["evaluated"] << " | " << h["kept"] << " |\n";
+    md << "\n";
+  }
+  md << "## Front (" << front.size() << " points" << (nothing_feasible ? "; nothing meets the constraints: least violation" : "")
+     << ")\n\nSelected on validation; test accuracy and SystemC latency (first " << sysc_n
+     << " test images' token vectors) reported once.\n\n"
+     << "| schedule | hw | acc val | acc test | lat mean (analytic, val) | SystemC mean / p99 (test) | SystemC vs analytic | MMACs | DSP | BRAM36 |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (std::size_t k = 0; k < front.size(); ++k) {
+    const Metrics& m = pts[front[k]];
+    const TestView& t = tests[k];
+    char line[512];
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %.4f ms | %.4f / %.4f ms | %+.2f %% | %.2f | %lld | %lld |\n",
+                  m.schedule.empty() ? "dense" : m.schedule.c_str(), hw.knob_values(m.cand.hw).dump().c_str(),
+                  m.has_accuracy ? fmt(100 * m.accuracy).c_str() : "-",
+                  t.m.has_accuracy ? fmt(100 * t.m.accuracy).c_str() : "-", m.latency_ms.mean,
+                  t.systemc["latency_ms"]["mean"].get<double>(), t.systemc["latency_ms"]["p99"].get<double>(),
+                  100 * t.systemc["disagreement"].get<double>(), m.macs / 1e6, static_cast<long long>(m.res.dsp),
+                  static_cast<long long>(m.res.bram36));
+    md << line;
+  }
+  md << "\n## Winner\n\n`" << (wsched.key().empty() ? "dense" : wsched.key()) << "` on " << hw.knob_values(wm.cand.hw).dump()
+     << ": " << winner["chosen_by"].get<std::string>() << ".\n\n```json\n" << winner["metrics"].dump(2) << "\n```\n\n";
+  if (!baselines.empty()) {
+    md << "## Baselines (winner's hw point, test set)\n\n| baseline | schedule | acc val | acc test | lat mean test | matched or dominated by |\n|---|---|---|---|---|---|\n";
+    for (const auto& b : baselines)
+      md << "| " << b["label"].get<std::string>() << " | " << b["schedule"].get<std::string>() << " | "
+         << (b["accuracy_val"].is_null() ? "-" : fmt(100 * b["accuracy_val"].get<double>())) << " | "
+         << (b["accuracy_test"].is_null() ? "-" : fmt(100 * b["accuracy_test"].get<double>())) << " | "
+         << fmt(b["latency_ms_mean_test"].get<double>()) << " ms | "
+         << (b["matched_or_dominated_by"].is_null() ? std::string("**not matched**") : b["matched_or_dominated_by"].get<std::string>())
+         << " |\n";
+    md << "\n";
+  }
+  md << "Hypervolume (accuracy x mean latency, reference " << hv_ref.dump() << "): " << hv << "\n\n"
+     << "Files: points.csv, front.csv, front.json, winner.json (+ winner.hw.json, winner.schedule.json), "
+        "space.resolved.json, pareto.png, dse.sqlite (the results store).\n";
+
+  OutputSet out;
+  const std::string d = opt.out_dir + "/";
+  out.add(d + "points.csv", csv);
+  out.add(d + "front.csv", fcsv);
+  out.add(d + "front.json", front_doc.dump(2) + "\n");
+  out.add(d + "winner.json", winner.dump(2) + "\n");
+  out.add(d + "winner.hw.json", hw.at(wm.cand.hw).resolved.dump(2) + "\n");
+  out.add(d + "winner.schedule.json", schedule_json(wsched, wthr).dump(2) + "\n");
+  out.add(d + "space.resolved.json", sp.resolved.dump(2) + "\n");
+  out.add(d + "summary.json", summary.dump(2) + "\n");
+  out.add(d + "report.md", md.str());
+  if (opt.plot) {
+    // pareto.png: drawn by matplotlib from the files above (written to a scratch dir
+    // first, so nothing in DIR changes before every output is ready).
+    char tmpl[] = "/tmp/heatvit-dse-XXXXXX";
+    if (const char* tmp = mkdtemp(tmpl)) {
+      const std::string t = tmp;
+      std::ofstream(t + "/points.csv") << csv;
+      std::ofstream(t + "/front.json") << front_doc.dump();
+      std::ofstream(t + "/winner.json") << winner.dump();
+      const std::string cmd = "/usr/bin/python3 '" + project_root() + "/scripts/plot_dse.py' '" + t + "' '" + t +
+                              "/pareto.png' > '" + t + "/plot.log' 2>&1";
+      if (std::system(cmd.c_str()) == 0) {
+        std::ifstream png(t + "/pareto.png", std::ios::binary);
+        out.add(d + "pareto.png", std::string((std::istreambuf_iterator<char>(png)), std::istreambuf_iterator<char>()));
+      } else {
+        std::ifstream log(t + "/plot.log");
+        prog.say("warning: pareto.png not drawn: " +
+                 std::string((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>()));
+      }
+      std::filesystem::remove_all(t);
+    }
+  }
+  out.commit();
+  summary["winner_metrics"] = winner["metrics"];
+  summary["front"] = fpoints;
+  return summary;
+}
+
+}  // namespace heatvit::dse
