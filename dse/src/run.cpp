@@ -263,13 +263,10 @@ void prepare_out_dir(const std::string& dir) {
   if (access(dir.c_str(), W_OK) != 0) throw InputError("--out", "", dir + " is not writable");
 }
 
-json schedule_json(const SchedulePoint& p, const std::vector<std::int32_t>& thresholds) {
+/// The contract's schedule format (usable as --schedule).
+json schedule_json(const SchedulePoint& p) {
   json sel = json::array();
-  for (std::size_t i = 0; i < p.selectors.size(); ++i) {
-    json s = {{"block", p.selectors[i].first}, {"keep", p.selectors[i].second / 1000.0}};
-    if (i < thresholds.size()) s["threshold"] = thresholds[i];
-    sel.push_back(s);
-  }
+  for (const auto& [b, k] : p.selectors) sel.push_back({{"block", b}, {"keep", k / 1000.0}});
   return {{"selectors", sel}};
 }
 
@@ -521,7 +518,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     const Metrics& m = pts[front[k]];
     const TestView& t = tests[k];
     json j = point_json(m);
-    j["schedule"] = schedule_json(ev.schedules()[static_cast<std::size_t>(m.cand.schedule)], {});
+    j["schedule"] = schedule_json(ev.schedules()[static_cast<std::size_t>(m.cand.schedule)]);
     j["schedule_key"] = m.schedule;
     j["accuracy_test"] = t.m.has_accuracy ? json(t.m.accuracy) : json(nullptr);
     j["images_test"] = t.m.images;
@@ -576,7 +573,10 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
       {"model", in.model.name},
       {"hw", hw.at(wm.cand.hw).resolved},
       {"hw_knobs", hw.knob_values(wm.cand.hw)},
-      {"schedule", schedule_json(wsched, wthr)},
+      {"schedule", schedule_json(wsched)},
+      {"thresholds", wthr},
+      {"thresholds_note", "decision threshold per selector (keep a token iff its Q8 score > threshold), sequential "
+                          "calibration as heatvit eval derives it"},
       {"schedule_key", wsched.key()},
       {"metrics",
        {{"accuracy_val", wm.has_accuracy ? json(wm.accuracy) : json(nullptr)},
@@ -670,7 +670,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   out.add(d + "front.json", front_doc.dump(2) + "\n");
   out.add(d + "winner.json", winner.dump(2) + "\n");
   out.add(d + "winner.hw.json", hw.at(wm.cand.hw).resolved.dump(2) + "\n");
-  out.add(d + "winner.schedule.json", schedule_json(wsched, wthr).dump(2) + "\n");
+  out.add(d + "winner.schedule.json", schedule_json(wsched).dump(2) + "\n");
   out.add(d + "space.resolved.json", sp.resolved.dump(2) + "\n");
   out.add(d + "summary.json", summary.dump(2) + "\n");
   out.add(d + "report.md", md.str());
