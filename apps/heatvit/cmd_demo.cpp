@@ -115,6 +115,13 @@ int run_demo(const std::vector<std::string>& args) {
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   json summary = {{"rows", rows}, {"deit_micro", micro}};
+#ifdef HEATVIT_HAVE_DSE
+  if (!micro.is_null()) {
+    std::printf("\ndesign-space exploration (heatvit dse, configs/dse/demo.json): selectors x keep rates x PE width\n");
+    const json d = demo_dse(out + "/dse");
+    summary["dse"] = {{"out", out + "/dse"}, {"winner", d["winner"]}, {"front_points", d["front_points"]}};
+  }
+#endif
   json cfg = {{"baseline", base.name}, {"heatvit", hv.name}, {"frequency_mhz", hv.frequency_mhz}};
   write_report(out + "/summary.json", summary, cfg);
   std::printf("wrote %s/summary.json\n", out.c_str());

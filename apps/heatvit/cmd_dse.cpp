@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
 #include "heatvit/dse/run.hpp"
 #include "heatvit/dse/strategy.hpp"
 #include "heatvit/models/idx.hpp"
@@ -13,6 +14,55 @@ namespace heatvit::cli {
 namespace {
 extern "C" void on_sigint(int) { dse::g_interrupted = true; }
 }  // namespace
+
+namespace {
+
+void print_summary(const json& s, const std::string& model, const std::string& hw, const std::string& strategy,
+                   const std::string& out_dir) {
+  std::printf("dse %s on %s, %s: %lld candidates (%lld schedules x %lld hw points), %lld evaluated in full, "
+              "%lld infeasible, %.1f s\n",
+              model.c_str(), hw.c_str(), strategy.c_str(), s["candidates"].get<long long>(),
+              s["schedules"].get<long long>(), s["hw_points"].get<long long>(), s["evaluated_full"].get<long long>(),
+              s["infeasible"].get<long long>(), s["seconds"].get<double>());
+  std::printf("front (%zu points; validation accuracy, analytic mean latency | test accuracy, SystemC mean):\n",
+              s["front"].size());
+  auto pct = [](const json& v) {
+    char b[16];
+    if (v.is_null()) return std::string("-");
+    std::snprintf(b, sizeof b, "%.2f%%", 100 * v.get<double>());
+    return std::string(b);
+  };
+  for (const auto& p : s["front"]) {
+    const std::string key = p["schedule_key"].get<std::string>();
+    std::printf("  %-24s %-28s acc %7s  %8.4f ms | acc %7s  %8.4f ms\n", key.empty() ? "dense" : key.c_str(),
+                p["hw"].dump().c_str(), pct(p["accuracy_val"]).c_str(), p["latency_ms_mean"].get<double>(),
+                pct(p["accuracy_test"]).c_str(), p["latency_ms_systemc"]["mean"].get<double>());
+  }
+  const std::string w = s["winner"].get<std::string>();
+  std::printf("winner: %s -> %s/winner.json (report.md, pareto.png, points.csv beside it)\n",
+              w.empty() ? "dense" : w.c_str(), out_dir.c_str());
+}
+
+}  // namespace
+
+json demo_dse(const std::string& out_dir) {
+  RunConfig rc{po::variables_map()};
+  dse::RunInputs in;
+  in.model = load_model("deit-micro");
+  in.hw_name = "zcu102-heatvit";
+  load_hw(rc, in.hw_name);
+  rc.reader("hw").finish();
+  in.hw_composed = rc.reader("hw").resolved();
+  in.model_resolved = in.model.name;
+  in.hw_prov.set("", in.hw_name);
+  dse::RunOptions opt;
+  opt.space_path = project_root() + "/configs/dse/demo.json";
+  opt.out_dir = out_dir;
+  opt.data_dir = default_fashion_mnist_dir();
+  const json s = dse::run_dse(in, opt);
+  print_summary(s, in.model.name, in.hw_name, opt.strategy, opt.out_dir);
+  return s;
+}
 
 int run_dse(const std::vector<std::string>& args) {
   po::options_description desc("dse options");
@@ -88,27 +138,7 @@ int run_dse(const std::vector<std::string>& args) {
                          "command again to resume\n", opt.out_dir.c_str());
     return 130;
   }
-  if (!opt.quiet) {
-    std::printf("dse %s on %s, %s: %lld candidates (%lld schedules x %lld hw points), %lld evaluated in full, "
-                "%lld infeasible, %.1f s\n",
-                in.model.name.c_str(), in.hw_name.c_str(), opt.strategy.c_str(), s["candidates"].get<long long>(),
-                s["schedules"].get<long long>(), s["hw_points"].get<long long>(), s["evaluated_full"].get<long long>(),
-                s["infeasible"].get<long long>(), s["seconds"].get<double>());
-    std::printf("front (%zu points; validation accuracy, analytic mean latency | test accuracy, SystemC mean):\n",
-                s["front"].size());
-    for (const auto& p : s["front"]) {
-      const std::string key = p["schedule_key"].get<std::string>();
-      std::printf("  %-24s %-28s acc %6s  %8.4f ms | acc %6s  %8.4f ms\n", key.empty() ? "dense" : key.c_str(),
-                  p["hw"].dump().c_str(),
-                  p["accuracy_val"].is_null() ? "-" : (std::to_string(100 * p["accuracy_val"].get<double>()).substr(0, 5) + "%").c_str(),
-                  p["latency_ms_mean"].get<double>(),
-                  p["accuracy_test"].is_null() ? "-" : (std::to_string(100 * p["accuracy_test"].get<double>()).substr(0, 5) + "%").c_str(),
-                  p["latency_ms_systemc"]["mean"].get<double>());
-    }
-    const std::string w = s["winner"].get<std::string>();
-    std::printf("winner: %s -> %s/winner.json (report.md, pareto.png, points.csv beside it)\n",
-                w.empty() ? "dense" : w.c_str(), opt.out_dir.c_str());
-  }
+  if (!opt.quiet) print_summary(s, in.model.name, in.hw_name, opt.strategy, opt.out_dir);
   return 0;
 }
 

@@ -22,6 +22,8 @@ sim::HwConfig load_hw(RunConfig& rc, const std::string& name_or_path);
 #endif
 #ifdef HEATVIT_HAVE_DSE
 int run_dse(const std::vector<std::string>& args);
+/// The demo's short DSE run (configs/dse/demo.json on deit-micro) into `out_dir`.
+json demo_dse(const std::string& out_dir);
 #endif
 
 /// The trained deit-micro export (models/deit-micro/export/deit-micro-int8.hvt).

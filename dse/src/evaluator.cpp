@@ -145,7 +145,15 @@ HwPoints::Entry& HwPoints::at(std::int64_t i) {
   over("bram36", e->res.bram36, cap.bram36);
   over("lut", e->res.lut, cap.lut);
   over("ff", e->res.ff, cap.ff);
-  if (e->fits) e->latency = std::make_unique<sim::ScheduleEvaluator>(model_, e->hw);
+  if (e->fits) {
+    try {
+      e->latency = std::make_unique<sim::ScheduleEvaluator>(model_, e->hw);
+    } catch (const InputError& err) {
+      // e.g. a layer whose smallest tile does not fit a buffer: this point cannot run
+      e->fits = false;
+      e->why = std::string("cannot be planned: ") + err.what();
+    }
+  }
   slot = std::move(e);
   return *slot;
 }

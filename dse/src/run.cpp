@@ -418,6 +418,11 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   if (auto* mo = dynamic_cast<MicroOracle*>(oracle.get())) wthr = mo->thresholds(wsched);
 
   // ---- baselines: trained default, SPViT-style 3/6/9, greedy answer (winner's hw) ----
+  if (!search.notes().contains("greedy") && oracle->per_image() && sp.max_selectors > 0 &&
+      search.schedule_index("") >= 0) {
+    prog.say("baseline: HeatViT's greedy latency-aware procedure on the winner's hw point");
+    make_greedy(wm.cand.hw)->run(search);  // not recorded: it does not change the front
+  }
   json baselines = json::array();
   std::vector<std::pair<std::string, SchedulePoint>> refs;
   {

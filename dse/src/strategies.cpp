@@ -58,6 +58,7 @@ class RandomSearch : public Strategy {
 /// fastest. Run for every hw point that fits.
 class Greedy : public Strategy {
  public:
+  explicit Greedy(std::int64_t only_hw = -1) : only_hw_(only_hw) {}
   const char* name() const override { return "greedy"; }
   void run(Search& s) override {
     const Space& sp = s.space();
@@ -65,7 +66,7 @@ class Greedy : public Strategy {
     const int stages = sp.max_selectors;
     json paths = json::array();
     for (std::int64_t h = 0; h < s.hw_count(); ++h) {
-      if (!s.hw_fits(h)) continue;
+      if (!s.hw_fits(h) || (only_hw_ >= 0 && h != only_hw_)) continue;
       const std::int64_t dense_idx = s.schedule_index("");
       SchedulePoint cur;
       json path = json::array();
@@ -118,6 +119,9 @@ class Greedy : public Strategy {
     }
     s.note("greedy", paths);
   }
+
+ private:
+  std::int64_t only_hw_;
 };
 
 /// Decision vectors of NSGA-II: per selector position a block gene (0: none, else
@@ -226,6 +230,8 @@ class Nsga2 : public Strategy {
 };
 
 }  // namespace
+
+std::unique_ptr<Strategy> make_greedy(std::int64_t hw) { return std::make_unique<Greedy>(hw); }
 
 std::unique_ptr<Strategy> make_strategy(const std::string& name) {
   if (name == "exhaustive") return std::make_unique<Exhaustive>();

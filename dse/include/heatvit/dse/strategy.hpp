@@ -51,6 +51,9 @@ class Strategy {
 /// exhaustive | greedy | random | nsga2; InputError naming --strategy otherwise.
 std::unique_ptr<Strategy> make_strategy(const std::string& name);
 
+/// The greedy procedure on hw point `hw` only (the baseline every run reports).
+std::unique_ptr<Strategy> make_greedy(std::int64_t hw);
+
 /// Candidates of the whole space above which exhaustive refuses without --allow-large.
 constexpr std::int64_t kExhaustiveLimit = 250000;
 
