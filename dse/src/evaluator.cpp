@@ -66,24 +66,20 @@ Metrics metrics_from_json(const json& j) {
 
 MacTable::MacTable(const ModelShape& model) : model_(model) {
   const int dense = model.dense_tokens();
-  block_.assign(static_cast<std::size_t>(dense + 1), 0);
-  head_.assign(static_cast<std::size_t>(dense + 1), 0);
+  t_.resize(model, true);
   for (int n = 2; n <= dense; ++n) {
     const Workload w = build_workload(model, std::vector<int>(static_cast<std::size_t>(model.depth), n), {});
     for (const Op& o : w.ops) {
-      if (o.block == 0) block_[static_cast<std::size_t>(n)] += o.macs();
-      if (o.block == model.depth) head_[static_cast<std::size_t>(n)] += o.macs();
-      if (o.block < 0 && n == dense) stem_ += o.macs();
+      if (o.block == 0) t_.block[static_cast<std::size_t>(n)] += o.macs();
+      if (o.block == model.depth) t_.head[static_cast<std::size_t>(n)] += o.macs();
+      if (o.block < 0 && n == dense) t_.stem += o.macs();
     }
   }
   const int patches = model.patch_tokens();
-  selector_.assign(static_cast<std::size_t>(patches + 1), std::vector<std::int64_t>(static_cast<std::size_t>(patches + 1), 0));
   for (int in = 1; in <= patches; ++in)
-    for (int out = 0; out <= in; ++out) {
-      std::int64_t m = 0;
-      for (const Op& o : selector_ops(model, 0, in, in - out)) m += o.macs();
-      selector_[static_cast<std::size_t>(in)][static_cast<std::size_t>(out)] = m;
-    }
+    for (int out = 0; out <= in; ++out)
+      for (const Op& o : selector_ops(model, 0, in, in - out))
+        t_.selector[static_cast<std::size_t>(in)][static_cast<std::size_t>(out)] += o.macs();
 }
 
 // ---- hardware points ----

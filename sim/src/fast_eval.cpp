@@ -11,28 +11,26 @@ ScheduleEvaluator::ScheduleEvaluator(const ModelShape& model, const HwConfig& hw
   const AnalyticModel a(hw);
   const int dense = model.dense_tokens();
   const std::size_t depth = static_cast<std::size_t>(model.depth);
-  block_.assign(static_cast<std::size_t>(dense + 1), 0);
-  head_.assign(static_cast<std::size_t>(dense + 1), 0);
+  t_.resize(model, hw.selector.enabled);
   for (int n = 2; n <= dense; ++n) {
     const Plan p = make_plan(build_workload(model, std::vector<int>(depth, n), {}), hw);
     const PlanTiming t = a.time_plan(p);
     for (std::size_t i = 0; i < p.passes.size(); ++i) {
       const Pass& ps = p.passes[i];
-      if (ps.block == 0) block_[static_cast<std::size_t>(n)] += t.passes[i].cycles;
-      if (ps.block == model.depth) head_[static_cast<std::size_t>(n)] += t.passes[i].cycles;
-      if (ps.block < 0 && n == dense) stem_ += t.passes[i].cycles;
+      if (ps.block == 0) t_.block[static_cast<std::size_t>(n)] += t.passes[i].cycles;
+      if (ps.block == model.depth) t_.head[static_cast<std::size_t>(n)] += t.passes[i].cycles;
+      if (ps.block < 0 && n == dense) t_.stem += t.passes[i].cycles;
     }
   }
   if (!hw.selector.enabled) return;
   // A selector scoring `in` patch tokens and keeping `out` of them.
   const int patches = model.patch_tokens();
-  selector_.assign(static_cast<std::size_t>(patches + 1), std::vector<std::int64_t>(static_cast<std::size_t>(patches + 1), 0));
   for (int in = 1; in <= patches; ++in) {
     for (int out = 0; out <= in; ++out) {
       Workload w;
       w.model = model;
       w.ops = selector_ops(model, 0, in, in - out);
-      selector_[static_cast<std::size_t>(in)][static_cast<std::size_t>(out)] =
+      t_.selector[static_cast<std::size_t>(in)][static_cast<std::size_t>(out)] =
           a.time_plan(make_plan(w, hw)).cycles();
     }
   }

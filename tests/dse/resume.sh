@@ -17,8 +17,8 @@ for f in points.csv front.csv front.json winner.json winner.hw.json winner.sched
 done
 head -1 "$work/a/points.csv" | grep -q '^id,schedule,accelerator.pe.to,feasible,fits,accuracy_val,images_val,latency_ms_mean,latency_ms_p50,latency_ms_p99,macs_per_image,dsp,bram36,lut,ff' \
   || fail "points.csv header"
-# 67 schedules x 2 hw points, one row each
-[ "$(($(wc -l < "$work/a/points.csv") - 1))" = 134 ] || fail "points.csv rows: $(wc -l < "$work/a/points.csv")"
+# 19 schedules x 2 hw points, one row each
+[ "$(($(wc -l < "$work/a/points.csv") - 1))" = 38 ] || fail "points.csv rows: $(wc -l < "$work/a/points.csv")"
 python3 - "$work/a" <<'PY' || fail "front/winner contents"
 import json, sys
 d = sys.argv[1]
@@ -28,7 +28,7 @@ assert front["points"], "empty front"
 for p in front["points"]:
     for k in ("schedule", "hw", "accuracy_val", "accuracy_test", "latency_ms_systemc", "macs_per_image", "dsp", "feasible"):
         assert k in p, k
-    assert p["feasible"] and p["images_val"] == 200 and p["images_test"] == 500
+    assert p["feasible"] and p["images_val"] == 200 and p["images_test"] == 400
     assert set(p["latency_ms_systemc"]) >= {"mean", "p50", "p99"}
     assert abs(p["systemc_vs_analytic"]) < 0.10, p["systemc_vs_analytic"]
 # sorted by accuracy descending: latencies too (a front)
@@ -40,7 +40,7 @@ for k in ("accuracy_val", "accuracy_test", "images_val", "images_test", "latency
 assert win["model"] == "deit-micro" and win["hw"]["accelerator"]["pe"]["to"] in (32, 64)
 assert len(win["thresholds"]) == len(win["schedule"]["selectors"])
 labels = {b["label"] for b in front["baselines"]}
-assert "SPViT 3/6/9" in labels and "trained default" in labels, labels
+assert "trained default" in labels and "greedy" in labels, labels
 PY
 
 # 2. the winner files are usable as --hw and --schedule
@@ -74,8 +74,8 @@ rows2=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execu
 cmp -s "$work/a/front.json" "$work/front.before" || fail "rerun changed front.json"
 
 # 5. the other strategies on the same space
-for s in greedy random nsga2; do
-  run --out "$work/$s" --strategy "$s" --budget 60 --seed 3 -q --no-plot || fail "strategy $s"
+for s in greedy nsga2; do
+  run --out "$work/$s" --strategy "$s" --budget 16 --seed 3 -q --no-plot || fail "strategy $s"
   [ -s "$work/$s/winner.json" ] || fail "strategy $s wrote no winner"
 done
 python3 - "$work" <<'PY' || fail "greedy path"

@@ -14,6 +14,7 @@
 
 #include "heatvit/dse/oracle.hpp"
 #include "heatvit/dse/space.hpp"
+#include "heatvit/models/token_table.hpp"
 #include "heatvit/sim/fast_eval.hpp"
 #include "heatvit/sim/hw_config.hpp"
 
@@ -59,13 +60,13 @@ class MacTable {
  public:
   explicit MacTable(const ModelShape& model);
   template <class T, class HasSelector>
-  std::int64_t macs_of(const T* tokens, HasSelector has_selector) const;
+  std::int64_t macs_of(const T* tokens, HasSelector has_selector) const {
+    return t_.total(model_, tokens, has_selector);
+  }
 
  private:
   ModelShape model_;
-  std::int64_t stem_ = 0;
-  std::vector<std::int64_t> block_, head_;
-  std::vector<std::vector<std::int64_t>> selector_;
+  TokenTable t_;  // MACs
 };
 
 /// The hardware points of a space: each parsed from the base config with its knob
@@ -136,25 +137,5 @@ class Evaluator {
   MacTable macs_;
   std::int64_t evaluations_ = 0;
 };
-
-template <class T, class HasSelector>
-std::int64_t MacTable::macs_of(const T* tokens, HasSelector has_selector) const {
-  std::int64_t c = stem_;
-  int prev = model_.dense_tokens();
-  bool package = false;
-  for (int b = 0; b < model_.depth; ++b) {
-    const int n = static_cast<int>(tokens[b]);
-    if (has_selector(b)) {
-      const int scored = patch_tokens_of(prev, package);
-      const bool pkg_after = package || n < prev;
-      const int kept = patch_tokens_of(n, pkg_after);
-      c += selector_[static_cast<std::size_t>(scored)][static_cast<std::size_t>(kept)];
-      package = pkg_after;
-    }
-    c += block_[static_cast<std::size_t>(n)];
-    prev = n;
-  }
-  return c + head_[static_cast<std::size_t>(prev)];
-}
 
 }  // namespace heatvit::dse
