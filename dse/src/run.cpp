@@ -139,6 +139,7 @@ class RunSearch : public Search {
   std::vector<Metrics> evaluate_at(const std::vector<Candidate>& batch, int images, const std::string& what) {
     std::vector<Metrics> out(batch.size());
     std::vector<std::size_t> todo;
+    std::vector<Metrics> over;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (const Metrics* m = store_.find(batch[i], Split::Validation, images)) {
         out[i] = *m;
@@ -155,11 +156,12 @@ class RunSearch : public Search {
         m.why = "over the device: " + e.why;
         m.violation = 1e9;
         out[i] = m;
-        store_.put({m});
+        over.push_back(m);
       } else {
         todo.push_back(i);
       }
     }
+    store_.put(over);
     if (todo.empty()) return out;
     // Chunks of whole schedules, committed one by one.
     std::map<std::int64_t, std::vector<std::size_t>> by_sched;
