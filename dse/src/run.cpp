@@ -401,7 +401,14 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     }
     return tv;
   };
-  prog.start("dse front: test set + SystemC", static_cast<std::int64_t>(front.size()));
+  {
+    // One batch, so the front's schedules share their prefixes on the test images too.
+    std::vector<SchedulePoint> fs;
+    for (std::size_t i : front) fs.push_back(ev.schedules()[static_cast<std::size_t>(pts[i].cand.schedule)]);
+    prog.say("front: " + std::to_string(fs.size()) + " points on " + std::to_string(test_n) + " test images");
+    oracle->run(fs, Split::Test, test_n);
+  }
+  prog.start("dse front: SystemC", static_cast<std::int64_t>(front.size()));
   std::vector<TestView> tests;
   for (std::size_t i : front) {
     if (g_interrupted) throw Interrupted();
@@ -449,6 +456,12 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
       for (const auto& g : search.notes()["greedy"])
         if (g["hw_index"].get<std::int64_t>() == wm.cand.hw)
           refs.push_back({"greedy", parse_schedule_key(g["answer"].get<std::string>(), "greedy")});
+  }
+  {
+    std::vector<SchedulePoint> rs;
+    for (const auto& r : refs) rs.push_back(r.second);
+    oracle->run(rs, Split::Validation, search.full_images());
+    oracle->run(rs, Split::Test, test_n);
   }
   for (const auto& [label, p] : refs) {
     const std::int64_t idx = ev.add_schedule(p);
