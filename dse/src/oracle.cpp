@@ -193,6 +193,16 @@ void MicroOracle::calibrate(const std::vector<SchedulePoint>& schedules) {
   }
 }
 
+json MicroOracle::saved_state() const {
+  return {{"weights", model_.path()}, {"calibration_images", model_.calibration_indices().size()},
+          {"thresholds", threshold_cache_}};
+}
+
+void MicroOracle::load_state(const json& j) {
+  if (!j.is_object() || !j.contains("thresholds") || j.value("weights", std::string()) != model_.path()) return;
+  for (const auto& [k, v] : j["thresholds"].items()) threshold_cache_[k] = v.get<std::int32_t>();
+}
+
 std::vector<std::int32_t> MicroOracle::thresholds(const SchedulePoint& s) {
   calibrate({s});
   std::vector<std::int32_t> t;

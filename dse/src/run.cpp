@@ -181,6 +181,7 @@ class RunSearch : public Search {
         }
       std::vector<Metrics> ms = ev_.evaluate(cands, Split::Validation, images);
       store_.put(ms);
+      save_oracle_state();
       for (std::size_t k = 0; k < ms.size(); ++k) out[where[k]] = std::move(ms[k]);
       prog_.add(static_cast<std::int64_t>(scheds));
     }
@@ -234,6 +235,16 @@ class RunSearch : public Search {
     return keep;
   }
 
+  /// Calibrated thresholds into the store (a resumed run does not calibrate again).
+  void save_oracle_state() {
+    const json st = ev_.oracle().saved_state();
+    if (st.is_null()) return;
+    const std::size_t n = st.contains("thresholds") ? st["thresholds"].size() : 0;
+    if (n == saved_thresholds_) return;
+    store_.put_extra("oracle_state", st);
+    saved_thresholds_ = n;
+  }
+
   const std::vector<Metrics>& front_input() const { return front_input_; }
   const json& notes() const { return notes_; }
   const json& halving() const { return halving_; }
@@ -252,6 +263,7 @@ class RunSearch : public Search {
   json notes_ = json::object();
   json halving_ = json::array();
   bool recording_ = true;
+  std::size_t saved_thresholds_ = 0;
 };
 
 /// Checks the output directory before any work: a directory (created when absent)
@@ -325,10 +337,19 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   Evaluator ev(sp, in.model, hw, *oracle);
 
   // Identity of the run: the resolved space, the model and the base hw config.
+  std::string weights_hash;
+  if (fm) {
+    std::ifstream f(fm->path(), std::ios::binary);
+    weights_hash = fnv1a_hex(std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>()));
+  }
   const json identity = {{"space", sp.resolved}, {"model", in.model_resolved}, {"hw", in.hw_composed},
-                         {"weights", fm ? fm->path() : std::string()}};
+                         {"weights", fm ? fm->path() : std::string()}, {"weights_fnv1a", weights_hash}};
   const std::string hash = fnv1a_hex(identity.dump());
   Store store(opt.out_dir + "/dse.sqlite", hash, identity);
+  {
+    json st;
+    if (store.get_extra("oracle_state", st)) oracle->load_state(st);
+  }
   if (store.resumed() > 0) prog.say("resuming: " + std::to_string(store.resumed()) + " stored evaluations in " + store.path());
 
   RunSearch search(sp, ev, store, opt, prog);
@@ -716,6 +737,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
       std::filesystem::remove_all(t);
     }
   }
+  search.save_oracle_state();
   out.commit();
   summary["winner_metrics"] = winner["metrics"];
   summary["front"] = fpoints;

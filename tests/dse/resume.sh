@@ -65,6 +65,24 @@ for f in points.csv front.json winner.json front.csv; do
   cmp -s "$work/a/$f" "$work/b/$f" || fail "$f differs after kill -9 and resume"
 done
 
+# 3b. Ctrl-C: stops after the batch in flight with exit 130, keeps what it has; resumes
+run --out "$work/c" -q --no-plot &
+pid=$!
+for _ in $(seq 1 200); do
+  [ -s "$work/c/dse.sqlite" ] && break
+  sleep 0.1
+done
+sleep 0.5
+kill -INT "$pid" 2>/dev/null || true
+set +e; wait "$pid"; rc=$?; set -e
+if [ "$rc" = 130 ]; then
+  [ ! -e "$work/c/front.json" ] || fail "an interrupted run wrote front.json"
+elif [ "$rc" != 0 ]; then
+  fail "SIGINT: exit $rc"
+fi
+run --out "$work/c" -q --no-plot || fail "resume after SIGINT"
+cmp -s "$work/a/front.json" "$work/c/front.json" || fail "front.json differs after SIGINT and resume"
+
 # 4. a finished run again: nothing evaluated again, same outputs
 rows=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from points').fetchone()[0])" "$work/a/dse.sqlite")
 cp "$work/a/front.json" "$work/front.before"

@@ -47,6 +47,10 @@ class ScheduleOracle {
   virtual json describe() const = 0;
   /// Schedule-image runs done so far (work counter for reports and benchmarks).
   virtual std::int64_t image_runs() const { return 0; }
+  /// Derived per-schedule state worth keeping across runs (calibrated thresholds), and
+  /// its reload; deterministic, so a reload changes no result, only the work.
+  virtual json saved_state() const { return json(); }
+  virtual void load_state(const json&) {}
 };
 
 /// deit-micro: the integer model, sequential calibration on the export's calibration
@@ -59,6 +63,8 @@ class MicroOracle : public ScheduleOracle {
   bool per_image() const override { return true; }
   json describe() const override;
   std::int64_t image_runs() const override { return image_runs_; }
+  json saved_state() const override;
+  void load_state(const json& j) override;
 
   /// Sequentially calibrated thresholds of a schedule (cached per selector prefix);
   /// equal to func::calibrate_sequential.
