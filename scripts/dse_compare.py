@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Compare the fronts of two `heatvit dse` runs of the same space: hypervolume of
 (validation accuracy, mean latency) against one common reference point, and the
 evaluations each run spent.

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """pareto.png of a `heatvit dse` run: every evaluated candidate (validation accuracy
 vs analytic mean latency, colour = DSPs), the front, the winner and the baselines
 (trained default, SPViT-style 3/6/9, greedy) at their test-set values.
@@ -39,9 +39,14 @@ def main(argv):
         ax.scatter([float(r["latency_ms_mean"]) for r in part], [yv(r[y_key]) for r in part], s=4, c="0.8",
                    label=f"dropped by successive halving ({len(part)}, subset values)")
     if done:
-        sc = ax.scatter([float(r["latency_ms_mean"]) for r in done], [yv(r[y_key]) for r in done], s=8,
-                        c=[int(r["dsp"]) for r in done], cmap="viridis", label=f"evaluated in full ({len(done)})")
-        fig.colorbar(sc, ax=ax, label="DSP48E2")
+        dsps = [int(r["dsp"]) for r in done]
+        if len(set(dsps)) > 1:  # colour = resources when the hardware varies
+            sc = ax.scatter([float(r["latency_ms_mean"]) for r in done], [yv(r[y_key]) for r in done], s=8,
+                            c=dsps, cmap="viridis", label=f"evaluated in full ({len(done)})")
+            fig.colorbar(sc, ax=ax, label="DSP48E2")
+        else:
+            ax.scatter([float(r["latency_ms_mean"]) for r in done], [yv(r[y_key]) for r in done], s=8,
+                       c="tab:cyan", label=f"evaluated in full ({len(done)}; {dsps[0]} DSP48E2)")
     pts = sorted(front["points"], key=lambda p: p["latency_ms_mean"])
     fy = [yv(p[y_key]) for p in pts] if has_acc else [p["macs_per_image"] / 1e6 for p in pts]
     ax.plot([p["latency_ms_mean"] for p in pts], fy, "-o", color="tab:red", ms=4, lw=1.2,
