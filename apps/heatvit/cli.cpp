@@ -18,7 +18,17 @@ bool parse_args(const std::string& cmd, const std::vector<std::string>& args,
     po::store(po::command_line_parser(args).options(all).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw InputError("heatvit " + cmd, "", std::string(e.what()) + " (see heatvit " + cmd + " --help)");
+    // main() prefixes "heatvit <cmd>: error:" already.
+    throw InputError(std::string(e.what()) + " (see heatvit " + cmd + " --help)");
+  }
+  // An empty value is never meant: `--schedule ""` would otherwise read as "not given"
+  // and silently select the default.
+  for (const auto& [name, value] : vm) {
+    const auto* opt = all.find_nothrow(name, false);
+    if (!opt || opt->semantic()->max_tokens() == 0) continue;  // a flag
+    const auto* s = boost::any_cast<std::string>(&value.value());
+    if (s && s->empty() && !value.defaulted())
+      throw InputError("--" + name, "", "is empty (see heatvit " + cmd + " --help)");
   }
   if (vm.count("help")) {
     std::cout << "Usage: heatvit " << cmd << " " << usage << "\n\n" << all << "\n";

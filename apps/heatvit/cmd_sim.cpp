@@ -1,4 +1,5 @@
 // heatvit sim: cycle-level simulation of a model on a hardware configuration.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -14,11 +15,29 @@
 
 namespace heatvit::cli {
 
+namespace {
+// Images per run: each is a latency sample kept in memory; a million is far beyond
+// the 10k test images of the trained model and any useful distribution.
+constexpr int kMaxImages = 1000000;
+}  // namespace
+
 sim::HwConfig load_hw(RunConfig& rc, const std::string& name_or_path) {
   if (name_or_path.empty()) throw InputError("--hw", "", "is required");
   std::string path = name_or_path;
-  if (path.find('/') == std::string::npos && path.find(".json") == std::string::npos)
+  if (path.find('/') == std::string::npos && path.find(".json") == std::string::npos) {
     path = resolve_relative(project_root(), "configs/hw/" + path + ".json");
+    if (!std::filesystem::exists(path)) {
+      std::vector<std::string> names;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(project_root() + "/configs/hw", ec))
+        if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+      std::sort(names.begin(), names.end());
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      throw InputError("--hw", "", "unknown hardware config '" + name_or_path + "' (known: " + list +
+                                       "; or give a path to a JSON file)");
+    }
+  }
   Provenance inner;
   json composed = sim::compose_hw_config(path, inner);
   rc.add_section("hw", std::move(composed), path, inner);
@@ -116,7 +135,7 @@ int run_sim(const std::vector<std::string>& args) {
     validate_tokens(job.model, tokens, "--tokens");
   }
   const bool images_given = rc.has_option(vm, "images");
-  int images = rc.int_option(vm, "images", 1, 1, 100000000);
+  int images = rc.int_option(vm, "images", 1, 1, kMaxImages);
   std::string schedule_name = sched.name;
   if (!masks_path.empty()) {
     const sim::TokenMasks masks = sim::load_token_masks(masks_path, job.model);

@@ -18,6 +18,8 @@ int PeArray::adder_tree_depth() const {
 namespace {
 
 constexpr std::int64_t kKiB = 1024;
+constexpr double kMinFrequencyMhz = 1.0;
+constexpr double kMaxFrequencyMhz = 1000.0;
 
 NonlinearUnit parse_unit(ConfigReader& r) {
   NonlinearUnit u;
@@ -39,7 +41,9 @@ std::vector<int> parse_ports(ConfigReader& r, const std::string& key, int ports)
 HwConfig parse_hw_config(ConfigReader& r) {
   HwConfig hw;
   hw.name = r.string("name");
-  hw.frequency_mhz = r.number("frequency_mhz", 0.0, 1000.0, /*min_exclusive=*/true);
+  // A clock the fabric can run: below 1 MHz a run of one image would take simulated
+  // seconds of DDR refreshes (and 1e-308 MHz would never end).
+  hw.frequency_mhz = r.number("frequency_mhz", kMinFrequencyMhz, kMaxFrequencyMhz);
 
   {
     ConfigReader& d = r.child("device");
