@@ -185,6 +185,11 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& opti
   return out;
 }
 
+void check_report_paths(const std::string& path) {
+  check_output_path(path);
+  check_output_path(sibling_path(path, ".config.json"));
+}
+
 void write_report(const std::string& path, const json& report, const json& resolved_config) {
   OutputSet out;
   out.add(path, report.dump(2) + "\n");

@@ -78,6 +78,10 @@ class RunConfig {
 /// Parses "197,197,..." (the --tokens option).
 std::vector<int> parse_int_list(const std::string& text, const std::string& option);
 
+/// Checks, before any work, that `path` and its resolved-config sibling can be
+/// written (check_output_path); InputError otherwise.
+void check_report_paths(const std::string& path);
+
 /// Writes `report` to `path` and the resolved config next to it
 /// (`<path without .json>.config.json`), both atomically.
 void write_report(const std::string& path, const json& report, const json& resolved_config);

@@ -76,6 +76,14 @@ int run_demo(const std::vector<std::string>& args) {
   if (images < 1 || images > kTestImages)
     throw InputError("--images", "", "must be in [1, " + std::to_string(kTestImages) + "] (the Fashion-MNIST test set), got " +
                                          std::to_string(images));
+  // The output directory is made and checked before the minutes of simulation.
+  const std::string out = vm["out"].as<std::string>();
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    if (ec) throw InputError("--out", "", out + ": cannot create the directory: " + ec.message());
+    check_report_paths(out + "/summary.json");
+  }
   const std::string root = project_root();
   const auto base = sim::load_hw_config(root + "/configs/hw/zcu102-baseline.json");
   const auto hv = sim::load_hw_config(root + "/configs/hw/zcu102-heatvit.json");
@@ -118,9 +126,6 @@ int run_demo(const std::vector<std::string>& args) {
   else
     std::printf("\n(deit-micro: %s not found; `make train` trains it)\n", trained_model_path().c_str());
 
-  const std::string out = vm["out"].as<std::string>();
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
   json summary = {{"rows", rows}, {"deit_micro", micro}};
   json cfg = {{"baseline", base.name}, {"heatvit", hv.name}, {"frequency_mhz", hv.frequency_mhz}};
   write_report(out + "/summary.json", summary, cfg);

@@ -58,6 +58,7 @@ int run_workload(const std::vector<std::string>& args) {
   if (!parse_args("workload", args, desc, vm, "--model M [--tokens N0,N1,...] [--schedule S] --json"))
     return 0;
   RunConfig rc(vm);
+  if (vm.count("report")) check_report_paths(vm["report"].as<std::string>());
   const int bits = vm["bits"].as<int>();
   if (bits != 8 && bits != 16) throw InputError("--bits", "", "must be 8 or 16");
   ModelShape model;

@@ -24,6 +24,7 @@ Progress::Progress(std::string label, std::string unit, std::int64_t total, bool
     : label_(std::move(label)), unit_(std::move(unit)), total_(total < 0 ? 0 : total), enabled_(!quiet),
       out_(out ? out : stderr) {
   tty_ = out == nullptr && ::isatty(STDERR_FILENO) == 1;
+  interval_s_ = tty_ ? 0.2 : kLogIntervalS;
   start_ = last_ = Clock::now();
 }
 
@@ -33,10 +34,9 @@ void Progress::advance(std::int64_t n) {
   done_ += n;
   if (!enabled_) return;
   const auto now = Clock::now();
-  const double interval = tty_ ? 0.2 : kLogIntervalS;
   std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock() || finished_) return;  // another thread is drawing
-  if (std::chrono::duration<double>(now - last_).count() < interval) return;
+  if (std::chrono::duration<double>(now - last_).count() < interval_s_) return;
   last_ = now;
   draw(false);
 }

@@ -30,6 +30,8 @@ class Progress {
   void finish();
 
   std::int64_t done() const { return done_.load(); }
+  /// Overrides the seconds between lines (tests).
+  void set_interval(double s) { interval_s_ = s; }
   /// Seconds between lines when stderr is not a terminal.
   static constexpr double kLogIntervalS = 5.0;
 
@@ -42,6 +44,7 @@ class Progress {
   std::int64_t total_;
   bool enabled_;
   bool tty_ = false;
+  double interval_s_;
   std::FILE* out_;
   std::atomic<std::int64_t> done_{0};
   std::mutex mu_;
