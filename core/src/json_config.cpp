@@ -150,8 +150,17 @@ Override parse_override(const std::string& text) {
   // every other JSON input; anything else is a bare word: a string value.
   const bool numeric = v.find_first_not_of("0123456789+-.eE") == std::string::npos &&
                        v.find_first_of("0123456789") != std::string::npos;
-  if (numeric || is_json_syntax(v)) o.value = parse_json_text(v, origin);
-  else o.value = v;
+  if (numeric || is_json_syntax(v)) {
+    o.value = parse_json_text(v, origin);
+  } else {
+    o.value = v;
+    // JSON strings are UTF-8; a bare word that is not could not be reported back.
+    try {
+      (void)o.value.dump();
+    } catch (const json::type_error&) {
+      throw InputError(origin, o.path, "value is not valid UTF-8");
+    }
+  }
   return o;
 }
 
@@ -263,7 +272,8 @@ const json& ConfigReader::get(const std::string& key) const {
 
 namespace {
 std::string show(const json& v) {
-  std::string s = v.dump();
+  // Replacement characters for invalid UTF-8: a message never fails to be made.
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
   if (s.size() > 60) s = s.substr(0, 57) + "...";
   return s;
 }

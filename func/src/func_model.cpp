@@ -206,7 +206,13 @@ void check_model_shape(const ModelShape& m) {
 
 FuncModel FuncModel::load(const std::string& path, const ModelShape& shape) {
   check_model_shape(shape);
-  const HvtFile f = HvtFile::read(path, "deit-micro-int8");
+  return from_file(HvtFile::read(path, "deit-micro-int8"), shape);
+}
+
+FuncModel FuncModel::from_file(const HvtFile& f, const ModelShape& shape) {
+  check_model_shape(shape);
+  if (f.kind() != "deit-micro-int8") f.fail("kind", "is '" + f.kind() + "', expected 'deit-micro-int8'");
+  const std::string& path = f.path();
   check_shape_meta(f);
   Loader L(f);
   auto p = std::make_shared<Params>();

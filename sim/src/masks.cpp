@@ -13,9 +13,13 @@ constexpr std::int64_t kMaxMaskImages = 1000000;
 }  // namespace
 
 TokenMasks load_token_masks(const std::string& path, const ModelShape& model) {
-  const HvtFile f = HvtFile::read(path, "token-masks");
+  return token_masks_from(HvtFile::read(path, "token-masks"), model);
+}
+
+TokenMasks token_masks_from(const HvtFile& f, const ModelShape& model) {
+  if (f.kind() != "token-masks") f.fail("kind", "is '" + f.kind() + "', expected 'token-masks'");
   TokenMasks m;
-  m.path = path;
+  m.path = f.path();
   m.patches = model.patch_tokens();
   bool first = true;
   for (const auto& [name, t] : f.tensors()) {

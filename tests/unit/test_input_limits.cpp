@@ -92,6 +92,20 @@ TEST(JsonLimits, SetValuesHeldToTheSameLimits) {
   EXPECT_EQ(parse_override("a.b=-2.5").value, -2.5);
 }
 
+// Found by fuzz_json_config: a --set bare word with invalid UTF-8 made dump() throw a
+// json::type_error (exit 1) when a message showed it.
+TEST(JsonLimits, SetValueThatIsNotUtf8) {
+  try {
+    parse_override("model.name=\xff\xfe");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8"), std::string::npos) << e.what();
+  }
+  const json j = {{"n", std::string("\xff")}};
+  ConfigReader r(j, "in.json");
+  EXPECT_THROW(r.integer("n", 0, 1), InputError);  // the message shows the value safely
+}
+
 TEST(JsonLimits, CrossFieldErrorNamesTheSetOption) {
   json doc = {{"timing", {{"a", 1}, {"b", 2}}}};
   auto prov = std::make_shared<Provenance>();
