@@ -61,8 +61,14 @@ RunConfig::RunConfig(const po::variables_map& vm) {
       bool ok = false;
       for (const auto& k : kRunKeys) ok = ok || k == it.key();
       if (!ok) throw InputError(config_path_, it.key(), "unknown field");
-      if (!it.value().is_string() && !it.value().is_number_integer())
-        throw InputError(config_path_, it.key(), "must be a string or an integer");
+      // Names and paths are strings ({"model": 5} is not a model); counts may be
+      // integers or strings.
+      const bool count = it.key() == "images" || it.key() == "limit" || it.key() == "threads" ||
+                         it.key() == "bits" || it.key() == "tokens";
+      if (!it.value().is_string() && !(count && it.value().is_number_integer()))
+        throw InputError(config_path_, it.key(), count ? "must be an integer or a string" : "must be a string");
+      if (it.value().is_string() && it.value().get<std::string>().empty())
+        throw InputError(config_path_, it.key(), "is empty");
     }
   }
   if (vm.count("set"))
@@ -122,6 +128,13 @@ ConfigReader& RunConfig::reader(const std::string& key) {
     if (r.first == key) return *r.second;
   readers_.emplace_back(key, std::make_unique<ConfigReader>(doc_.at(key), prov_, key));
   return *readers_.back().second;
+}
+
+std::string RunConfig::overrides_note(const std::string& key) const {
+  std::string note;
+  for (const auto& o : sets_)
+    if (o.path.rfind(key + ".", 0) == 0) note += (note.empty() ? " with " : ", ") + o.origin;
+  return note;
 }
 
 void RunConfig::check_overrides_used() const {

@@ -56,6 +56,9 @@ class RunConfig {
                    const Provenance& inner = Provenance());
   /// A reader over section `key` with overrides applied.
   ConfigReader& reader(const std::string& key);
+  /// " with --set a=1, --set b=2" for the --set options under section `key`, "" when
+  /// none: appended to the names reports give a preset that was changed.
+  std::string overrides_note(const std::string& key) const;
   /// Checks that every --set names a section that was loaded.
   void check_overrides_used() const;
 

@@ -142,6 +142,7 @@ int run_sim(const std::vector<std::string>& args) {
   job.model = rc.load_model(rc.option(vm, "model"));
   job.hw_name = rc.option(vm, "hw");
   job.hw = load_hw(rc, job.hw_name);
+  job.hw.name += rc.overrides_note("hw");  // the report must not claim the unchanged preset
 
   if (vm.count("latency-table")) {
     rc.check_overrides_used();
@@ -172,7 +173,7 @@ int run_sim(const std::vector<std::string>& args) {
   }
   const bool images_given = rc.has_option(vm, "images");
   int images = rc.int_option(vm, "images", 1, 1, kMaxImages);
-  std::string schedule_name = sched.name;
+  std::string schedule_name = sched.name + (masks_path.empty() ? rc.overrides_note("schedule") : "");
   if (!masks_path.empty()) {
     const sim::TokenMasks masks = sim::load_token_masks(masks_path, job.model);
     if (!images_given) images = masks.images;
