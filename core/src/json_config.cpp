@@ -212,7 +212,12 @@ void apply_overrides(json& root, const std::vector<Override>& overrides, Provena
         break;
       }
       node = &(*node)[key];
-      if (node->is_null()) *node = json::object();
+      if (node->is_null()) {
+        // An object the override creates comes from the override (its unknown keys
+        // must name the --set, not the file of the enclosing section).
+        *node = json::object();
+        prov.set(o.path.substr(0, dot), o.origin);
+      }
       start = dot + 1;
     }
     prov.set(o.path, o.origin);
