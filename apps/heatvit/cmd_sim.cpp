@@ -149,7 +149,7 @@ int run_sim(const std::vector<std::string>& args) {
     rc.reader("model").finish();
     rc.reader("hw").finish();
     const std::string out = vm["latency-table"].as<std::string>();
-    const json t = sim::latency_table(job.model, job.hw, !vm.count("analytic-table"));
+    const json t = sim::latency_table(job.model, job.hw, !vm.count("analytic-table"), job.options);
     write_report(out, t, rc.resolved());
     if (!vm.count("quiet")) std::printf("wrote %s (%zu token counts)\n", out.c_str(), t["blocks"][0]["rows"].size());
     return 0;

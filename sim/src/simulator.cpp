@@ -145,8 +145,12 @@ SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const
     int status = 0;
     try {
       text = run_child(hw, plans, opt, vcd_tmp).dump();
+    } catch (const InputError& e) {
+      // Bad input found only while elaborating stays bad input (exit 2) for the parent.
+      text = json{{"error", e.what()}, {"input_error", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
+      status = 1;
     } catch (const std::exception& e) {
-      text = json{{"error", e.what()}}.dump();
+      text = json{{"error", e.what()}}.dump(-1, ' ', false, json::error_handler_t::replace);
       status = 1;
     }
     const char* p = text.data();
@@ -179,7 +183,10 @@ SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const
   } catch (const std::exception&) {
     throw InternalError("SystemC simulation ended abnormally (status " + std::to_string(status) + ")");
   }
-  if (out.contains("error")) throw InternalError("SystemC simulation: " + out["error"].get<std::string>());
+  if (out.contains("error")) {
+    if (out.value("input_error", false)) throw InputError(out["error"].get<std::string>());
+    throw InternalError("SystemC simulation: " + out["error"].get<std::string>());
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw InternalError("SystemC simulation exited with status " + std::to_string(status));
   SimRun run;
