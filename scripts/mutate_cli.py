@@ -97,6 +97,22 @@ def dumps(doc):
 
 
 def mutate_json(rng, doc):
+    """Text of one to three stacked mutations of `doc` (a parsed JSON document)."""
+    text = mutate_json_once(rng, doc)
+    for _ in range(rng.choice([0, 0, 1, 2])):
+        if "[" * 64 in text:  # a deep nesting stays the one mutation of this case
+            break
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError):
+            break
+        if isinstance(doc, float) or doc is None:
+            break
+        text = mutate_json_once(rng, doc)
+    return text
+
+
+def mutate_json_once(rng, doc):
     """Text of one mutation of `doc` (a parsed JSON document)."""
     doc = json.loads(json.dumps(doc))
     paths = [p for p, _ in paths_in(doc)]
