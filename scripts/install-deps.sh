@@ -9,6 +9,8 @@ pkgs=(
   python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
   python3-matplotlib libpagmo-dev libsqlite3-dev
 )
+# scripts/fuzz.sh: clang and libFuzzer
+if [ "${HEATVIT_FUZZ_DEPS:-0}" = 1 ]; then pkgs+=(clang libfuzzer-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

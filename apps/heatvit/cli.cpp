@@ -18,7 +18,17 @@ bool parse_args(const std::string& cmd, const std::vector<std::string>& args,
     po::store(po::command_line_parser(args).options(all).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw InputError("heatvit " + cmd, "", std::string(e.what()) + " (see heatvit " + cmd + " --help)");
+    // main() prefixes "heatvit <cmd>: error:" already.
+    throw InputError(std::string(e.what()) + " (see heatvit " + cmd + " --help)");
+  }
+  // An empty value is never meant: `--schedule ""` would otherwise read as "not given"
+  // and silently select the default.
+  for (const auto& [name, value] : vm) {
+    const auto* opt = all.find_nothrow(name, false);
+    if (!opt || opt->semantic()->max_tokens() == 0) continue;  // a flag
+    const auto* s = boost::any_cast<std::string>(&value.value());
+    if (s && s->empty() && !value.defaulted())
+      throw InputError("--" + name, "", "is empty (see heatvit " + cmd + " --help)");
   }
   if (vm.count("help")) {
     std::cout << "Usage: heatvit " << cmd << " " << usage << "\n\n" << all << "\n";
@@ -51,8 +61,14 @@ RunConfig::RunConfig(const po::variables_map& vm) {
       bool ok = false;
       for (const auto& k : kRunKeys) ok = ok || k == it.key();
       if (!ok) throw InputError(config_path_, it.key(), "unknown field");
-      if (!it.value().is_string() && !it.value().is_number_integer())
-        throw InputError(config_path_, it.key(), "must be a string or an integer");
+      // Names and paths are strings ({"model": 5} is not a model); counts may be
+      // integers or strings.
+      const bool count = it.key() == "images" || it.key() == "limit" || it.key() == "threads" ||
+                         it.key() == "bits" || it.key() == "tokens";
+      if (!it.value().is_string() && !(count && it.value().is_number_integer()))
+        throw InputError(config_path_, it.key(), count ? "must be an integer or a string" : "must be a string");
+      if (it.value().is_string() && it.value().get<std::string>().empty())
+        throw InputError(config_path_, it.key(), "is empty");
     }
   }
   if (vm.count("set"))
@@ -114,6 +130,13 @@ ConfigReader& RunConfig::reader(const std::string& key) {
   return *readers_.back().second;
 }
 
+std::string RunConfig::overrides_note(const std::string& key) const {
+  std::string note;
+  for (const auto& o : sets_)
+    if (o.path.rfind(key + ".", 0) == 0) note += (note.empty() ? " with " : ", ") + o.origin;
+  return note;
+}
+
 void RunConfig::check_overrides_used() const {
   for (const auto& o : sets_) {
     const std::string section = o.path.substr(0, o.path.find('.'));
@@ -173,6 +196,11 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& opti
   }
   if (out.empty()) throw InputError(option, "", "empty list");
   return out;
+}
+
+void check_report_paths(const std::string& path) {
+  check_output_path(path);
+  check_output_path(sibling_path(path, ".config.json"));
 }
 
 void write_report(const std::string& path, const json& report, const json& resolved_config) {

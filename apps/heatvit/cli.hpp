@@ -56,6 +56,9 @@ class RunConfig {
                    const Provenance& inner = Provenance());
   /// A reader over section `key` with overrides applied.
   ConfigReader& reader(const std::string& key);
+  /// " with --set a=1, --set b=2" for the --set options under section `key`, "" when
+  /// none: appended to the names reports give a preset that was changed.
+  std::string overrides_note(const std::string& key) const;
   /// Checks that every --set names a section that was loaded.
   void check_overrides_used() const;
 
@@ -77,6 +80,10 @@ class RunConfig {
 
 /// Parses "197,197,..." (the --tokens option).
 std::vector<int> parse_int_list(const std::string& text, const std::string& option);
+
+/// Checks, before any work, that `path` and its resolved-config sibling can be
+/// written (check_output_path); InputError otherwise.
+void check_report_paths(const std::string& path);
 
 /// Writes `report` to `path` and the resolved config next to it
 /// (`<path without .json>.config.json`), both atomically.

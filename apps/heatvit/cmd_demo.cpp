@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "heatvit/core/atomic_file.hpp"
+#include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
 #include "heatvit/models/workload.hpp"
 #include "heatvit/sim/job.hpp"
@@ -14,6 +15,8 @@
 namespace heatvit::cli {
 
 namespace {
+
+constexpr int kTestImages = 10000;  // Fashion-MNIST t10k
 
 json simulate_model(const ModelShape& m, const sim::HwConfig& hw, const Schedule& s) {
   sim::SimJob job;
@@ -69,6 +72,18 @@ int run_demo(const std::vector<std::string>& args) {
                      "deit-micro: test images to evaluate and simulate one by one");
   po::variables_map vm;
   if (!parse_args("demo", args, desc, vm, "[--out DIR]")) return 0;
+  const int images = vm["images"].as<int>();
+  if (images < 1 || images > kTestImages)
+    throw InputError("--images", "", "must be in [1, " + std::to_string(kTestImages) + "] (the Fashion-MNIST test set), got " +
+                                         std::to_string(images));
+  // The output directory is made and checked before the minutes of simulation.
+  const std::string out = vm["out"].as<std::string>();
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    if (ec) throw InputError("--out", "", out + ": cannot create the directory: " + ec.message());
+    check_report_paths(out + "/summary.json");
+  }
   const std::string root = project_root();
   const auto base = sim::load_hw_config(root + "/configs/hw/zcu102-baseline.json");
   const auto hv = sim::load_hw_config(root + "/configs/hw/zcu102-heatvit.json");
@@ -107,13 +122,10 @@ int run_demo(const std::vector<std::string>& args) {
               "(docs/validation.md explains the differences)\n");
 
   json micro;
-  if (std::filesystem::exists(trained_model_path())) micro = demo_deit_micro(base, hv, vm["images"].as<int>());
+  if (std::filesystem::exists(trained_model_path())) micro = demo_deit_micro(base, hv, images);
   else
     std::printf("\n(deit-micro: %s not found; `make train` trains it)\n", trained_model_path().c_str());
 
-  const std::string out = vm["out"].as<std::string>();
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
   json summary = {{"rows", rows}, {"deit_micro", micro}};
 #ifdef HEATVIT_HAVE_DSE
   if (!micro.is_null()) {

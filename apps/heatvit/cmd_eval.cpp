@@ -10,6 +10,7 @@
 #include "heatvit/core/atomic_file.hpp"
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
+#include "heatvit/core/progress.hpp"
 #include "heatvit/func/evaluate.hpp"
 #include "heatvit/models/hvt_file.hpp"
 #include "heatvit/models/idx.hpp"
@@ -116,6 +117,10 @@ int run_eval(const std::vector<std::string>& args) {
   RunConfig rc(vm);
   const std::string report_path = rc.option(vm, "report");
   if (report_path.empty()) throw InputError("--report", "", "is required");
+  // Every output path is checked before the evaluation starts.
+  check_report_paths(report_path);
+  for (const char* o : {"masks-out", "logits-out"})
+    if (vm.count(o)) check_output_path(vm[o].as<std::string>());
   const ModelShape model = rc.load_model(rc.option(vm, "model"));
   const std::string weights = vm.count("weights") ? vm["weights"].as<std::string>() : trained_model_path();
   const std::string data_dir = vm.count("data") ? vm["data"].as<std::string>() : default_fashion_mnist_dir();
@@ -135,7 +140,10 @@ int run_eval(const std::vector<std::string>& args) {
   const ImageSet data = load_fashion_mnist(data_dir, "t10k", func::Shape::kImage, func::Shape::kImage,
                                            func::Shape::kClasses);
   const auto t0 = std::chrono::steady_clock::now();
-  const func::EvalResult r = func::evaluate(fm, selectors, data, limit, threads);
+  const int todo = limit > 0 && limit < data.count ? limit : data.count;
+  Progress progress("eval", "images", todo, vm.count("quiet") > 0);
+  const func::EvalResult r = func::evaluate(fm, selectors, data, limit, threads, &progress);
+  progress.finish();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const std::int64_t dense_macs = build_dense_workload(model).total_macs();
@@ -177,27 +185,19 @@ int run_eval(const std::vector<std::string>& args) {
                            {"calibration", func::calibration_name(calib)},
                            {"schedule", sched_path.empty() ? json("dense") : json(sched_path)}};
 
-  // Extra outputs first; the report last (removing the extras again if it fails), so a
-  // failed run leaves nothing behind.
-  OutputSet extras;
-  if (vm.count("masks-out")) extras.add(vm["masks-out"].as<std::string>(), masks_file(r, fm, data, sched, calib));
+  // All outputs replace the old ones together, or none does.
+  OutputSet out;
+  if (vm.count("masks-out")) out.add(vm["masks-out"].as<std::string>(), masks_file(r, fm, data, sched, calib));
   if (vm.count("logits-out")) {
     json lj = {{"weights", weights}, {"images", r.images}, {"calibration", func::calibration_name(calib)}, {"schedule", schedule_to_json(sched)},
                {"thresholds", json::array()}, {"logits", r.logits}, {"pred", r.predictions},
                {"tokens", r.tokens_per_block}};
     for (const auto& st : r.selectors) lj["thresholds"].push_back({{"block", st.block}, {"threshold", st.threshold}});
-    extras.add(vm["logits-out"].as<std::string>(), lj.dump() + "\n");
+    out.add(vm["logits-out"].as<std::string>(), lj.dump() + "\n");
   }
-  std::vector<std::string> extra_paths;
-  if (vm.count("masks-out")) extra_paths.push_back(vm["masks-out"].as<std::string>());
-  if (vm.count("logits-out")) extra_paths.push_back(vm["logits-out"].as<std::string>());
-  extras.commit();
-  try {
-    write_report(report_path, report, rc.resolved());
-  } catch (...) {
-    for (const auto& p : extra_paths) std::remove(p.c_str());
-    throw;
-  }
+  out.add(report_path, report.dump(2) + "\n");
+  out.add(sibling_path(report_path, ".config.json"), rc.resolved().dump(2) + "\n");
+  out.commit();
   if (!vm.count("quiet")) {
     std::printf("deit-micro int8, %s: %d images, accuracy %.4f, %.3f MMACs/image (dense %.3f), %.2f s on %d threads\n",
                 sched.name.c_str(), r.images, r.accuracy(), r.macs_mean() / 1e6, dense_macs / 1e6, wall, used_threads);

@@ -1,4 +1,5 @@
 // heatvit sim: cycle-level simulation of a model on a hardware configuration.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -7,6 +8,7 @@
 #include "heatvit/core/atomic_file.hpp"
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
+#include "heatvit/core/progress.hpp"
 #include "heatvit/sim/job.hpp"
 #include "heatvit/sim/masks.hpp"
 #include "heatvit/func/evaluate.hpp"
@@ -14,15 +16,57 @@
 
 namespace heatvit::cli {
 
+namespace {
+// Images per run: each is a latency sample kept in memory; a million is far beyond
+// the 10k test images of the trained model and any useful distribution.
+constexpr int kMaxImages = 1000000;
+}  // namespace
+
 sim::HwConfig load_hw(RunConfig& rc, const std::string& name_or_path) {
   if (name_or_path.empty()) throw InputError("--hw", "", "is required");
   std::string path = name_or_path;
-  if (path.find('/') == std::string::npos && path.find(".json") == std::string::npos)
+  if (path.find('/') == std::string::npos && path.find(".json") == std::string::npos) {
     path = resolve_relative(project_root(), "configs/hw/" + path + ".json");
+    if (!std::filesystem::exists(path)) {
+      std::vector<std::string> names;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(project_root() + "/configs/hw", ec))
+        if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+      std::sort(names.begin(), names.end());
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      throw InputError("--hw", "", "unknown hardware config '" + name_or_path + "' (known: " + list +
+                                       "; or give a path to a JSON file)");
+    }
+  }
   Provenance inner;
   json composed = sim::compose_hw_config(path, inner);
   rc.add_section("hw", std::move(composed), path, inner);
   return sim::parse_hw_config(rc.reader("hw"));
+}
+
+/// The report's per-layer table as CSV (one header row, one row per layer).
+std::string layers_csv(const json& layers) {
+  static const char* cols[] = {"name", "block", "phase", "kind", "cycles", "compute_cycles", "stall_cycles",
+                               "ddr_bytes", "ddr_read_bytes", "ddr_write_bytes", "macs", "analytic_cycles"};
+  auto cell = [](const json& v) {
+    std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+    if (s.find_first_of(",\"\n") != std::string::npos) {
+      std::string q = "\"";
+      for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+      s = q + "\"";
+    }
+    return s;
+  };
+  std::string out;
+  for (const char* c : cols) out += std::string(out.empty() ? "" : ",") + c;
+  out += "\n";
+  for (const auto& l : layers) {
+    std::string row;
+    for (const char* c : cols) row += (row.empty() ? "" : ",") + (l.contains(c) ? cell(l[c]) : std::string());
+    out += row + "\n";
+  }
+  return out;
 }
 
 std::string schedule_path(const sim::HwConfig& hw, const ModelShape& model, const std::string& opt) {
@@ -43,7 +87,7 @@ std::string trained_model_path() { return project_root() + "/models/deit-micro/e
 
 bool uses_trained_model(const ModelShape& model) { return model.name == "deit-micro"; }
 
-func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& sched, int images) {
+func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& sched, int images, bool quiet) {
   const std::string weights = trained_model_path();
   if (!std::filesystem::exists(weights))
     throw InputError(weights, "", "not found: per-image token counts of deit-micro come from the trained model "
@@ -54,7 +98,8 @@ func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& s
     throw InputError("--images", "", "the test set has " + std::to_string(data.count) + " images");
   const auto th = func::schedule_thresholds(fm, sched, sched.name, func::Calibration::Sequential,
                                            default_fashion_mnist_dir(), 0);
-  return func::evaluate(fm, th, data, images, 0);
+  Progress progress("integer model", "images", images, quiet);
+  return func::evaluate(fm, th, data, images, 0, &progress);
 }
 
 int run_sim(const std::vector<std::string>& args) {
@@ -76,6 +121,8 @@ int run_sim(const std::vector<std::string>& args) {
                                              "passes and load/compute/store phases (Perfetto)")
       ("latency-table", po::value<std::string>(), "write the per-block latency vs tokens table instead")
       ("analytic-table", "with --latency-table: use the analytic model instead of SystemC")
+      ("csv", po::value<std::string>(), "also write the per-layer table (first image) as CSV: name, block, "
+                                        "cycles, compute and stall cycles, DDR bytes, MACs, analytic cycles")
       ("quiet,q", "no summary on stdout");
   add_config_options(desc);
   po::variables_map vm;
@@ -83,17 +130,26 @@ int run_sim(const std::vector<std::string>& args) {
                   "--model M --hw H [--schedule S] [--images K] --report R.json"))
     return 0;
   RunConfig rc(vm);
+  // Every output path is checked before minutes of simulation.
+  const std::string report_path = rc.option(vm, "report");
+  if (!report_path.empty()) check_report_paths(report_path);
+  if (vm.count("latency-table")) check_report_paths(vm["latency-table"].as<std::string>());
+  for (const char* o : {"timeline", "vcd", "csv"})
+    if (vm.count(o)) check_output_path(vm[o].as<std::string>());
+  const bool quiet = vm.count("quiet") > 0;
   sim::SimJob job;
+  job.options.quiet = quiet;
   job.model = rc.load_model(rc.option(vm, "model"));
   job.hw_name = rc.option(vm, "hw");
   job.hw = load_hw(rc, job.hw_name);
+  job.hw.name += rc.overrides_note("hw");  // the report must not claim the unchanged preset
 
   if (vm.count("latency-table")) {
     rc.check_overrides_used();
     rc.reader("model").finish();
     rc.reader("hw").finish();
     const std::string out = vm["latency-table"].as<std::string>();
-    const json t = sim::latency_table(job.model, job.hw, !vm.count("analytic-table"));
+    const json t = sim::latency_table(job.model, job.hw, !vm.count("analytic-table"), job.options);
     write_report(out, t, rc.resolved());
     if (!vm.count("quiet")) std::printf("wrote %s (%zu token counts)\n", out.c_str(), t["blocks"][0]["rows"].size());
     return 0;
@@ -116,8 +172,8 @@ int run_sim(const std::vector<std::string>& args) {
     validate_tokens(job.model, tokens, "--tokens");
   }
   const bool images_given = rc.has_option(vm, "images");
-  int images = rc.int_option(vm, "images", 1, 1, 100000000);
-  std::string schedule_name = sched.name;
+  int images = rc.int_option(vm, "images", 1, 1, kMaxImages);
+  std::string schedule_name = sched.name + (masks_path.empty() ? rc.overrides_note("schedule") : "");
   if (!masks_path.empty()) {
     const sim::TokenMasks masks = sim::load_token_masks(masks_path, job.model);
     if (!images_given) images = masks.images;
@@ -133,7 +189,7 @@ int run_sim(const std::vector<std::string>& args) {
   } else if (tok.empty() && !sched.empty() && uses_trained_model(job.model)) {
     // The trained model decides each image's tokens: run the integer model on the
     // first K test images with this schedule.
-    const func::EvalResult r = trained_model_tokens(job.model, sched, images);
+    const func::EvalResult r = trained_model_tokens(job.model, sched, images, quiet);
     job.images = r.tokens_per_block;
     job.predicted_class = r.predictions;
     tokens = job.images[0];
@@ -148,17 +204,15 @@ int run_sim(const std::vector<std::string>& args) {
   report["schedule"] = schedule_name;
   rc.extra()["options"] = {{"images", images}, {"tokens", tokens}, {"schedule", schedule_to_json(sched)},
                            {"masks", masks_path}};
-  const std::string report_path = rc.option(vm, "report");
+  // All outputs of the run replace the old ones together, or none does.
+  OutputSet out;
   if (!report_path.empty()) {
-    const std::string& path = report_path;
-    OutputSet out;
-    out.add(path, report.dump(2) + "\n");
-    out.add(sibling_path(path, ".config.json"), rc.resolved().dump(2) + "\n");
-    if (vm.count("timeline")) out.add(vm["timeline"].as<std::string>(), sim::timeline_json(res.trace).dump() + "\n");
-    out.commit();
-  } else if (vm.count("timeline")) {
-    write_file_atomic(vm["timeline"].as<std::string>(), sim::timeline_json(res.trace).dump() + "\n");
+    out.add(report_path, report.dump(2) + "\n");
+    out.add(sibling_path(report_path, ".config.json"), rc.resolved().dump(2) + "\n");
   }
+  if (vm.count("timeline")) out.add(vm["timeline"].as<std::string>(), sim::timeline_json(res.trace).dump() + "\n");
+  if (vm.count("csv")) out.add(vm["csv"].as<std::string>(), layers_csv(report["layers"]));
+  out.commit();
   if (!vm.count("quiet")) {
     const auto& L = report["latency_ms"];
     std::printf("%s on %s (%s): %.3f ms mean (p50 %.3f, p99 %.3f) = %.1f FPS over %d image(s)\n",

@@ -5,14 +5,32 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
 #include "heatvit/models/workload.hpp"
 
 namespace heatvit::cli {
 
+namespace {
+
+/// --schedule as `sim` and `eval` read it: "dense" (or absent) is no selector,
+/// "default" the model's default schedule in the HeatViT hw config, else a file.
+std::string workload_schedule_path(const ModelShape& model, const std::string& opt) {
+  if (opt.empty() || opt == "dense") return "";
+  if (opt != "default") return opt;
+  const std::string hw = project_root() + "/configs/hw/zcu102-heatvit.json";
+  const json root = load_json_file(hw);
+  const auto ds = root.find("default_schedules");
+  if (ds == root.end() || !ds->is_object() || !ds->contains(model.name) || !(*ds)[model.name].is_string())
+    throw InputError("--schedule", "", "there is no default schedule for " + model.name + " (in " + hw + ")");
+  return resolve_relative(dir_of(hw), (*ds)[model.name].get<std::string>());
+}
+
+}  // namespace
+
 Workload workload_from_options(RunConfig& rc, const po::variables_map& vm, ModelShape& model,
                                Schedule& sched) {
   model = rc.load_model(rc.option(vm, "model"));
-  sched = rc.load_schedule(rc.option(vm, "schedule"), model);
+  sched = rc.load_schedule(workload_schedule_path(model, rc.option(vm, "schedule")), model);
   const std::string tok = rc.option(vm, "tokens");
   if (tok.empty()) return build_schedule_workload(model, sched);
   std::vector<int> tokens = parse_int_list(tok, "--tokens");
@@ -29,7 +47,8 @@ int run_workload(const std::vector<std::string>& args) {
                                           "deit-base, lvvit-s, lvvit-m, deit-micro)")
       ("tokens", po::value<std::string>(), "tokens entering each block, comma separated (CLS and "
                                            "package token included), one per block")
-      ("schedule", po::value<std::string>(), "pruning schedule JSON (selector blocks and keep rates)")
+      ("schedule", po::value<std::string>(), "pruning schedule JSON (selector blocks and keep rates), 'default' "
+                                             "(the model's default in zcu102-heatvit) or 'dense' (also when omitted)")
       ("bits", po::value<int>()->default_value(8), "bits per element for byte counts (8 or 16)")
       ("json", "print the JSON report (default: a readable summary)")
       ("report", po::value<std::string>(), "also write the JSON report to this file (with its "
@@ -39,6 +58,7 @@ int run_workload(const std::vector<std::string>& args) {
   if (!parse_args("workload", args, desc, vm, "--model M [--tokens N0,N1,...] [--schedule S] --json"))
     return 0;
   RunConfig rc(vm);
+  if (vm.count("report")) check_report_paths(vm["report"].as<std::string>());
   const int bits = vm["bits"].as<int>();
   if (bits != 8 && bits != 16) throw InputError("--bits", "", "must be 8 or 16");
   ModelShape model;

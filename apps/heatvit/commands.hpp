@@ -33,7 +33,9 @@ bool uses_trained_model(const ModelShape& model);
 
 /// Runs the trained integer model on the first `images` test images with `sched`
 /// (per-image predictions and tokens per block). InputError when the export is missing.
-func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& sched, int images);
+/// Progress on stderr unless `quiet`.
+func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& sched, int images,
+                                      bool quiet = false);
 
 /// The workload selected by --model, --schedule and --tokens.
 Workload workload_from_options(RunConfig& rc, const po::variables_map& vm, ModelShape& model,

@@ -1,32 +1,134 @@
 #include "heatvit/core/json_config.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/input_file.hpp"
 
 namespace heatvit {
 
+namespace {
+
+// Builds the document through nlohmann's SAX interface so that every limit is checked
+// while reading, before anything deep or huge exists in memory: nesting depth,
+// numbers a double cannot hold, integers wider than 64 bits, duplicate keys. Errors
+// name the origin and the dotted path of the offending value.
+class StrictBuilder : public nlohmann::json_sax<json> {
+ public:
+  StrictBuilder(json& root, const std::string& text, const std::string& origin)
+      : root_(root), text_(text), origin_(origin) {}
+
+  bool null() override { return put(json(nullptr)); }
+  bool boolean(bool v) override { return put(json(v)); }
+  bool number_integer(number_integer_t v) override { return put(json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return put(json(v)); }
+  bool number_float(number_float_t v, const string_t& text) override {
+    // The lexer falls back to a double for integers that overflow 64 bits.
+    const bool integer_literal = text.find_first_of(".eE") == string_t::npos;
+    if (integer_literal)
+      fail(here(), "integer " + abbreviate(text) + " does not fit in 64 bits");
+    if (!std::isfinite(v)) fail(here(), "number " + abbreviate(text) + " is out of the range of a double");
+    return put(json(v));
+  }
+  bool string(string_t& v) override { return put(json(std::move(v))); }
+  bool binary(binary_t&) override { return put(json(nullptr)); }  // not produced by JSON text
+
+  bool start_object(std::size_t) override { return open(json::object()); }
+  bool key(string_t& k) override {
+    Level& l = levels_.back();
+    if (l.node->contains(k)) fail(join(l.path, k), "duplicate key (each key may appear once per object)");
+    l.key = k;
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(json::array()); }
+  bool end_array() override { return close(); }
+
+  bool parse_error(std::size_t byte, const std::string& token, const nlohmann::detail::exception& e) override {
+    // 406: a number literal that overflows a double (1e309).
+    if (e.id == 406) fail(here(), "number " + abbreviate(token) + " is out of the range of a double");
+    // Translate the byte offset into a line number for the message.
+    std::size_t line = 1;
+    for (std::size_t i = 0; i < text_.size() && i < byte; ++i)
+      if (text_[i] == '\n') ++line;
+    fail("", "invalid JSON at line " + std::to_string(line) + ": " + e.what());
+  }
+
+ private:
+  struct Level {
+    json* node;
+    std::string path;  // dotted path of this container
+    std::string key;   // pending key (objects)
+  };
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  static std::string abbreviate(const std::string& t) {
+    return t.size() > 24 ? t.substr(0, 12) + "..." + t.substr(t.size() - 8) + " (" + std::to_string(t.size()) + " digits)" : t;
+  }
+  // The dotted path of the value about to be stored.
+  std::string here() const {
+    if (levels_.empty()) return "";
+    const Level& l = levels_.back();
+    if (l.node->is_object()) return join(l.path, l.key);
+    return l.path + "[" + std::to_string(l.node->size()) + "]";
+  }
+  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+    // A path thousands of levels deep is not worth printing in full.
+    throw InputError(origin_, field.size() > 80 ? field.substr(0, 36) + "..." + field.substr(field.size() - 36) : field,
+                     what);
+  }
+  json* store(json v) {
+    if (levels_.empty()) {
+      root_ = std::move(v);
+      return &root_;
+    }
+    Level& l = levels_.back();
+    if (l.node->is_object()) return &((*l.node)[l.key] = std::move(v));
+    l.node->push_back(std::move(v));
+    return &l.node->back();
+  }
+  bool put(json v) {
+    store(std::move(v));
+    return true;
+  }
+  bool open(json container) {
+    if (levels_.size() >= static_cast<std::size_t>(kMaxJsonDepth))
+      fail(here(), "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    const std::string path = here();
+    json* node = store(std::move(container));
+    levels_.push_back({node, path, ""});
+    return true;
+  }
+  bool close() {
+    levels_.pop_back();
+    return true;
+  }
+
+  json& root_;
+  const std::string& text_;
+  const std::string& origin_;
+  std::vector<Level> levels_;
+};
+
+}  // namespace
+
 json load_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot open file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_json_text(ss.str(), path);
+  return parse_json_text(read_input_file(path, kMaxJsonFileBytes), path);
 }
 
 json parse_json_text(const std::string& text, const std::string& origin) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    // Translate the byte offset into a line number for the message.
-    std::size_t line = 1;
-    for (std::size_t i = 0; i < text.size() && i < e.byte; ++i)
-      if (text[i] == '\n') ++line;
-    throw InputError(origin, "", "invalid JSON at line " + std::to_string(line) + ": " + e.what());
-  }
+  json out;
+  StrictBuilder b(out, text, origin);
+  json::sax_parse(text, &b, json::input_format_t::json, /*strict=*/true);
+  return out;
 }
+
+bool is_json_syntax(const std::string& text) { return json::accept(text); }
 
 Override parse_override(const std::string& text) {
   const std::string origin = "--set " + text;
@@ -44,10 +146,20 @@ Override parse_override(const std::string& text) {
       start = i + 1;
     }
   }
-  try {
-    o.value = json::parse(v);
-  } catch (const json::parse_error&) {
-    o.value = v;  // a bare word: a string value
+  // JSON text (numbers, true/false, arrays, quoted strings) is held to the limits of
+  // every other JSON input; anything else is a bare word: a string value.
+  const bool numeric = v.find_first_not_of("0123456789+-.eE") == std::string::npos &&
+                       v.find_first_of("0123456789") != std::string::npos;
+  if (numeric || is_json_syntax(v)) {
+    o.value = parse_json_text(v, origin);
+  } else {
+    o.value = v;
+    // JSON strings are UTF-8; a bare word that is not could not be reported back.
+    try {
+      (void)o.value.dump();
+    } catch (const json::type_error&) {
+      throw InputError(origin, o.path, "value is not valid UTF-8");
+    }
   }
   return o;
 }
@@ -77,6 +189,15 @@ std::string Provenance::field_in_origin(const std::string& path) const {
   }
 }
 
+std::vector<std::pair<std::string, std::string>> Provenance::overrides_under(const std::string& prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [p, o] : origins_) {
+    if (o.rfind("--set", 0) != 0) continue;
+    if (prefix.empty() || p == prefix || p.rfind(prefix + ".", 0) == 0) out.emplace_back(p, o);
+  }
+  return out;
+}
+
 void apply_overrides(json& root, const std::vector<Override>& overrides, Provenance& prov) {
   for (const auto& o : overrides) {
     json* node = &root;
@@ -91,7 +212,12 @@ void apply_overrides(json& root, const std::vector<Override>& overrides, Provena
         break;
       }
       node = &(*node)[key];
-      if (node->is_null()) *node = json::object();
+      if (node->is_null()) {
+        // An object the override creates comes from the override (its unknown keys
+        // must name the --set, not the file of the enclosing section).
+        *node = json::object();
+        prov.set(o.path.substr(0, dot), o.origin);
+      }
       start = dot + 1;
     }
     prov.set(o.path, o.origin);
@@ -123,7 +249,21 @@ std::string ConfigReader::origin() const { return prov_ ? prov_->origin_of(path_
 void ConfigReader::fail(const std::string& key, const std::string& what) const {
   const std::string f = field(key);
   if (!prov_) throw InputError("<config>", f, what);
-  throw InputError(prov_->origin_of(f), prov_->field_in_origin(f), what);
+  const std::string origin = prov_->origin_of(f);
+  if (origin.rfind("--set", 0) != 0) {
+    // A check across fields (tRC >= tRAS + tRP) can fail on a field from a file
+    // because a --set changed its neighbour: the option is the cause and is named.
+    const auto here = prov_->overrides_under(path_);
+    for (const auto& [p, o] : here)
+      if (p.rfind('.') == path_.size() || (path_.empty() && p.find('.') == std::string::npos))
+        throw InputError(o, f, what + " (" + prov_->field_in_origin(f) + " as given in " + origin + ")");
+    if (!here.empty()) {
+      std::string sets;
+      for (const auto& po : here) sets += (sets.empty() ? "" : ", ") + po.second;
+      throw InputError(origin, prov_->field_in_origin(f), what + " (with " + sets + ")");
+    }
+  }
+  throw InputError(origin, prov_->field_in_origin(f), what);
 }
 
 bool ConfigReader::has(const std::string& key) const { return node_->contains(key); }
@@ -137,7 +277,8 @@ const json& ConfigReader::get(const std::string& key) const {
 
 namespace {
 std::string show(const json& v) {
-  std::string s = v.dump();
+  // Replacement characters for invalid UTF-8: a message never fails to be made.
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
   if (s.size() > 60) s = s.substr(0, 57) + "...";
   return s;
 }
@@ -146,7 +287,11 @@ std::string show(const json& v) {
 std::int64_t ConfigReader::integer(const std::string& key, std::int64_t min, std::int64_t max) {
   const json& v = get(key);
   std::int64_t x = 0;
-  if (v.is_number_integer()) {
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+    // Never shown through a signed conversion (2^63 would read as negative).
+    fail(key, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                  std::to_string(v.get<std::uint64_t>()));
+  } else if (v.is_number_integer()) {
     x = v.get<std::int64_t>();
   } else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
              std::fabs(v.get<double>()) < 9e15) {
@@ -255,6 +400,9 @@ std::vector<std::int64_t> ConfigReader::integer_list(const std::string& key, std
     const json& e = v[i];
     const std::string k = key + "[" + std::to_string(i) + "]";
     if (!e.is_number_integer()) fail(k, "must be an integer, got " + show(e));
+    if (e.is_number_unsigned() && e.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+      fail(k, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                  std::to_string(e.get<std::uint64_t>()));
     const auto x = e.get<std::int64_t>();
     if (x < min || x > max)
       fail(k, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +

@@ -13,6 +13,7 @@
 
 #include "heatvit/core/error.hpp"
 #include "heatvit/func/parallel.hpp"
+#include "heatvit/core/progress.hpp"
 #include "heatvit/models/workload.hpp"
 
 namespace heatvit::func {
@@ -78,7 +79,7 @@ double EvalResult::achieved_keep(int s) const {
 }
 
 EvalResult evaluate(const FuncModel& model, const std::vector<SelectorThreshold>& selectors, const ImageSet& data,
-                    int limit, int threads) {
+                    int limit, int threads, Progress* progress) {
   if (data.rows != Shape::kImage || data.cols != Shape::kImage)
     throw InputError(data.images_path, "dims", "images must be 28x28");
   const int n = (limit <= 0 || limit > data.count) ? data.count : limit;
@@ -110,6 +111,7 @@ EvalResult evaluate(const FuncModel& model, const std::vector<SelectorThreshold>
       std::copy(res.score[s], res.score[s] + Shape::kPatches,
                 r.scores[ii].begin() + static_cast<std::ptrdiff_t>(s * Shape::kPatches));
     }
+    if (progress) progress->advance();
   });
 
   // MACs per image from the workload library (memoised: many images share a token count list).

@@ -92,8 +92,9 @@ class Loader {
   int integer(const json& parent, const std::string& key, const std::string& field) const {
     const json& v = obj(parent, key, field);
     if (!v.is_number_integer()) f_.fail(field, "must be an integer, got " + v.dump());
-    const auto x = v.get<std::int64_t>();
-    if (x < -1000 || x > 1000) f_.fail(field, "value " + std::to_string(x) + " is out of range");
+    const bool huge = v.is_number_unsigned() && v.get<std::uint64_t>() > 1000;
+    const auto x = huge ? std::int64_t{1001} : v.get<std::int64_t>();
+    if (x < -1000 || x > 1000) f_.fail(field, "value " + v.dump() + " is out of range [-1000, 1000]");
     return static_cast<int>(x);
   }
   int frac(const std::string& name) const {
@@ -206,7 +207,13 @@ void check_model_shape(const ModelShape& m) {
 
 FuncModel FuncModel::load(const std::string& path, const ModelShape& shape) {
   check_model_shape(shape);
-  const HvtFile f = HvtFile::read(path, "deit-micro-int8");
+  return from_file(HvtFile::read(path, "deit-micro-int8"), shape);
+}
+
+FuncModel FuncModel::from_file(const HvtFile& f, const ModelShape& shape) {
+  check_model_shape(shape);
+  if (f.kind() != "deit-micro-int8") f.fail("kind", "is '" + f.kind() + "', expected 'deit-micro-int8'");
+  const std::string& path = f.path();
   check_shape_meta(f);
   Loader L(f);
   auto p = std::make_shared<Params>();

@@ -1,5 +1,6 @@
 #include "heatvit/models/hvt_file.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -7,6 +8,7 @@
 
 #include "heatvit/core/atomic_file.hpp"
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/input_file.hpp"
 
 namespace heatvit {
 
@@ -71,6 +73,11 @@ void value_range(HvtDtype d, std::int64_t& lo, std::int64_t& hi) {
   }
 }
 
+std::string show_short(const json& v) {
+  std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
 std::string shape_str(const std::vector<std::int64_t>& s) {
   std::string o = "[";
   for (std::size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
@@ -114,12 +121,7 @@ void HvtFile::fail(const std::string& field, const std::string& what) const {
 }
 
 HvtFile HvtFile::read(const std::string& path, const std::string& expect_kind) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot open file (" + std::string(std::strerror(errno)) + ")");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw InputError(path, "", "read error");
-  return decode(ss.str(), path, expect_kind);
+  return decode(read_input_file(path, kMaxContainerBytes), path, expect_kind);
 }
 
 HvtFile HvtFile::decode(const std::string& buf, const std::string& origin, const std::string& expect_kind) {
@@ -138,13 +140,32 @@ HvtFile HvtFile::decode(const std::string& buf, const std::string& origin, const
   if (hlen > size - kPreamble)
     f.fail("header_length", "truncated file: header_length " + std::to_string(hlen) + " exceeds the " +
                                 std::to_string(size - kPreamble) + " bytes after the preamble");
+  if (hlen > kMaxJsonFileBytes)
+    f.fail("header_length", std::to_string(hlen) + " bytes is more than the limit of " +
+                                std::to_string(kMaxJsonFileBytes) + " for a header");
+  const std::string text = buf.substr(kPreamble, hlen);
+  // The header is exactly the JSON object: it ends at its closing brace, holds no NUL
+  // (a length one byte too long would take in the first padding byte), and the padding
+  // up to the data start is zeros.
+  if (const auto nul = text.find('\0'); nul != std::string::npos)
+    f.fail("header", "holds a NUL byte at header byte " + std::to_string(nul) +
+                         " (is header_length " + std::to_string(hlen) + " exact?)");
+  const std::uint64_t data0 = kPreamble + hlen + pad_to_align(kPreamble + hlen);
+  if (data0 > size)
+    f.fail("header_length", "truncated file: the padding after the header ends past the end of the file");
+  for (std::uint64_t i = kPreamble + hlen; i < data0; ++i)
+    if (buf[i] != '\0') f.fail("header_length", "padding byte " + std::to_string(i) + " after the header is not zero");
   json hdr;
   try {
-    hdr = json::parse(buf.begin() + kPreamble, buf.begin() + static_cast<std::ptrdiff_t>(kPreamble + hlen));
-  } catch (const json::exception& e) {
-    f.fail("header", std::string("not valid UTF-8 JSON (") + e.what() + ")");
+    hdr = parse_json_text(text, origin);
+  } catch (const InputError& e) {
+    if (!e.field().empty()) throw;  // a limit, named by its field in the header
+    const std::string what = e.what();
+    f.fail("header", "not valid UTF-8 JSON (" + what.substr(std::min(what.size(), origin.size() + 2)) + ")");
   }
   if (!hdr.is_object()) f.fail("header", "must be a JSON object");
+  if (text.back() != '}')
+    f.fail("header_length", std::to_string(hlen) + " does not end the header at its closing brace");
   for (const char* key : {"kind", "meta", "tensors"})
     if (!hdr.contains(key)) f.fail(key, "missing from the header");
   if (!hdr["kind"].is_string()) f.fail("kind", "must be a string");
@@ -154,7 +175,6 @@ HvtFile HvtFile::decode(const std::string& buf, const std::string& origin, const
   if (!expect_kind.empty() && f.kind_ != expect_kind)
     f.fail("kind", "is '" + f.kind_ + "', expected '" + expect_kind + "'");
   f.meta_ = hdr["meta"];
-  const std::uint64_t data0 = kPreamble + hlen + pad_to_align(kPreamble + hlen);
   for (auto it = hdr["tensors"].begin(); it != hdr["tensors"].end(); ++it) {
     const std::string field = "tensors." + it.key();
     const json& t = it.value();
@@ -166,25 +186,33 @@ HvtFile HvtFile::decode(const std::string& buf, const std::string& origin, const
     if (!t["dtype"].is_string() || !parse_dtype(t["dtype"].get<std::string>(), out.dtype))
       f.fail(field + ".dtype", t["dtype"].dump() + " is not one of int8, uint8, int16, int32, int64");
     if (!t["shape"].is_array()) f.fail(field + ".shape", "must be a list of sizes");
+    if (t["shape"].size() > 8) f.fail(field + ".shape", "has " + std::to_string(t["shape"].size()) + " dimensions, at most 8");
+    // Every dimension is an int32-sized count and their product must be a number of
+    // elements the file could hold; [2^62, 0] is refused although it has no element.
     std::uint64_t count = 1;
     for (const auto& d : t["shape"]) {
-      if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
-        f.fail(field + ".shape", t["shape"].dump() + " is not a list of non-negative sizes");
-      const auto v = static_cast<std::uint64_t>(d.get<std::int64_t>());
-      if (v != 0 && count > size / v) count = size + 1;  // larger than the file: caught below
-      else count *= v;
+      if (!d.is_number_integer() || (!d.is_number_unsigned() && d.get<std::int64_t>() < 0) ||
+          d.get<std::uint64_t>() > static_cast<std::uint64_t>(INT32_MAX))
+        f.fail(field + ".shape", show_short(t["shape"]) + " is not a list of sizes in [0, 2^31-1]");
+      const auto v = d.get<std::uint64_t>();
+      if (v != 0 && count > size / v)
+        f.fail(field + ".shape", show_short(t["shape"]) + " has more elements than the file has bytes");
+      count *= v;
       out.shape.push_back(static_cast<std::int64_t>(v));
     }
     for (const char* key : {"offset", "nbytes"})
-      if (!t[key].is_number_integer() || t[key].get<std::int64_t>() < 0)
-        f.fail(field + "." + key, "must be a non-negative integer");
-    const auto nbytes = static_cast<std::uint64_t>(t["nbytes"].get<std::int64_t>());
-    const auto offset = static_cast<std::uint64_t>(t["offset"].get<std::int64_t>());
+      if (!t[key].is_number_integer() || (!t[key].is_number_unsigned() && t[key].get<std::int64_t>() < 0))
+        f.fail(field + "." + key, "must be a non-negative integer, got " + show_short(t[key]));
+    const auto nbytes = t["nbytes"].get<std::uint64_t>();
+    const auto offset = t["offset"].get<std::uint64_t>();
     const std::uint64_t esz = static_cast<std::uint64_t>(dtype_size(out.dtype));
-    if (count > size || nbytes != count * esz)
+    if (nbytes != count * esz)
       f.fail(field + ".nbytes", std::to_string(nbytes) + " does not match shape " + out.shape_string() + " x " +
                                     to_string(out.dtype));
-    if (offset > size || data0 + offset > size || nbytes > size - data0 - offset)
+    if (offset % kAlign != 0)
+      f.fail(field + ".offset", std::to_string(offset) + " is not a multiple of " + std::to_string(kAlign) +
+                                    " (every tensor starts 64-byte aligned)");
+    if (offset > size || data0 > size - offset || nbytes > size - data0 - offset)
       f.fail(field + ".offset", "truncated file: the tensor needs bytes " + std::to_string(data0 + offset) + ".." +
                                     std::to_string(data0 + offset + nbytes) + ", the file has " +
                                     std::to_string(size));

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/input_file.hpp"
 
 namespace heatvit {
 
@@ -16,8 +17,7 @@ namespace {
 
 /// The whole (decompressed) content. gzread passes plain files through unchanged.
 std::string read_maybe_gzip(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path, "", "file not found");
+  require_regular_file(path);
   gzFile g = gzopen(path.c_str(), "rb");
   if (!g) throw InputError(path, "", "cannot open file (" + std::string(std::strerror(errno)) + ")");
   std::string out;
@@ -32,6 +32,10 @@ std::string read_maybe_gzip(const std::string& path) {
     }
     if (n == 0) break;
     out.append(chunk, static_cast<std::size_t>(n));
+    if (out.size() > kMaxContainerBytes) {
+      gzclose(g);
+      throw InputError(path, "", "decompresses to more than " + std::to_string(kMaxContainerBytes) + " bytes");
+    }
   }
   // A gzip stream cut short reads as end of file with Z_BUF_ERROR pending.
   int code = Z_OK;
@@ -44,8 +48,9 @@ std::string read_maybe_gzip(const std::string& path) {
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path, int expect_ndim) {
-  const std::string raw = read_maybe_gzip(path);
+IdxArray read_idx(const std::string& path, int expect_ndim) { return parse_idx(read_maybe_gzip(path), path, expect_ndim); }
+
+IdxArray parse_idx(const std::string& raw, const std::string& path, int expect_ndim) {
   auto byte = [&](std::size_t i) { return static_cast<unsigned char>(raw[i]); };
   if (raw.size() < 4)
     throw InputError(path, "header", "truncated IDX header (" + std::to_string(raw.size()) + " bytes)");

@@ -1,6 +1,8 @@
 #include "heatvit/models/model.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "heatvit/core/error.hpp"
@@ -9,6 +11,40 @@
 namespace heatvit {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Per-image MACs a model may have: 10 TMACs, about 570 times DeiT-B. Beyond it the
+// 64-bit cycle and MAC counts of the workload and the plan could overflow, and no
+// embedded accelerator would run it.
+constexpr double kMaxModelMacs = 1e13;
+
+// The dense MAC count in floating point (cannot overflow) and the stem's feature
+// map sizes; each range above is plausible alone, their product may not be.
+void check_model_size(ConfigReader& r, const ModelShape& m) {
+  double size = m.image_size, ch = m.in_channels, macs = 0;
+  for (std::size_t i = 0; i < m.stem.size(); ++i) {
+    const StemConv& c = m.stem[i];
+    const double out = std::floor((size + 2.0 * c.padding - c.kernel) / c.stride) + 1;
+    if (out < 1)
+      r.fail("stem[" + std::to_string(i) + "].kernel", "is larger than its padded input (" +
+                                                           std::to_string(static_cast<long long>(size)) + " pixels)");
+    macs += out * out * c.kernel * c.kernel * ch * c.out_channels;
+    size = out;
+    ch = c.out_channels;
+  }
+  const double n = m.dense_tokens(), d = m.embed_dim;
+  macs += double(m.patch_tokens()) * m.patch_size * m.patch_size * ch * d;
+  macs += m.depth * (n * d * d * (4.0 + 2.0 * m.mlp_ratio) + 2.0 * n * n * d);
+  macs += (m.aux_head ? n : 1.0) * d * m.num_classes;
+  if (!(macs <= kMaxModelMacs)) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "about %.3g MACs per image, more than the limit of %.0e", macs, kMaxModelMacs);
+    r.fail(m.stem.empty() ? "embed_dim" : "stem", std::string("the model is too large: ") + buf);
+  }
+}
+
+}  // namespace
 
 ModelShape parse_model(ConfigReader& r) {
   ModelShape m;
@@ -45,6 +81,7 @@ ModelShape parse_model(ConfigReader& r) {
       r.fail("stem", "product of stem strides (" + std::to_string(stride) +
                          ") must divide patch_size");
   }
+  check_model_size(r, m);
   r.finish();
   return m;
 }

@@ -35,6 +35,21 @@ Schedule parse_schedule(ConfigReader& r, const ModelShape& model) {
     s.selectors.push_back(p);
   }
   r.finish();
+  // Every selector must leave at least one patch token: a keep rate that rounds the
+  // tokens reaching it to zero describes no network (selectors in block order).
+  std::vector<std::size_t> order(items.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return s.selectors[a].block < s.selectors[b].block; });
+  int patches = model.patch_tokens();
+  for (std::size_t i : order) {
+    const long kept = std::lround(s.selectors[i].keep * patches);
+    if (kept < 1)
+      items[i]->fail("keep", "keeps no patch token: " + std::to_string(s.selectors[i].keep) + " of the " +
+                                 std::to_string(patches) + " reaching block " + std::to_string(s.selectors[i].block) +
+                                 " rounds to 0");
+    patches = static_cast<int>(kept);
+  }
   std::sort(s.selectors.begin(), s.selectors.end(),
             [](const SelectorPoint& a, const SelectorPoint& b) { return a.block < b.block; });
   return s;

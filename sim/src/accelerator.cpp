@@ -165,6 +165,7 @@ void Accelerator::controller() {
       weight_base_ %= kWeightSpan;
     }
     results_.push_back(std::move(pt));
+    if (plan_done_) plan_done_(results_.size());
   }
   sc_core::sc_stop();
 }

@@ -18,6 +18,8 @@ int PeArray::adder_tree_depth() const {
 namespace {
 
 constexpr std::int64_t kKiB = 1024;
+constexpr double kMinFrequencyMhz = 1.0;
+constexpr double kMaxFrequencyMhz = 1000.0;
 
 NonlinearUnit parse_unit(ConfigReader& r) {
   NonlinearUnit u;
@@ -39,7 +41,9 @@ std::vector<int> parse_ports(ConfigReader& r, const std::string& key, int ports)
 HwConfig parse_hw_config(ConfigReader& r) {
   HwConfig hw;
   hw.name = r.string("name");
-  hw.frequency_mhz = r.number("frequency_mhz", 0.0, 1000.0, /*min_exclusive=*/true);
+  // A clock the fabric can run: below 1 MHz a run of one image would take simulated
+  // seconds of DDR refreshes (and 1e-308 MHz would never end).
+  hw.frequency_mhz = r.number("frequency_mhz", kMinFrequencyMhz, kMaxFrequencyMhz);
 
   {
     ConfigReader& d = r.child("device");
@@ -55,13 +59,18 @@ HwConfig parse_hw_config(ConfigReader& r) {
   {
     ConfigReader& a = r.child("axi");
     hw.axi.ports = static_cast<int>(a.integer("ports", 1, 16));
-    hw.axi.width_bits = static_cast<int>(a.integer("width_bits", 32, 1024));
-    if (hw.axi.width_bits != 32 && hw.axi.width_bits != 64 && hw.axi.width_bits != 128 &&
-        hw.axi.width_bits != 256 && hw.axi.width_bits != 512 && hw.axi.width_bits != 1024)
-      a.fail("width_bits", "must be a power of two from 32 to 1024");
+    // What the AXI HP port model takes (the Zynq UltraScale+ S_AXI_HP ports are 32,
+    // 64 or 128 bits wide); a wider value used to fail inside the simulation.
+    hw.axi.width_bits = static_cast<int>(a.integer("width_bits", 32, 128));
+    if (hw.axi.width_bits != 32 && hw.axi.width_bits != 64 && hw.axi.width_bits != 128)
+      a.fail("width_bits", "must be 32, 64 or 128 (the HP port widths), got " + std::to_string(hw.axi.width_bits));
     hw.axi.latency_cycles = static_cast<int>(a.integer("latency_cycles", 40, 0, 10000));
     hw.axi.max_outstanding = static_cast<int>(a.integer("max_outstanding", 8, 1, 256));
     hw.axi.max_burst_bytes = static_cast<int>(a.integer("max_burst_bytes", 4096, 16, 4096));
+    // An AXI4 burst is at most 256 beats of width_bits.
+    if (hw.axi.max_burst_bytes / (hw.axi.width_bits / 8) > 256)
+      a.fail("max_burst_bytes", "is more than 256 beats of " + std::to_string(hw.axi.width_bits) + " bits, got " +
+                                    std::to_string(hw.axi.max_burst_bytes));
     hw.axi.read_ports = parse_ports(a, "read_ports", hw.axi.ports);
     hw.axi.write_ports = parse_ports(a, "write_ports", hw.axi.ports);
     // Each port serves one DMA engine (its read and write channels are not shared

@@ -153,7 +153,7 @@ JobResult run_job(const SimJob& job) {
   return {r, run.trace};
 }
 
-json latency_table(const ModelShape& model, const HwConfig& hw, bool use_systemc) {
+json latency_table(const ModelShape& model, const HwConfig& hw, bool use_systemc, const SimOptions& opt) {
   std::vector<Plan> plans;
   std::vector<int> counts;
   for (int n = 2; n <= model.dense_tokens(); ++n) {
@@ -169,7 +169,7 @@ json latency_table(const ModelShape& model, const HwConfig& hw, bool use_systemc
   if (use_systemc) {
     std::vector<const Plan*> ptrs;
     for (const auto& p : plans) ptrs.push_back(&p);
-    const SimRun run = simulate(hw, ptrs);
+    const SimRun run = simulate(hw, ptrs, opt);
     for (const auto& t : run.plans) cyc.push_back(t.cycles());
   } else {
     const AnalyticModel a(hw);

@@ -7,11 +7,21 @@
 
 namespace heatvit::sim {
 
+namespace {
+// More images than the Fashion-MNIST test set ten times over is not a masks file.
+constexpr std::int64_t kMaxMaskImages = 1000000;
+}  // namespace
+
 TokenMasks load_token_masks(const std::string& path, const ModelShape& model) {
-  const HvtFile f = HvtFile::read(path, "token-masks");
+  return token_masks_from(HvtFile::read(path, "token-masks"), model);
+}
+
+TokenMasks token_masks_from(const HvtFile& f, const ModelShape& model) {
+  if (f.kind() != "token-masks") f.fail("kind", "is '" + f.kind() + "', expected 'token-masks'");
   TokenMasks m;
-  m.path = path;
+  m.path = f.path();
   m.patches = model.patch_tokens();
+  bool first = true;
   for (const auto& [name, t] : f.tensors()) {
     if (name.rfind("mask.b", 0) != 0) continue;
     int block = -1;
@@ -25,10 +35,22 @@ TokenMasks load_token_masks(const std::string& path, const ModelShape& model) {
     if (block < 0 || block >= model.depth)
       f.fail("tensors." + name, "names block " + name.substr(6) + ", outside 0.." +
                                     std::to_string(model.depth - 1) + " of " + model.name);
+    // One spelling per block: mask.b01 or mask.b+1 would name block 1 a second time.
+    if (name != "mask.b" + std::to_string(block))
+      f.fail("tensors." + name, "must be spelled mask.b" + std::to_string(block) +
+                                    " (block numbers in decimal without sign or leading zeros)");
+    if (t.dtype != HvtDtype::Uint8)
+      f.fail("tensors." + name + ".dtype", std::string("is ") + to_string(t.dtype) + ", the format says uint8");
     if (t.shape.size() != 2 || t.shape[1] != m.patches)
       f.fail("tensors." + name, "shape " + t.shape_string() + " is not [images, " +
                                     std::to_string(m.patches) + "] for " + model.name);
-    if (m.images == 0) m.images = static_cast<int>(t.shape[0]);
+    if (t.shape[0] > kMaxMaskImages)
+      f.fail("tensors." + name, "has " + std::to_string(t.shape[0]) + " images, at most " +
+                                    std::to_string(kMaxMaskImages));
+    // The first mask tensor sets the image count, whatever it is (zero included):
+    // every other one must agree with it.
+    if (first) m.images = static_cast<int>(t.shape[0]);
+    first = false;
     if (t.shape[0] != m.images)
       f.fail("tensors." + name, "has " + std::to_string(t.shape[0]) + " images, other masks " +
                                     std::to_string(m.images));
@@ -56,6 +78,8 @@ TokenMasks load_token_masks(const std::string& path, const ModelShape& model) {
   // A file that also records the tokens per block must agree with the masks.
   if (f.has("tokens")) {
     const HvtTensor& t = f.tensor("tokens");
+    if (t.dtype != HvtDtype::Int16)
+      f.fail("tensors.tokens.dtype", std::string("is ") + to_string(t.dtype) + ", the format says int16");
     if (t.shape.size() != 2 || t.shape[0] != m.images || t.shape[1] != model.depth)
       f.fail("tensors.tokens", "shape " + t.shape_string() + " is not [images, depth]");
     for (int i = 0; i < m.images; ++i) {
@@ -69,8 +93,17 @@ TokenMasks load_token_masks(const std::string& path, const ModelShape& model) {
   }
   if (f.has("pred")) {
     const HvtTensor& p = f.tensor("pred");
-    if (p.numel() != m.images) f.fail("tensors.pred", "needs one prediction per image");
-    for (auto v : p.values) m.predictions.push_back(static_cast<int>(v));
+    if (p.dtype != HvtDtype::Int32)
+      f.fail("tensors.pred.dtype", std::string("is ") + to_string(p.dtype) + ", the format says int32");
+    if (p.shape.size() != 1 || p.numel() != m.images)
+      f.fail("tensors.pred", "shape " + p.shape_string() + " is not [images] = [" + std::to_string(m.images) + "]");
+    for (std::size_t i = 0; i < p.values.size(); ++i) {
+      const auto v = p.values[i];
+      if (v < 0 || v >= model.num_classes)
+        f.fail("tensors.pred", "image " + std::to_string(i) + " predicts class " + std::to_string(v) +
+                                   ", outside 0.." + std::to_string(model.num_classes - 1) + " of " + model.name);
+      m.predictions.push_back(static_cast<int>(v));
+    }
   }
   return m;
 }

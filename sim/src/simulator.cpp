@@ -1,9 +1,11 @@
 #include "heatvit/sim/simulator.hpp"
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +13,7 @@
 #include <memory>
 
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/progress.hpp"
 #include "heatvit/ddr/axi_hp_port.hpp"
 #include "heatvit/ddr/controller.hpp"
 #include "heatvit/ddr/ddr_target.hpp"
@@ -70,12 +73,20 @@ struct System {
 json run_child(const HwConfig& hw, const std::vector<const Plan*>& plans, const SimOptions& opt,
                const std::string& vcd_tmp) {
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  if (opt.quiet) sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DO_NOTHING);
   System sys(hw);
   sys.acc.run(plans, opt.trace_events);
+  // Runs of many token vectors (sim --masks, demo) take tens of seconds: the child
+  // reports on the stderr it shares with its parent.
+  Progress progress("simulating", "token vectors", static_cast<std::int64_t>(plans.size()), opt.quiet);
+  sys.acc.on_plan_done([&](std::size_t) { progress.advance(); });
   sc_core::sc_trace_file* tf = nullptr;
   if (!vcd_tmp.empty()) {
     tf = sc_core::sc_create_vcd_trace_file(vcd_tmp.c_str());
-    tf->set_time_unit(1, sc_core::SC_NS);
+    // The clock period is not a whole number of nanoseconds (3.33 ns at 300 MHz): a
+    // VCD time unit of the kernel's resolution represents every event time exactly
+    // (a coarser one makes SystemC warn, W713, at every unrepresentable time).
+    tf->set_time_unit(sc_core::sc_get_time_resolution().to_seconds(), sc_core::SC_SEC);
     sc_core::sc_trace(tf, sys.acc.load_busy, "load_busy");
     sc_core::sc_trace(tf, sys.acc.pe_busy, "pe_busy");
     sc_core::sc_trace(tf, sys.acc.store_busy, "store_busy");
@@ -87,6 +98,7 @@ json run_child(const HwConfig& hw, const std::vector<const Plan*>& plans, const 
     sc_core::sc_trace(tf, sys.acc.selector_ctrl.busy_signal, "selector_ctrl_busy");
   }
   sc_core::sc_start();
+  progress.finish();
   if (tf) sc_core::sc_close_vcd_trace_file(tf);
   json out;
   json plans_j = json::array();
@@ -119,17 +131,26 @@ SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const
   int fds[2];
   if (::pipe(fds) != 0) throw InternalError(std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw InternalError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    // The simulation ends with the program that asked for it: killed parent, killed
+    // child (the check after prctl covers a parent that died before it took effect).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
     ::close(fds[0]);
     ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
     std::string text;
     int status = 0;
     try {
       text = run_child(hw, plans, opt, vcd_tmp).dump();
+    } catch (const InputError& e) {
+      // Bad input found only while elaborating stays bad input (exit 2) for the parent.
+      text = json{{"error", e.what()}, {"input_error", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
+      status = 1;
     } catch (const std::exception& e) {
-      text = json{{"error", e.what()}}.dump();
+      text = json{{"error", e.what()}}.dump(-1, ' ', false, json::error_handler_t::replace);
       status = 1;
     }
     const char* p = text.data();
@@ -162,7 +183,10 @@ SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const
   } catch (const std::exception&) {
     throw InternalError("SystemC simulation ended abnormally (status " + std::to_string(status) + ")");
   }
-  if (out.contains("error")) throw InternalError("SystemC simulation: " + out["error"].get<std::string>());
+  if (out.contains("error")) {
+    if (out.value("input_error", false)) throw InputError(out["error"].get<std::string>());
+    throw InternalError("SystemC simulation: " + out["error"].get<std::string>());
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw InternalError("SystemC simulation exited with status " + std::to_string(status));
   SimRun run;

@@ -85,7 +85,9 @@ TEST(DdrSpec, RejectsZeroAndNegativeTimings) {
 }
 
 TEST(DdrSpec, RejectsInconsistentTimings) {
-  const std::pair<const char*, int> cases[] = {{"tRRD_L", 3}, {"tCCD_L", 3}, {"tWTR_L", 2}, {"tCCD_S", 3}, {"tREFI", 400}};
+  const std::pair<const char*, int> cases[] = {{"tRRD_L", 3}, {"tCCD_L", 3}, {"tWTR_L", 2}, {"tCCD_S", 3}, {"tREFI", 400},
+                                              {"tRAS", 10} /* below tRCD */, {"tRC", 50} /* below tRAS + tRP */,
+                                              {"CWL", 20} /* above CL */};
   for (const auto& [key, v] : cases) {
     json j = preset_json();
     j["timing"][key] = v;

@@ -93,10 +93,56 @@ TEST(Hvt, RejectsCorruptFiles) {
   EXPECT_NE(decode_error(hdr("int8", "[2,-3]", "0", "6")).find("tensors.a.shape"), std::string::npos);
   EXPECT_NE(decode_error(hdr("int16", "[2,3]", "0", "6")).find("tensors.a.nbytes"), std::string::npos);
   EXPECT_NE(decode_error(hdr("int8", "[2,3]", "100000", "6")).find("tensors.a.offset"), std::string::npos);
-  EXPECT_NE(decode_error(hdr("int8", "[4294967296,4294967296]", "0", "6")).find("tensors.a.nbytes"),
+  EXPECT_NE(decode_error(hdr("int8", "[4294967296,4294967296]", "0", "6")).find("tensors.a.shape"),
             std::string::npos);
   // data region cut short
   EXPECT_NE(decode_error(good.substr(0, good.size() - 70)).find("truncated file"), std::string::npos);
+}
+
+// The container exactly as docs/deit-micro-format.md says: anything else is refused
+// with the file and the field named.
+TEST(Hvt, RejectsInexactContainers) {
+  const std::string good = small_file();
+  const std::string t = R"({"kind":"k","meta":{},"tensors":{"a":{"dtype":"DT","shape":SH,"offset":OF,"nbytes":NB}}})";
+  auto hdr = [&](const std::string& dt, const std::string& sh, const std::string& of, const std::string& nb) {
+    std::string h = t;
+    h.replace(h.find("DT"), 2, dt);
+    h.replace(h.find("SH"), 2, sh);
+    h.replace(h.find("OF"), 2, of);
+    h.replace(h.find("NB"), 2, nb);
+    return with_header(good, h);
+  };
+  auto has = [](const std::string& err, const std::string& what) {
+    return err.find(what) != std::string::npos;
+  };
+  // header_length one byte too long: the header takes in the first padding byte (NUL)
+  {
+    std::string m = good;
+    m[8] = static_cast<char>(m[8] + 1);
+    const std::string e = decode_error(m);
+    EXPECT_TRUE(has(e, "NUL")) << e;
+  }
+  EXPECT_TRUE(has(decode_error(with_header(good, std::string(R"({"kind":"k","meta":{},"tensors":{}})") + " ")),
+                  "closing brace"));
+  EXPECT_TRUE(has(decode_error(with_header(good, std::string("{\"kind\":\"k\"\0,\"meta\":{},\"tensors\":{}}", 36))),
+                  "NUL"));
+  // unaligned offset, counts that overflow, sizes beyond int32
+  EXPECT_TRUE(has(decode_error(hdr("int8", "[2,3]", "1", "6")), "tensors.a.offset"));
+  EXPECT_TRUE(has(decode_error(hdr("int8", "[4611686018427387904,0]", "0", "0")), "tensors.a.shape"));
+  EXPECT_TRUE(has(decode_error(hdr("int8", "[65536,65536,65536,65536]", "0", "0")), "tensors.a.shape"));
+  EXPECT_TRUE(has(decode_error(hdr("int8", "[2,3]", "18446744073709551615", "6")), "tensors.a.offset"));
+  EXPECT_TRUE(has(decode_error(hdr("int8", "[2,3]", "0", "18446744073709551615")), "tensors.a.nbytes"));
+  // JSON limits hold inside the header too
+  {
+    const std::string e = decode_error(with_header(good, R"({"kind":"k","kind":"k","meta":{},"tensors":{}})"));
+    EXPECT_TRUE(has(e, "field 'kind'") && has(e, "duplicate key")) << e;
+  }
+  {
+    const std::string deep = R"({"kind":"k","meta":{"x":)" + std::string(600, '[') + std::string(600, ']') +
+                             R"(},"tensors":{}})";
+    EXPECT_TRUE(has(decode_error(with_header(good, deep)), "nested deeper than 512")) << decode_error(with_header(good, deep));
+  }
+  EXPECT_TRUE(has(decode_error(with_header(good, R"({"kind":"k","meta":{"x":1e999},"tensors":{}})")), "meta.x"));
 }
 
 TEST(Hvt, MissingFileNamesIt) {
@@ -149,7 +195,7 @@ TEST(Idx, RejectsCorruptFiles) {
   EXPECT_NE(idx_error(d + "/tiny", 1).find("truncated IDX header"), std::string::npos);
   write_idx(d + "/cut.gz", {600}, data, true, 12);  // gzip stream cut short
   EXPECT_NE(idx_error(d + "/cut.gz", 1).find("gzip"), std::string::npos);
-  EXPECT_NE(idx_error(d + "/missing.gz", 1).find("file not found"), std::string::npos);
+  EXPECT_NE(idx_error(d + "/missing.gz", 1).find("No such file or directory"), std::string::npos);
   std::filesystem::remove_all(d);
 }
 

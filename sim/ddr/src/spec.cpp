@@ -50,7 +50,9 @@ DdrSpec parse_ddr_spec(ConfigReader& r) {
     ConfigReader& t = r.child("timing");
     DdrTiming& d = s.timing;
     const std::int64_t big = 1 << 20;
-    d.tCK_ps = t.integer("tCK_ps", 1, 100000);
+    // DDR3-800 (2500 ps) down to DDR5-8000 (250 ps), with margin: a clock outside
+    // this range is not a DRAM the model describes.
+    d.tCK_ps = t.integer("tCK_ps", 250, 5000);
     auto cyc = [&](const char* key) { return int(t.integer(key, 1, big)); };
     d.CL = cyc("CL");
     d.CWL = cyc("CWL");
@@ -69,8 +71,15 @@ DdrSpec parse_ddr_spec(ConfigReader& r) {
     d.tWTR_L = cyc("tWTR_L");
     d.tRFC = cyc("tRFC");
     d.tREFI = cyc("tREFI");
-    if (d.tRC <= d.tRAS)
-      t.fail("tRC", "must be greater than tRAS (" + std::to_string(d.tRAS) + "), got " + std::to_string(d.tRC));
+    // JESD79-4 relations between the row timings: a row is open at least until its
+    // column can be addressed (tRAS >= tRCD) and a row cycle is activate-to-precharge
+    // plus precharge (tRC >= tRAS + tRP).
+    if (d.tRAS < d.tRCD)
+      t.fail("tRAS", "must be at least tRCD (" + std::to_string(d.tRCD) + "), got " + std::to_string(d.tRAS));
+    if (d.tRC < d.tRAS + d.tRP)
+      t.fail("tRC", "must be at least tRAS + tRP (" + std::to_string(d.tRAS + d.tRP) + "), got " +
+                        std::to_string(d.tRC));
+    if (d.CWL > d.CL) t.fail("CWL", "must be at most CL (" + std::to_string(d.CL) + "), got " + std::to_string(d.CWL));
     if (d.tRRD_L < d.tRRD_S) t.fail("tRRD_L", "must be at least tRRD_S (" + std::to_string(d.tRRD_S) + ")");
     if (d.tCCD_L < d.tCCD_S) t.fail("tCCD_L", "must be at least tCCD_S (" + std::to_string(d.tCCD_S) + ")");
     if (d.tWTR_L < d.tWTR_S) t.fail("tWTR_L", "must be at least tWTR_S (" + std::to_string(d.tWTR_S) + ")");

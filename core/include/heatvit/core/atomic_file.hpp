@@ -1,5 +1,7 @@
-// Output files appear complete or not at all: content goes to a temporary file in
-// the same directory, which is renamed over the target once fully written.
+// Output files appear complete or not at all, and a failed run leaves the files it
+// would have replaced untouched: every output of a run is first written to a
+// temporary file next to its target, and only when all are complete are they renamed
+// over the old ones.
 #pragma once
 
 #include <string>
@@ -7,21 +9,29 @@
 
 namespace heatvit {
 
-/// Writes `content` to `path` atomically. Throws InputError naming `path` when the
-/// directory does not exist or is not writable (nothing is left behind).
+/// Throws InputError naming `path` unless it can be written as an output: absent or a
+/// regular file (never a directory, device, FIFO or socket: /dev/null is not
+/// replaced), in an existing directory this process may write. Call it for every
+/// output before the work starts, so that a bad path costs no minutes of simulation.
+void check_output_path(const std::string& path);
+
+/// Writes `content` to `path` atomically (an OutputSet of one file).
 void write_file_atomic(const std::string& path, const std::string& content);
 
 /// The path of a sibling file: `sibling_path("out/r.json", ".config.json")` is
 /// "out/r.config.json" (the extension of `path` is replaced by `suffix`).
 std::string sibling_path(const std::string& path, const std::string& suffix);
 
-/// Accumulates several output files and commits them all at the end, so a run that
-/// fails half-way leaves none of them behind.
+/// The outputs of one run, committed together.
 class OutputSet {
  public:
   void add(const std::string& path, std::string content);
-  /// Writes every file (each atomically). Files already renamed are removed again
-  /// if a later one fails.
+  /// check_output_path() on every file added, and no path twice.
+  void check() const;
+  /// Writes every file to a temporary name in its directory; when all are written,
+  /// renames them over their targets. On any failure nothing is replaced (a rename
+  /// that fails half-way puts back the files already replaced) and the InputError
+  /// names the file and the operating system's reason.
   void commit();
 
  private:

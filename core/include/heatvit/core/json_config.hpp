@@ -18,12 +18,22 @@ namespace heatvit {
 
 using json = nlohmann::json;
 
-/// Reads and parses a JSON file. Throws InputError naming the file (and line for
-/// parse errors) when it cannot be read or parsed.
+/// Deepest nesting of arrays and objects accepted in any JSON input.
+inline constexpr int kMaxJsonDepth = 512;
+
+/// Reads and parses a JSON file (a regular file of at most kMaxJsonFileBytes, see
+/// input_file.hpp). Throws InputError naming the file (and line for parse errors)
+/// when it cannot be read or parsed.
 json load_json_file(const std::string& path);
 
 /// Parses JSON text from `origin` (a file name or option used in error messages).
+/// Beyond the grammar it refuses, with InputError naming `origin` and the dotted path
+/// of the value: nesting deeper than kMaxJsonDepth, a number a double cannot hold
+/// (1e309), an integer literal wider than 64 bits, and a key repeated in one object.
 json parse_json_text(const std::string& text, const std::string& origin);
+
+/// True when `text` is JSON by the grammar alone (limits not checked).
+bool is_json_syntax(const std::string& text);
 
 /// A `--set path.to.key=value` override. The value is parsed as JSON when it parses
 /// (numbers, true/false, arrays, quoted strings), else taken as a plain string.
@@ -50,6 +60,9 @@ class Provenance {
   /// How to name `path` in a message from its origin: relative to the file it came
   /// from (a file's own field names), or in full for command-line overrides.
   std::string field_in_origin(const std::string& path) const;
+  /// The `--set` options recorded at or below dotted `prefix` ("" = everywhere), in
+  /// path order: {path, origin}.
+  std::vector<std::pair<std::string, std::string>> overrides_under(const std::string& prefix) const;
 
  private:
   std::map<std::string, std::string> origins_;

@@ -10,6 +10,10 @@
 #include "heatvit/models/idx.hpp"
 #include "heatvit/models/schedule.hpp"
 
+namespace heatvit {
+class Progress;
+}
+
 namespace heatvit::func {
 
 /// Per-image results in test-set order.
@@ -37,8 +41,9 @@ struct EvalResult {
 /// Evaluates the first `limit` images of `data` (all when limit <= 0 or larger than
 /// the set) under `selectors` (FuncModel::resolve) with `threads` worker threads
 /// (<= 0: hardware concurrency). Results are identical for every thread count.
+/// `progress`, when given, is advanced once per finished image.
 EvalResult evaluate(const FuncModel& model, const std::vector<SelectorThreshold>& selectors,
-                    const ImageSet& data, int limit, int threads);
+                    const ImageSet& data, int limit, int threads, Progress* progress = nullptr);
 
 /// How a schedule's keep rates become decision thresholds.
 enum class Calibration {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "heatvit/models/hvt_file.hpp"
 #include "heatvit/models/model.hpp"
 #include "heatvit/models/schedule.hpp"
 
@@ -78,6 +79,8 @@ class FuncModel {
   /// and shape, fraction bits, shifts and the selector bank. Any problem throws
   /// InputError naming `path` (or the model's origin) and the field.
   static FuncModel load(const std::string& path, const ModelShape& shape);
+  /// The same from a container already read (kind deit-micro-int8).
+  static FuncModel from_file(const HvtFile& f, const ModelShape& shape);
 
   const std::string& path() const { return path_; }
   const ModelShape& shape() const { return shape_; }

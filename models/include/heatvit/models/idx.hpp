@@ -21,6 +21,8 @@ struct IdxArray {
 /// data has exactly product(dims) bytes; a truncated or corrupt gzip stream is an
 /// error too. Every problem throws InputError naming the file.
 IdxArray read_idx(const std::string& path, int expect_ndim = 0);
+/// The same on content already read and decompressed; `origin` names it in errors.
+IdxArray parse_idx(const std::string& raw, const std::string& origin, int expect_ndim = 0);
 
 /// Images with labels (one split of Fashion-MNIST).
 struct ImageSet {

@@ -5,6 +5,8 @@
 // step does comes from the plan (plan.hpp).
 #pragma once
 
+#include <functional>
+
 #ifndef SC_INCLUDE_DYNAMIC_PROCESSES
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #endif
@@ -98,6 +100,9 @@ class Accelerator : public sc_core::sc_module {
   /// Pointers must stay valid until sc_start() returns.
   void run(const std::vector<const Plan*>& plans, bool trace_events);
 
+  /// Called after each plan completes with the number completed (progress display).
+  void on_plan_done(std::function<void(std::size_t)> f) { plan_done_ = std::move(f); }
+
   const std::vector<PlanTiming>& results() const { return results_; }
   const std::vector<TraceEvent>& trace() const { return trace_; }
   std::int64_t pe_busy_cycles() const { return pe_busy_; }
@@ -107,6 +112,7 @@ class Accelerator : public sc_core::sc_module {
   sc_core::sc_signal<int, sc_core::SC_MANY_WRITERS> loaded_tiles, pending_stores, pass_index;
 
  private:
+  std::function<void(std::size_t)> plan_done_;
   void controller();
   void load_thread();
   void compute_thread();

@@ -35,7 +35,7 @@ JobResult run_job(const SimJob& job);
 /// Per-block latency versus tokens table (the table latency-aware training uses):
 /// one transformer block (no selector) simulated for every token count from 2 to
 /// the dense count.
-json latency_table(const ModelShape& model, const HwConfig& hw, bool use_systemc);
+json latency_table(const ModelShape& model, const HwConfig& hw, bool use_systemc, const SimOptions& opt = {});
 
 /// Chrome trace-event JSON (opens in Perfetto / chrome://tracing).
 json timeline_json(const std::vector<TraceEvent>& trace);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "heatvit/models/hvt_file.hpp"
 #include "heatvit/models/model.hpp"
 
 namespace heatvit::sim {
@@ -25,6 +26,8 @@ struct TokenMasks {
 /// model, one mask per selector of [images, patch tokens] uint8 0/1, progressive (a
 /// pruned token stays pruned). Errors are InputError naming the file and tensor.
 TokenMasks load_token_masks(const std::string& path, const ModelShape& model);
+/// The same from a container already read.
+TokenMasks token_masks_from(const HvtFile& f, const ModelShape& model);
 
 /// Tokens entering each block of image `i`: CLS + kept patch tokens + one package
 /// token after the first selector that pruned anything.

@@ -18,6 +18,7 @@ namespace heatvit::sim {
 struct SimOptions {
   std::string vcd_path;        ///< write a VCD trace of busy signals and queue depths here
   bool trace_events = false;   ///< collect per-phase events (for --timeline)
+  bool quiet = false;          ///< SystemC warnings not printed (-q)
 };
 
 struct SimRun {
