@@ -15,6 +15,7 @@
 
 #include "heatvit/core/atomic_file.hpp"
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/progress.hpp"
 #include "heatvit/core/paths.hpp"
 #include "heatvit/dse/pareto.hpp"
 #include "heatvit/dse/store.hpp"
@@ -31,46 +32,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// Progress on stderr: a bar with rate and ETA on a terminal, a line every few
-/// seconds otherwise, nothing when quiet.
-class Progress {
+/// One-line messages on stderr (nothing when quiet); counted phases use Progress.
+class Say {
  public:
-  explicit Progress(bool quiet) : quiet_(quiet), tty_(isatty(2) != 0) {}
-  void start(const std::string& what, std::int64_t total) {
-    what_ = what;
-    total_ = total;
-    done_ = 0;
-    t0_ = last_ = Clock::now();
-  }
-  void add(std::int64_t n) {
-    done_ += n;
-    const auto now = Clock::now();
-    const double since = std::chrono::duration<double>(now - last_).count();
-    if (quiet_ || (since < (tty_ ? 0.2 : 5.0) && done_ < total_)) return;
-    last_ = now;
-    const double el = std::chrono::duration<double>(now - t0_).count();
-    const double rate = el > 0 ? done_ / el : 0;
-    const double eta = rate > 0 ? (total_ - done_) / rate : 0;
-    if (tty_) {
-      const int w = 30, fill = total_ > 0 ? static_cast<int>(w * done_ / total_) : w;
-      std::fprintf(stderr, "\r%s [%s%s] %lld/%lld %.1f/s ETA %.0fs   ", what_.c_str(), std::string(fill, '#').c_str(),
-                   std::string(w - fill, '.').c_str(), static_cast<long long>(done_), static_cast<long long>(total_),
-                   rate, eta);
-      if (done_ >= total_) std::fprintf(stderr, "\n");
-    } else {
-      std::fprintf(stderr, "%s: %lld/%lld (%.1f/s, ETA %.0f s)\n", what_.c_str(), static_cast<long long>(done_),
-                   static_cast<long long>(total_), rate, eta);
-    }
-  }
-  void say(const std::string& line) const {
+  explicit Say(bool quiet) : quiet_(quiet) {}
+  void operator()(const std::string& line) const {
     if (!quiet_) std::fprintf(stderr, "%s\n", line.c_str());
   }
+  bool quiet() const { return quiet_; }
 
  private:
-  bool quiet_, tty_;
-  std::string what_;
-  std::int64_t total_ = 0, done_ = 0;
-  Clock::time_point t0_, last_;
+  bool quiet_;
 };
 
 std::string fmt(double v) {
@@ -86,8 +58,8 @@ std::string csv_value(const json& v) {
 
 class RunSearch : public Search {
  public:
-  RunSearch(const Space& sp, Evaluator& ev, Store& store, const RunOptions& opt, Progress& prog)
-      : sp_(sp), ev_(ev), store_(store), opt_(opt), prog_(prog) {
+  RunSearch(const Space& sp, Evaluator& ev, Store& store, const RunOptions& opt, const Say& say)
+      : sp_(sp), ev_(ev), store_(store), opt_(opt), say_(say) {
     for (std::size_t i = 0; i < ev.schedules().size(); ++i) index_[ev.schedules()[i].key()] = static_cast<std::int64_t>(i);
     full_ = ev.oracle().per_image() ? sp.eval.validation_images : 1;
   }
@@ -121,7 +93,7 @@ class RunSearch : public Search {
         const std::vector<Metrics> ms = evaluate_at(alive, n, "rung " + std::to_string(n) + " images");
         alive = survivors(ms);
         halving_.push_back({{"images", n}, {"evaluated", ms.size()}, {"kept", alive.size()}});
-        prog_.say("successive halving: " + std::to_string(ms.size()) + " candidates on " + std::to_string(n) +
+        say_("successive halving: " + std::to_string(ms.size()) + " candidates on " + std::to_string(n) +
                   " images, " + std::to_string(alive.size()) + " go on");
       }
     }
@@ -141,8 +113,8 @@ class RunSearch : public Search {
     std::vector<std::size_t> todo;
     std::vector<Metrics> over;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (const Metrics* m = store_.find(batch[i], Split::Validation, images)) {
-        out[i] = *m;
+      if (const Metrics* stored = store_.find(batch[i], Split::Validation, images)) {
+        out[i] = *stored;
       } else if (!ev_.hw().at(batch[i].hw).fits) {
         // Over the device: counted, never simulated.
         Metrics m;
@@ -167,7 +139,7 @@ class RunSearch : public Search {
     std::map<std::int64_t, std::vector<std::size_t>> by_sched;
     for (std::size_t i : todo) by_sched[batch[i].schedule].push_back(i);
     const std::size_t chunk = ev_.oracle().per_image() ? 256 : 100000;
-    prog_.start("dse " + what, static_cast<std::int64_t>(by_sched.size()));
+    Progress progress("dse " + what, "schedules", static_cast<std::int64_t>(by_sched.size()), say_.quiet());
     auto it = by_sched.begin();
     while (it != by_sched.end()) {
       if (g_interrupted) throw Interrupted();
@@ -183,7 +155,7 @@ class RunSearch : public Search {
       store_.put(ms);
       save_oracle_state();
       for (std::size_t k = 0; k < ms.size(); ++k) out[where[k]] = std::move(ms[k]);
-      prog_.add(static_cast<std::int64_t>(scheds));
+      progress.advance(static_cast<std::int64_t>(scheds));
     }
     return out;
   }
@@ -255,7 +227,7 @@ class RunSearch : public Search {
   Evaluator& ev_;
   Store& store_;
   const RunOptions& opt_;
-  Progress& prog_;
+  const Say& say_;
   std::map<std::string, std::int64_t> index_;
   int full_ = 1;
   std::set<Candidate> seen_;
@@ -290,7 +262,7 @@ json dist_json(const Distribution& d) { return {{"mean", d.mean}, {"p50", d.p50}
 
 json run_dse(const RunInputs& in, const RunOptions& opt) {
   const auto t_start = Clock::now();
-  Progress prog(opt.quiet);
+  const Say say(opt.quiet);
   prepare_out_dir(opt.out_dir);
 
   // The oracle: the trained integer model for deit-micro, expected tokens otherwise.
@@ -350,10 +322,10 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     json st;
     if (store.get_extra("oracle_state", st)) oracle->load_state(st);
   }
-  if (store.resumed() > 0) prog.say("resuming: " + std::to_string(store.resumed()) + " stored evaluations in " + store.path());
+  if (store.resumed() > 0) say("resuming: " + std::to_string(store.resumed()) + " stored evaluations in " + store.path());
 
-  RunSearch search(sp, ev, store, opt, prog);
-  prog.say("dse: " + std::to_string(sp.schedule_count()) + " schedules x " + std::to_string(sp.hw_count()) +
+  RunSearch search(sp, ev, store, opt, say);
+  say("dse: " + std::to_string(sp.schedule_count()) + " schedules x " + std::to_string(sp.hw_count()) +
            " hw points = " + std::to_string(total) + " candidates; strategy " + strategy->name());
   strategy->run(search);
 
@@ -384,7 +356,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     front = uniq;
   }
   if (front.empty()) throw InputError(opt.space_path, "", "no candidate could be evaluated (every hw point is over the device)");
-  prog.say("front: " + std::to_string(front.size()) + " points" + (nothing_feasible ? " (nothing meets the constraints: least violation)" : ""));
+  say("front: " + std::to_string(front.size()) + " points" + (nothing_feasible ? " (nothing meets the constraints: least violation)" : ""));
 
   // ---- test set and SystemC for every front point ----
   search.set_recording(false);
@@ -426,15 +398,15 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     // One batch, so the front's schedules share their prefixes on the test images too.
     std::vector<SchedulePoint> fs;
     for (std::size_t i : front) fs.push_back(ev.schedules()[static_cast<std::size_t>(pts[i].cand.schedule)]);
-    prog.say("front: " + std::to_string(fs.size()) + " points on " + std::to_string(test_n) + " test images");
+    say("front: " + std::to_string(fs.size()) + " points on " + std::to_string(test_n) + " test images");
     oracle->run(fs, Split::Test, test_n);
   }
-  prog.start("dse front: SystemC", static_cast<std::int64_t>(front.size()));
+  Progress sysc_progress("dse front: SystemC", "points", static_cast<std::int64_t>(front.size()), opt.quiet);
   std::vector<TestView> tests;
   for (std::size_t i : front) {
     if (g_interrupted) throw Interrupted();
     tests.push_back(test_of(pts[i].cand));
-    prog.add(1);
+    sysc_progress.advance();
   }
 
   // ---- winner: nearest the ideal point on validation ----
@@ -450,7 +422,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   // ---- baselines: trained default, SPViT-style 3/6/9, greedy answer (winner's hw) ----
   if (!search.notes().contains("greedy") && oracle->per_image() && sp.max_selectors > 0 &&
       search.schedule_index("") >= 0) {
-    prog.say("baseline: HeatViT's greedy latency-aware procedure on the winner's hw point");
+    say("baseline: HeatViT's greedy latency-aware procedure on the winner's hw point");
     make_greedy(wm.cand.hw)->run(search);  // not recorded: it does not change the front
   }
   json baselines = json::array();
@@ -731,7 +703,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
         out.add(d + "pareto.png", std::string((std::istreambuf_iterator<char>(png)), std::istreambuf_iterator<char>()));
       } else {
         std::ifstream log(t + "/plot.log");
-        prog.say("warning: pareto.png not drawn: " +
+        say("warning: pareto.png not drawn: " +
                  std::string((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>()));
       }
       std::filesystem::remove_all(t);
