@@ -23,6 +23,7 @@ json simulate_model(const ModelShape& m, const sim::HwConfig& hw, const Schedule
   job.model = m;
   job.hw = hw;
   job.hw_name = hw.name;
+  job.options.progress = true;
   for (const auto& p : s.selectors) job.selector_blocks.push_back(p.block);
   job.images = {expected_tokens(m, s)};
   return sim::run_job(job).report;
@@ -39,6 +40,7 @@ json demo_deit_micro(const sim::HwConfig& base, const sim::HwConfig& hv, int ima
   job.model = m;
   job.hw = hv;
   job.hw_name = hv.name;
+  job.options.progress = true;
   for (const auto& p : sched.selectors) job.selector_blocks.push_back(p.block);
   job.images = r.tokens_per_block;
   job.predicted_class = r.predictions;

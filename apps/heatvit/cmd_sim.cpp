@@ -139,6 +139,7 @@ int run_sim(const std::vector<std::string>& args) {
   const bool quiet = vm.count("quiet") > 0;
   sim::SimJob job;
   job.options.quiet = quiet;
+  job.options.progress = !quiet;
   job.model = rc.load_model(rc.option(vm, "model"));
   job.hw_name = rc.option(vm, "hw");
   job.hw = load_hw(rc, job.hw_name);

@@ -78,7 +78,8 @@ json run_child(const HwConfig& hw, const std::vector<const Plan*>& plans, const 
   sys.acc.run(plans, opt.trace_events);
   // Runs of many token vectors (sim --masks, demo) take tens of seconds: the child
   // reports on the stderr it shares with its parent.
-  Progress progress("simulating", "token vectors", static_cast<std::int64_t>(plans.size()), opt.quiet);
+  Progress progress("simulating", "token vectors", static_cast<std::int64_t>(plans.size()),
+                    opt.quiet || !opt.progress);
   sys.acc.on_plan_done([&](std::size_t) { progress.advance(); });
   sc_core::sc_trace_file* tf = nullptr;
   if (!vcd_tmp.empty()) {

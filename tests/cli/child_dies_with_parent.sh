@@ -6,7 +6,7 @@ hv=$1; masks=$2; tmp=$3
 "$hv" sim --model deit-micro --hw zcu102-heatvit --masks "$masks" --report "$tmp/orphan.json" -q &
 parent=$!
 child=""
-for _ in $(seq 1 100); do   # up to 10 s for the fork
+for _ in $(seq 1 1200); do  # up to 120 s for the fork (reading and planning first)
   child=$(pgrep -P "$parent" | head -n1)
   [ -n "$child" ] && break
   sleep 0.1

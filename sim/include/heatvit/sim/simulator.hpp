@@ -19,6 +19,7 @@ struct SimOptions {
   std::string vcd_path;        ///< write a VCD trace of busy signals and queue depths here
   bool trace_events = false;   ///< collect per-phase events (for --timeline)
   bool quiet = false;          ///< SystemC warnings not printed (-q)
+  bool progress = false;       ///< progress of the plans on stderr (opt-in: library callers stay silent)
 };
 
 struct SimRun {
