@@ -8,6 +8,7 @@
 #include "heatvit/core/atomic_file.hpp"
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
+#include "heatvit/core/plot.hpp"
 #include "heatvit/core/progress.hpp"
 #include "heatvit/sim/job.hpp"
 #include "heatvit/sim/masks.hpp"
@@ -123,6 +124,8 @@ int run_sim(const std::vector<std::string>& args) {
       ("analytic-table", "with --latency-table: use the analytic model instead of SystemC")
       ("csv", po::value<std::string>(), "also write the per-layer table (first image) as CSV: name, block, "
                                         "cycles, compute and stall cycles, DDR bytes, MACs, analytic cycles")
+      ("plot", po::value<std::string>(), "also draw the run as a PNG: per-block compute and stall cycles, PE "
+                                         "and DDR utilization, resources, per-image latency histogram")
       ("quiet,q", "no summary on stdout");
   add_config_options(desc);
   po::variables_map vm;
@@ -134,7 +137,7 @@ int run_sim(const std::vector<std::string>& args) {
   const std::string report_path = rc.option(vm, "report");
   if (!report_path.empty()) check_report_paths(report_path);
   if (vm.count("latency-table")) check_report_paths(vm["latency-table"].as<std::string>());
-  for (const char* o : {"timeline", "vcd", "csv"})
+  for (const char* o : {"timeline", "vcd", "csv", "plot"})
     if (vm.count(o)) check_output_path(vm[o].as<std::string>());
   const bool quiet = vm.count("quiet") > 0;
   sim::SimJob job;
@@ -213,6 +216,7 @@ int run_sim(const std::vector<std::string>& args) {
   }
   if (vm.count("timeline")) out.add(vm["timeline"].as<std::string>(), sim::timeline_json(res.trace).dump() + "\n");
   if (vm.count("csv")) out.add(vm["csv"].as<std::string>(), layers_csv(report["layers"]));
+  if (vm.count("plot")) out.add(vm["plot"].as<std::string>(), render_plot("plot_sim.py", {{"report.json", report.dump()}}));
   out.commit();
   if (!vm.count("quiet")) {
     const auto& L = report["latency_ms"];

@@ -17,6 +17,7 @@
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/progress.hpp"
 #include "heatvit/core/paths.hpp"
+#include "heatvit/core/plot.hpp"
 #include "heatvit/dse/pareto.hpp"
 #include "heatvit/dse/store.hpp"
 #include "heatvit/dse/strategy.hpp"
@@ -688,25 +689,12 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   out.add(d + "summary.json", summary.dump(2) + "\n");
   out.add(d + "report.md", md.str());
   if (opt.plot) {
-    // pareto.png: drawn by matplotlib from the files above (written to a scratch dir
-    // first, so nothing in DIR changes before every output is ready).
-    char tmpl[] = "/tmp/heatvit-dse-XXXXXX";
-    if (const char* tmp = mkdtemp(tmpl)) {
-      const std::string t = tmp;
-      std::ofstream(t + "/points.csv") << csv;
-      std::ofstream(t + "/front.json") << front_doc.dump();
-      std::ofstream(t + "/winner.json") << winner.dump();
-      const std::string cmd = "/usr/bin/python3 '" + project_root() + "/scripts/plot_dse.py' '" + t + "' '" + t +
-                              "/pareto.png' > '" + t + "/plot.log' 2>&1";
-      if (std::system(cmd.c_str()) == 0) {
-        std::ifstream png(t + "/pareto.png", std::ios::binary);
-        out.add(d + "pareto.png", std::string((std::istreambuf_iterator<char>(png)), std::istreambuf_iterator<char>()));
-      } else {
-        std::ifstream log(t + "/plot.log");
-        say("warning: pareto.png not drawn: " +
-                 std::string((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>()));
-      }
-      std::filesystem::remove_all(t);
+    // pareto.png: drawn by matplotlib from the files above.
+    try {
+      out.add(d + "pareto.png",
+              render_plot("plot_dse.py", {{"points.csv", csv}, {"front.json", front_doc.dump()}, {"winner.json", winner.dump()}}));
+    } catch (const std::runtime_error& e) {
+      say(std::string("warning: pareto.png not drawn: ") + e.what());
     }
   }
   search.save_oracle_state();

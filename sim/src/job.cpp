@@ -119,6 +119,21 @@ JobResult run_job(const SimJob& job) {
   r["tokens"] = job.images[0];
   r["latency_ms"] = distribution(lat_ms);
   r["cycles"] = distribution(cycles);
+  {
+    // Per-image latency histogram (30 equal bins from min to max), bounded in size
+    // whatever the image count.
+    const auto [lo_it, hi_it] = std::minmax_element(lat_ms.begin(), lat_ms.end());
+    const double lo = *lo_it, hi = *hi_it;
+    constexpr int kBins = 30;
+    std::vector<std::int64_t> counts(kBins, 0);
+    for (double x : lat_ms) {
+      const int b = hi > lo ? std::min(kBins - 1, static_cast<int>((x - lo) / (hi - lo) * kBins)) : 0;
+      ++counts[static_cast<std::size_t>(b)];
+    }
+    json edges = json::array();
+    for (int b = 0; b <= kBins; ++b) edges.push_back(lo + (hi - lo) * b / kBins);
+    r["latency_histogram_ms"] = {{"edges", edges}, {"counts", counts}};
+  }
   double mean_ms = 0;
   for (double x : lat_ms) mean_ms += x;
   mean_ms /= double(lat_ms.size());
