@@ -114,9 +114,15 @@ const std::vector<std::string>& objective_names() {
 
 const char* objective_name(Objective o) { return objective_names()[static_cast<std::size_t>(o)].c_str(); }
 
+namespace {
+constexpr std::uint64_t kSaturated = std::uint64_t(1) << 62;
+std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) { return (b != 0 && a > kSaturated / b) ? kSaturated : a * b; }
+std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) { return a > kSaturated - b ? kSaturated : a + b; }
+}  // namespace
+
 std::uint64_t Space::hw_count() const {
   std::uint64_t n = 1;
-  for (const auto& k : knobs) n *= k.values.size();
+  for (const auto& k : knobs) n = sat_mul(n, k.values.size());
   return n;
 }
 
@@ -134,13 +140,19 @@ std::uint64_t Space::schedule_count() const {
   // count[j][s]: schedules over blocks j.. with s selectors still to place (position = placed)
   std::uint64_t total = 0;
   const int nb = static_cast<int>(blocks.size());
-  std::function<std::uint64_t(int, int)> count = [&](int from, int placed) -> std::uint64_t {
-    std::uint64_t c = placed >= min_selectors ? 1 : 0;
-    if (placed == max_selectors) return c;
-    for (int j = from; j < nb; ++j) c += keep[static_cast<std::size_t>(placed)].size() * count(j + 1, placed + 1);
-    return c;
-  };
-  total = count(0, 0);
+  // ways[j][p]: schedules over blocks j.. with p selectors placed (saturating; memoized)
+  std::vector<std::vector<std::uint64_t>> ways(static_cast<std::size_t>(nb + 1),
+                                               std::vector<std::uint64_t>(static_cast<std::size_t>(max_selectors + 1), 0));
+  for (int j = nb; j >= 0; --j)
+    for (int placed = max_selectors; placed >= 0; --placed) {
+      std::uint64_t c = placed >= min_selectors ? 1 : 0;
+      if (placed < max_selectors)
+        for (int k = j; k < nb; ++k)
+          c = sat_add(c, sat_mul(keep[static_cast<std::size_t>(placed)].size(),
+                                 ways[static_cast<std::size_t>(k + 1)][static_cast<std::size_t>(placed + 1)]));
+      ways[static_cast<std::size_t>(j)][static_cast<std::size_t>(placed)] = c;
+    }
+  total = ways[0][0];
   return total;
 }
 
@@ -300,6 +312,12 @@ Space parse_space(const json& doc, const std::string& path, const std::vector<in
   }
   if (sp.eval.systemc_images > sp.eval.test_images) sp.eval.systemc_images = sp.eval.test_images;
   r.finish();
+  // Every strategy enumerates the schedules (and indexes hw points): keep both bounded.
+  if (sp.schedule_count() > kMaxSchedules)
+    s.fail("max_selectors", "the space has more than " + std::to_string(kMaxSchedules) +
+                                " schedules: fewer blocks, selectors or keep rates");
+  if (sp.hw_count() > kMaxHwPoints)
+    r.fail("hw", "the knobs make more than " + std::to_string(kMaxHwPoints) + " hw points");
 
   // The resolved space: every value, defaults included, in one canonical form.
   json keeps = json::array();

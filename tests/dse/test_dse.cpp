@@ -76,6 +76,12 @@ TEST(Space, BadFieldsNameTheField) {
             "hw.frequency_mhz.step");
   EXPECT_EQ(field_of({{"schedule", json::object()}, {"evaluation", {{"rungs", {100, 50}}}}}), "evaluation.rungs");
   EXPECT_EQ(field_of({{"schedule", json::object()}, {"constraints", {{"max_dsp", -1}}}}), "constraints.max_dsp");
+  // bounded: 120 x 1000^3 schedules, 10^4 x 10^4 hw points
+  EXPECT_EQ(field_of({{"schedule", {{"keep", {{"min", 0.001}, {"max", 1}, {"step", 0.001}}}}}}), "schedule.max_selectors");
+  EXPECT_EQ(field_of({{"schedule", json::object()},
+                      {"hw", {{"frequency_mhz", {{"min", 1}, {"max", 10000}, {"step", 1}}},
+                              {"axi.latency_cycles", {{"min", 1}, {"max", 10000}, {"step", 1}}}}}}),
+            "hw");
 }
 
 TEST(Space, ScheduleKeysRoundTrip) {

@@ -69,12 +69,17 @@ struct Space {
   /// Every schedule of the space in canonical order: dense first (when min_selectors
   /// is 0), then by selector count, blocks, keep rates.
   std::vector<SchedulePoint> schedules() const;
+  /// Number of schedules (saturating at 2^62).
   std::uint64_t schedule_count() const;
-  /// Product of the knob value counts (1 without knobs).
+  /// Product of the knob value counts (1 without knobs; saturating at 2^62).
   std::uint64_t hw_count() const;
   /// The knob values of hw index `i` (first knob most significant).
   std::vector<json> hw_values(std::uint64_t i) const;
 };
+
+/// Bounds of a space (InputError beyond them): schedules are enumerated in memory.
+constexpr std::uint64_t kMaxSchedules = 5000000;
+constexpr std::uint64_t kMaxHwPoints = 1000000;
 
 /// Parses a space file. `bank_blocks`: blocks the model's selectors may run before (the
 /// default candidate blocks, and the allowed ones); `depth`: model depth.
