@@ -57,6 +57,46 @@ RunConfig::RunConfig(const po::variables_map& vm) {
     config_path_ = vm["config"].as<std::string>();
     config_ = load_json_file(config_path_);
     if (!config_.is_object()) throw InputError(config_path_, "", "must be a JSON object");
+    // The resolved form a run writes next to its report (<report>.config.json):
+    // model, hw and schedule inline, the run options under "options". It becomes the
+    // same run again.
+    if (config_.contains("options") || (config_.contains("model") && config_["model"].is_object())) {
+      json flat = json::object();
+      for (auto it = config_.begin(); it != config_.end(); ++it) {
+        const std::string& k = it.key();
+        if (k == "model" || k == "hw" || k == "schedule") {
+          if (!it->is_object()) throw InputError(config_path_, k, "must be an object in a resolved config");
+          inline_[k] = *it;
+        } else if (k != "options") {
+          throw InputError(config_path_, k, "unknown field of a resolved config (model, hw, schedule, options)");
+        }
+      }
+      if (config_.contains("options")) {
+        const json& o = config_["options"];
+        if (!o.is_object()) throw InputError(config_path_, "options", "must be an object");
+        for (auto it = o.begin(); it != o.end(); ++it) {
+          const std::string& k = it.key();
+          const std::string field = "options." + k;
+          if (k == "images") {
+            if (!it->is_number_integer()) throw InputError(config_path_, field, "must be an integer");
+            flat["images"] = *it;
+          } else if (k == "masks" || k == "tokens_option") {
+            if (!it->is_string()) throw InputError(config_path_, field, "must be a string");
+            if (!it->get<std::string>().empty()) flat[k == "masks" ? "masks" : "tokens"] = *it;
+          } else if (k == "schedule") {
+            // the schedule the run used (dense when it has no selectors)
+            if (!it->is_object()) throw InputError(config_path_, field, "must be an object");
+            if (!inline_.contains("schedule")) inline_["schedule"] = *it;  // the section as read wins
+          } else if (k != "tokens") {  // tokens: what the run derived, not an input
+            throw InputError(config_path_, field, "unknown field");
+          }
+        }
+      }
+      for (const char* k : {"model", "hw", "schedule"})
+        if (inline_.contains(k) && !flat.contains("masks")) flat[k] = kInline;
+      if (flat.contains("masks")) flat.erase("schedule");
+      config_ = flat;
+    }
     for (auto it = config_.begin(); it != config_.end(); ++it) {
       bool ok = false;
       for (const auto& k : kRunKeys) ok = ok || k == it.key();
@@ -85,6 +125,7 @@ std::string RunConfig::option(const po::variables_map& vm, const std::string& ke
   if (it == config_.end()) return "";
   if (it->is_number_integer()) return std::to_string(it->get<long long>());
   std::string s = it->get<std::string>();
+  if (s == kInline && inline_.contains(key)) return s;
   // Paths inside a --config file are relative to that file.
   const bool path_like = s.find('/') != std::string::npos ||
                          (s.size() > 5 && s.compare(s.size() - 5, 5, ".json") == 0);
@@ -149,8 +190,18 @@ void RunConfig::check_overrides_used() const {
   }
 }
 
+const json& RunConfig::inline_section(const std::string& key) const {
+  static const json none;
+  const auto it = inline_.find(key);
+  return it == inline_.end() ? none : *it;
+}
+
 ModelShape RunConfig::load_model(const std::string& name_or_path) {
   if (name_or_path.empty()) throw InputError("--model", "", "is required");
+  if (name_or_path == kInline) {
+    add_section("model", inline_section("model"), config_path_ + " (model)");
+    return parse_model(reader("model"));
+  }
   const std::string path = model_path(name_or_path);
   add_section("model", load_json_file(path), path);
   return parse_model(reader("model"));
@@ -160,6 +211,12 @@ Schedule RunConfig::load_schedule(const std::string& path, const ModelShape& mod
   if (path.empty()) {
     Schedule s;
     s.name = "dense";
+    return s;
+  }
+  if (path == kInline) {
+    add_section("schedule", inline_section("schedule"), config_path_ + " (schedule)");
+    Schedule s = parse_schedule(reader("schedule"), model);
+    if (s.name.empty()) s.name = s.selectors.empty() ? "dense" : config_path_;
     return s;
   }
   add_section("schedule", load_json_file(path), path);

@@ -48,6 +48,13 @@ class RunConfig {
   int int_option(const po::variables_map& vm, const std::string& key, int def, int lo, int hi) const;
   bool has_option(const po::variables_map& vm, const std::string& key) const { return !option(vm, key).empty(); }
 
+  /// The value option() returns for a model, hw or schedule given inline by a
+  /// --config file in the resolved form a run writes next to its report.
+  static constexpr const char* kInline = "@config";
+  /// That inline section ("model", "hw" or "schedule"); null when absent.
+  const json& inline_section(const std::string& key) const;
+  const std::string& config_path() const { return config_path_; }
+
   ModelShape load_model(const std::string& name_or_path);
   /// `path` may be "" (none). Must come after load_model().
   Schedule load_schedule(const std::string& path, const ModelShape& model);
@@ -70,6 +77,7 @@ class RunConfig {
   void apply_overrides_to(const std::string& key);
 
   json config_;  // --config file content (run options)
+  json inline_ = json::object();  // sections of a resolved config given as --config
   std::string config_path_;
   std::vector<Override> sets_;
   json doc_ = json::object();

@@ -25,6 +25,12 @@ constexpr int kMaxImages = 1000000;
 
 sim::HwConfig load_hw(RunConfig& rc, const std::string& name_or_path) {
   if (name_or_path.empty()) throw InputError("--hw", "", "is required");
+  if (name_or_path == RunConfig::kInline) {  // composed already (a resolved config)
+    rc.add_section("hw", rc.inline_section("hw"), rc.config_path() + " (hw)");
+    sim::HwConfig hw = sim::parse_hw_config(rc.reader("hw"));
+    hw.name += " (as resolved in " + rc.config_path() + ")";
+    return hw;
+  }
   std::string path = name_or_path;
   if (path.find('/') == std::string::npos && path.find(".json") == std::string::npos) {
     path = resolve_relative(project_root(), "configs/hw/" + path + ".json");
@@ -207,7 +213,7 @@ int run_sim(const std::vector<std::string>& args) {
   json report = res.report;
   report["schedule"] = schedule_name;
   rc.extra()["options"] = {{"images", images}, {"tokens", tokens}, {"schedule", schedule_to_json(sched)},
-                           {"masks", masks_path}};
+                           {"masks", masks_path}, {"tokens_option", tok}};
   // All outputs of the run replace the old ones together, or none does.
   OutputSet out;
   if (!report_path.empty()) {
