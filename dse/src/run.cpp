@@ -264,7 +264,6 @@ json dist_json(const Distribution& d) { return {{"mean", d.mean}, {"p50", d.p50}
 json run_dse(const RunInputs& in, const RunOptions& opt) {
   const auto t_start = Clock::now();
   const Say say(opt.quiet);
-  prepare_out_dir(opt.out_dir);
 
   // The oracle: the trained integer model for deit-micro, expected tokens otherwise.
   std::unique_ptr<func::FuncModel> fm;
@@ -305,7 +304,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     oracle = std::make_unique<ExpectedOracle>(in.model, sp.eval.accuracy_csv);
 
   HwPoints hw(sp, in.model, in.hw_composed, in.hw_prov, in.hw_name);
-  hw.at(0);  // the base point with the first knob values: errors before any work
+  // Knob values are checked before any work (the first 64 hw points parsed here).
   for (std::uint64_t i = 0; i < std::min<std::uint64_t>(sp.hw_count(), 64); ++i) hw.at(static_cast<std::int64_t>(i));
   Evaluator ev(sp, in.model, hw, *oracle);
 
@@ -318,6 +317,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   const json identity = {{"space", sp.resolved}, {"model", in.model_resolved}, {"hw", in.hw_composed},
                          {"weights", fm ? fm->path() : std::string()}, {"weights_fnv1a", weights_hash}};
   const std::string hash = fnv1a_hex(identity.dump());
+  prepare_out_dir(opt.out_dir);  // only now: bad input leaves no directory behind
   Store store(opt.out_dir + "/dse.sqlite", hash, identity);
   {
     json st;
