@@ -210,12 +210,13 @@ int run_sim(const std::vector<std::string>& args) {
   job.options.trace_events = vm.count("timeline") > 0;
 
   const sim::JobResult res = sim::run_job(job);
+  // All outputs of the run replace the old ones together, or none does.
+  OutputSet out;
+  if (!res.vcd_file.empty()) out.add_file(job.options.vcd_path, res.vcd_file);
   json report = res.report;
   report["schedule"] = schedule_name;
   rc.extra()["options"] = {{"images", images}, {"tokens", tokens}, {"schedule", schedule_to_json(sched)},
                            {"masks", masks_path}, {"tokens_option", tok}};
-  // All outputs of the run replace the old ones together, or none does.
-  OutputSet out;
   if (!report_path.empty()) {
     out.add(report_path, report.dump(2) + "\n");
     out.add(sibling_path(report_path, ".config.json"), rc.resolved().dump(2) + "\n");

@@ -90,7 +90,7 @@ std::string sibling_path(const std::string& path, const std::string& suffix) {
 }
 
 void OutputSet::add(const std::string& path, std::string content) {
-  items_.push_back({path, std::move(content)});
+  items_.push_back({path, std::move(content), std::string()});
 }
 
 void OutputSet::check() const {
@@ -104,6 +104,15 @@ void OutputSet::check() const {
   }
 }
 
+OutputSet::~OutputSet() {
+  for (const auto& it : items_)
+    if (!it.ready.empty()) ::unlink(it.ready.c_str());
+}
+
+void OutputSet::add_file(const std::string& path, const std::string& ready_file) {
+  items_.push_back({path, std::string(), ready_file});
+}
+
 void OutputSet::commit() {
   check();
   const std::size_t n = items_.size();
@@ -115,6 +124,10 @@ void OutputSet::commit() {
   // 1. every new file complete under a temporary name
   try {
     for (std::size_t i = 0; i < n; ++i) {
+      if (!items_[i].ready.empty()) {
+        tmp[i] = items_[i].ready;
+        continue;
+      }
       const std::string t = sibling_temp(items_[i].path, "tmp", i);
       write_new_file(items_[i].path, t, items_[i].content);
       tmp[i] = t;

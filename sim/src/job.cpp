@@ -165,7 +165,7 @@ JobResult run_job(const SimJob& job) {
       pc.push_back({{"class", cls}, {"images", v.second}, {"latency_ms_mean", v.first / v.second}});
     r["latency_by_predicted_class"] = pc;
   }
-  return {r, run.trace};
+  return {r, run.trace, run.vcd_file};
 }
 
 json latency_table(const ModelShape& model, const HwConfig& hw, bool use_systemc, const SimOptions& opt) {

@@ -25,7 +25,16 @@ std::string sibling_path(const std::string& path, const std::string& suffix);
 /// The outputs of one run, committed together.
 class OutputSet {
  public:
+  OutputSet() = default;
+  OutputSet(const OutputSet&) = delete;
+  OutputSet& operator=(const OutputSet&) = delete;
+  /// Removes the files handed over by add_file() that were never committed.
+  ~OutputSet();
   void add(const std::string& path, std::string content);
+  /// A file already written completely under a temporary name in `path`'s directory
+  /// (e.g. a VCD trace the simulation wrote): renamed into place with the others, or
+  /// removed when the set is not committed.
+  void add_file(const std::string& path, const std::string& ready_file);
   /// check_output_path() on every file added, and no path twice.
   void check() const;
   /// Writes every file to a temporary name in its directory; when all are written,
@@ -38,6 +47,7 @@ class OutputSet {
   struct Item {
     std::string path;
     std::string content;
+    std::string ready;  ///< add_file(): the finished file to rename
   };
   std::vector<Item> items_;
 };

@@ -26,6 +26,7 @@ struct SimJob {
 struct JobResult {
   json report;                      ///< the contract's report
   std::vector<TraceEvent> trace;    ///< first image's events (when requested)
+  std::string vcd_file;             ///< SimRun::vcd_file (to move into place)
 };
 
 /// Runs the job. Throws InputError for configurations that do not fit the device or

@@ -26,6 +26,9 @@ struct SimRun {
   std::vector<PlanTiming> plans;  ///< one per plan, in order
   json stats;                     ///< ddr, axi ports, units, PE array
   std::vector<TraceEvent> trace;  ///< when trace_events
+  /// With vcd_path: the finished VCD under a temporary name beside it; the caller
+  /// moves it into place with its other outputs (OutputSet::add_file).
+  std::string vcd_file;
 };
 
 /// Simulates the plans back to back on one freshly elaborated model.
