@@ -71,7 +71,8 @@ int run_demo(const std::vector<std::string>& args) {
   desc.add_options()("out", po::value<std::string>()->default_value("build/demo"),
                      "directory for the JSON summary and its resolved config")
                     ("images", po::value<int>()->default_value(1000),
-                     "deit-micro: test images to evaluate and simulate one by one");
+                     "deit-micro: test images to evaluate and simulate one by one")
+                    ("no-dse", "skip the closing design-space exploration run");
   po::variables_map vm;
   if (!parse_args("demo", args, desc, vm, "[--out DIR]")) return 0;
   const int images = vm["images"].as<int>();
@@ -130,7 +131,7 @@ int run_demo(const std::vector<std::string>& args) {
 
   json summary = {{"rows", rows}, {"deit_micro", micro}};
 #ifdef HEATVIT_HAVE_DSE
-  if (!micro.is_null()) {
+  if (!micro.is_null() && !vm.count("no-dse")) {
     std::printf("\ndesign-space exploration (heatvit dse, configs/dse/demo.json): selectors x keep rates x PE width\n");
     const json d = demo_dse(out + "/dse");
     summary["dse"] = {{"out", out + "/dse"}, {"winner", d["winner"]}, {"front_points", d["front_points"]}};

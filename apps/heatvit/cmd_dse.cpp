@@ -1,5 +1,6 @@
 // heatvit dse: design-space exploration over pruning schedules and hardware knobs.
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 
 #include "commands.hpp"
@@ -58,6 +59,9 @@ json demo_dse(const std::string& out_dir) {
   dse::RunOptions opt;
   opt.space_path = project_root() + "/configs/dse/demo.json";
   opt.out_dir = out_dir;
+  // The demo always runs afresh: its store may hold an earlier demo space or model.
+  std::error_code ec;
+  for (const char* f : {"dse.sqlite", "dse.sqlite-wal", "dse.sqlite-shm"}) std::filesystem::remove(out_dir + "/" + f, ec);
   opt.data_dir = default_fashion_mnist_dir();
   const json s = dse::run_dse(in, opt);
   print_summary(s, in.model.name, in.hw_name, opt.strategy, opt.out_dir);
