@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -48,8 +49,9 @@ void add_config_options(po::options_description& desc) {
 }
 
 namespace {
-const std::vector<std::string> kRunKeys = {"model", "hw",    "schedule", "tokens", "images",
-                                           "masks", "limit", "report",   "bits",   "threads"};
+const std::vector<std::string> kRunKeys = {"model", "hw",     "schedule", "tokens",      "images", "masks",
+                                           "limit", "report", "bits",     "threads",     "weights", "data",
+                                           "calibration"};
 }
 
 RunConfig::RunConfig(const po::variables_map& vm) {
@@ -77,23 +79,23 @@ RunConfig::RunConfig(const po::variables_map& vm) {
         for (auto it = o.begin(); it != o.end(); ++it) {
           const std::string& k = it.key();
           const std::string field = "options." + k;
-          if (k == "images") {
-            if (!it->is_number_integer()) throw InputError(config_path_, field, "must be an integer");
-            flat["images"] = *it;
-          } else if (k == "masks" || k == "tokens_option") {
-            if (!it->is_string()) throw InputError(config_path_, field, "must be a string");
-            if (!it->get<std::string>().empty()) flat[k == "masks" ? "masks" : "tokens"] = *it;
-          } else if (k == "schedule") {
+          if (k == "schedule" && it->is_object()) {
             // the schedule the run used (dense when it has no selectors)
-            if (!it->is_object()) throw InputError(config_path_, field, "must be an object");
             if (!inline_.contains("schedule")) inline_["schedule"] = *it;  // the section as read wins
+          } else if (k == "tokens_option") {
+            if (!it->is_string()) throw InputError(config_path_, field, "must be a string");
+            if (!it->get<std::string>().empty()) flat["tokens"] = *it;
+          } else if (k != "tokens" && std::find(kRunKeys.begin(), kRunKeys.end(), k) != kRunKeys.end()) {
+            if (!it->is_string() && !it->is_number_integer())
+              throw InputError(config_path_, field, "must be a string or an integer");
+            if (!(it->is_string() && it->get<std::string>().empty())) flat[k] = *it;
           } else if (k != "tokens") {  // tokens: what the run derived, not an input
             throw InputError(config_path_, field, "unknown field");
           }
         }
       }
       for (const char* k : {"model", "hw", "schedule"})
-        if (inline_.contains(k) && !flat.contains("masks")) flat[k] = kInline;
+        if (inline_.contains(k) && !flat.contains("masks") && !flat.contains(k)) flat[k] = kInline;
       if (flat.contains("masks")) flat.erase("schedule");
       config_ = flat;
     }

@@ -122,8 +122,10 @@ int run_eval(const std::vector<std::string>& args) {
   for (const char* o : {"masks-out", "logits-out"})
     if (vm.count(o)) check_output_path(vm[o].as<std::string>());
   const ModelShape model = rc.load_model(rc.option(vm, "model"));
-  const std::string weights = vm.count("weights") ? vm["weights"].as<std::string>() : trained_model_path();
-  const std::string data_dir = vm.count("data") ? vm["data"].as<std::string>() : default_fashion_mnist_dir();
+  const std::string weights_opt = rc.option(vm, "weights");
+  const std::string weights = weights_opt.empty() ? trained_model_path() : weights_opt;
+  const std::string data_opt = rc.option(vm, "data");
+  const std::string data_dir = data_opt.empty() ? default_fashion_mnist_dir() : data_opt;
   const int limit = rc.int_option(vm, "limit", 0, 1, 100000000);
   const int threads = rc.int_option(vm, "threads", 0, 1, 1024);
   const std::string calib_opt = rc.option(vm, "calibration");
