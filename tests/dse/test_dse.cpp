@@ -156,10 +156,11 @@ TEST(MicroOracle, BitExactWithTheFunctionalModel) {
   const ModelShape shape = load_model("deit-micro");
   const func::FuncModel fm = func::FuncModel::load(weights, shape);
   MicroOracle oracle(fm, data, 1000, 2);
+  // dense, a schedule and one of its prefixes (shared trie path), one sharing nothing
   const std::vector<SchedulePoint> scheds = {parse_schedule_key("", "t"), parse_schedule_key("2:0.7,5:0.6,7:0.6", "t"),
-                                             parse_schedule_key("2:0.7,5:0.6", "t"), parse_schedule_key("2:0.7,5:0.5", "t"),
+                                             parse_schedule_key("2:0.7,5:0.6", "t"),
                                              parse_schedule_key("3:0.5,6:0.9,9:0.7", "t")};
-  constexpr int kImages = 48;
+  constexpr int kImages = 32;
   const auto outs = oracle.run(scheds, Split::Test, kImages);
   const ImageSet test = load_fashion_mnist(data, "t10k", 28, 28, 10);
   const ImageSet train = load_fashion_mnist(data, "train", 28, 28, 10);
