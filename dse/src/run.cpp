@@ -163,11 +163,13 @@ class RunSearch : public Search {
 
   /// Candidates a paired test cannot rule out of the front.
   std::vector<Candidate> survivors(const std::vector<Metrics>& ms) const {
+    std::vector<std::vector<double>> all(ms.size());  // objective vectors, once per candidate
+    for (std::size_t i = 0; i < ms.size(); ++i) all[i] = ev_.objectives(ms[i]);
     std::vector<std::vector<double>> f;
     std::vector<std::size_t> idx;
     for (std::size_t i = 0; i < ms.size(); ++i)
       if (ms[i].fits && ms[i].feasible) {
-        f.push_back(ev_.objectives(ms[i]));
+        f.push_back(all[i]);
         idx.push_back(i);
       }
     std::vector<std::size_t> front;
@@ -178,12 +180,12 @@ class RunSearch : public Search {
     for (std::size_t i = 0; i < ms.size(); ++i) {
       const Metrics& c = ms[i];
       if (!c.fits) continue;
-      const std::vector<double> fc = ev_.objectives(c);
+      const std::vector<double>& fc = all[i];
       bool drop = false;
       for (std::size_t j : front) {
         if (j == i) continue;
         const Metrics& d = ms[j];
-        const std::vector<double> fd = ev_.objectives(d);
+        const std::vector<double>& fd = all[j];
         bool others = true;  // d no worse in every objective but accuracy
         for (std::size_t o = 0; o < objs.size(); ++o)
           if (objs[o] != Objective::Accuracy && fd[o] > fc[o]) others = false;
