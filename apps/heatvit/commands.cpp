@@ -12,6 +12,10 @@ const std::vector<Subcommand>& subcommands() {
       {"dse", "design-space exploration of pruning schedules x hardware knobs (accuracy, latency, resources)",
        run_dse},
 #endif
+#ifdef HEATVIT_HAVE_HLS
+      {"hls", "emit a design point as a Vitis HLS project (layer program, packed weights, bit-exact testbench)",
+       run_hls},
+#endif
       {"eval", "bit-accurate integer model of deit-micro on the Fashion-MNIST test set", run_eval},
       {"demo", "the main job on embedded defaults, with a readable summary", run_demo},
   };

@@ -26,6 +26,10 @@ int run_dse(const std::vector<std::string>& args);
 json demo_dse(const std::string& out_dir);
 #endif
 
+#ifdef HEATVIT_HAVE_HLS
+int run_hls(const std::vector<std::string>& args);
+#endif
+
 /// The trained deit-micro export (models/deit-micro/export/deit-micro-int8.hvt).
 std::string trained_model_path();
 /// True when per-image token counts of `model` come from the trained model.

@@ -115,7 +115,7 @@ void add_block(Builder& bd, const ModelShape& m, int b, std::int64_t n) {
 }  // namespace
 
 Workload build_workload(const ModelShape& model, const std::vector<int>& tokens,
-                        const std::vector<int>& selector_blocks) {
+                        const std::vector<int>& selector_blocks, const std::vector<int>& kept_patches) {
   validate_tokens(model, tokens, "tokens");
   Workload w;
   w.model = model;
@@ -146,8 +146,22 @@ Workload build_workload(const ModelShape& model, const std::vector<int>& tokens,
     const int n = tokens[static_cast<std::size_t>(b)];
     if (std::binary_search(w.selector_blocks.begin(), w.selector_blocks.end(), b)) {
       const std::int64_t scored = patch_tokens_of(prev, package);
-      const bool pkg_after = package || n < prev;
-      const std::int64_t kept = patch_tokens_of(n, pkg_after);
+      bool pkg_after = package || n < prev;
+      std::int64_t kept = patch_tokens_of(n, pkg_after);
+      if (!kept_patches.empty()) {
+        // Exact counts: a first pruning of a single token leaves the token count as it
+        // was (the package token takes its place), which the counts alone cannot tell.
+        const auto si = static_cast<std::size_t>(
+            std::lower_bound(w.selector_blocks.begin(), w.selector_blocks.end(), b) - w.selector_blocks.begin());
+        if (si >= kept_patches.size())
+          throw InputError("kept_patches", "selector " + std::to_string(si), "missing");
+        kept = kept_patches[si];
+        pkg_after = package || kept < scored;
+        if (1 + kept + (pkg_after ? 1 : 0) != n)
+          throw InputError("kept_patches", "selector " + std::to_string(si),
+                           std::to_string(kept) + " kept patch tokens disagree with " + std::to_string(n) +
+                               " tokens entering block " + std::to_string(b));
+      }
       if (kept < 0 || kept > scored)
         throw InputError("tokens", "block " + std::to_string(b),
                          "selector cannot produce " + std::to_string(n) + " tokens from " +

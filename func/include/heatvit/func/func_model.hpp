@@ -100,6 +100,9 @@ class FuncModel {
   /// (tensor calib.index); empty for an export that does not record them.
   const std::vector<int>& calibration_indices() const { return calib_; }
 
+  /// The weights as the kernels consume them (heatvit/func/params.hpp).
+  const Params& params() const { return *p_; }
+
   /// Runs one 28x28 uint8 image (row-major) with the given active selectors.
   /// `stop_after_selectors`: return right after the last selector's keep decision
   /// (scores, reached and kept are filled; tokens, logits and prediction are not).

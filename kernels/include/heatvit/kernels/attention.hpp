@@ -17,7 +17,10 @@ namespace heatvit::kernels {
 ///   m = max s; x8 = max(rshift_round(s - m, shift), exp_min); e = exp_q8(x8) (Q15);
 ///   p = min(round-half-up(256 e / sum e), 255)  (uint8, Q8).
 /// shift = f_q + f_k - 8 brings the scores to Q8.
-template <int MAX_T, typename TS, typename TP>
+/// LANES: elements per cycle of the softmax unit under synthesis (each loop is
+/// pipelined at II=1 and unrolled by LANES: ceil(t / LANES) iterations); no effect on
+/// the values.
+template <int MAX_T, int LANES = 1, typename TS, typename TP>
 void softmax_row(const TS s[MAX_T], int t, int shift, TP p[MAX_T]) {
   // sum e <= MAX_T * 2^15 must fit in 32 bits
   static_assert(MAX_T <= 2048, "softmax_row: row too long for 32-bit sums");
@@ -26,6 +29,7 @@ sm_max:
   for (int j = 1; j < t; ++j) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=MAX_T)
     HEATVIT_HLS(PIPELINE II=1)
+    HEATVIT_HLS(UNROLL factor=LANES)
     if (i64(s[j]) > m) m = s[j];
   }
   i32 e[MAX_T];
@@ -34,6 +38,7 @@ sm_exp:
   for (int j = 0; j < t; ++j) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=MAX_T)
     HEATVIT_HLS(PIPELINE II=1)
+    HEATVIT_HLS(UNROLL factor=LANES)
     i64 x8 = rshift_round(i64(s[j]) - m, shift);
     if (x8 < PolyConst::exp_min) x8 = PolyConst::exp_min;
     e[j] = exp_q8(i32(x8));
@@ -51,6 +56,7 @@ sm_norm:
   for (int j = 0; j < t; ++j) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=MAX_T)
     HEATVIT_HLS(PIPELINE II=1)
+    HEATVIT_HLS(UNROLL factor=LANES)
     const u64 q = div_floor_by_reciprocal<B>(u64(e[j]) * 512u + u64(tot), den, inv);
     p[j] = TP(q < 255u ? q : 255u);
   }

@@ -70,9 +70,14 @@ struct Workload {
 };
 
 /// Expands a model with the given tokens per block and selector positions.
-/// `tokens` must pass validate_tokens(); selectors in [0, depth).
+/// `tokens` must pass validate_tokens(); selectors in [0, depth). `kept_patches`
+/// (optional, one per selector in ascending block order): the patch tokens each
+/// selector keeps. Without it they are inferred from the token counts, which cannot
+/// tell "nothing pruned" from "one token pruned and the package token created" (the
+/// count stays the same); with it the selector's package op and the later selectors'
+/// scored rows are exact.
 Workload build_workload(const ModelShape& model, const std::vector<int>& tokens,
-                        const std::vector<int>& selector_blocks);
+                        const std::vector<int>& selector_blocks, const std::vector<int>& kept_patches = {});
 
 /// The ops of one token selector before block `block` that scores `scored` patch
 /// tokens and prunes `pruned` of them.

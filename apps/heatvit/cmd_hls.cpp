@@ -1,0 +1,197 @@
+// heatvit hls: one design point -> a Vitis HLS project (docs/hls.md).
+#ifdef HEATVIT_HAVE_HLS
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "commands.hpp"
+#include "heatvit/core/error.hpp"
+#include "heatvit/core/paths.hpp"
+#include "heatvit/func/evaluate.hpp"
+#include "heatvit/hls/hls.hpp"
+#include "heatvit/models/idx.hpp"
+#include "heatvit/sim/resources.hpp"
+
+namespace heatvit::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Writes every file of the project into a fresh directory next to `out`, then moves it
+/// into place: `out` appears complete or not at all, and an existing `out` (with
+/// --force) is replaced only once the new project is complete.
+void write_project(const hls::Project& p, const std::string& out, bool force) {
+  const fs::path dst(out);
+  const fs::path parent = dst.has_parent_path() ? dst.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(parent, ec)) throw InputError("--out", "", "parent directory " + parent.string() + " does not exist");
+  const std::string tag = ".heatvit-hls-" + std::to_string(::getpid());
+  const fs::path tmp = parent / (dst.filename().string() + tag + ".new");
+  const fs::path old = parent / (dst.filename().string() + tag + ".old");
+  fs::remove_all(tmp, ec);
+  try {
+    for (const auto& [rel, content] : p.files) {
+      const fs::path f = tmp / rel;
+      fs::create_directories(f.parent_path());
+      std::ofstream os(f, std::ios::binary);
+      os.write(content.data(), static_cast<std::streamsize>(content.size()));
+      os.close();
+      if (!os) throw InputError(f.string(), "", "cannot write");
+    }
+    if (fs::exists(dst)) {
+      if (!force) throw InputError("--out", "", out + " exists (use --force to replace it)");
+      fs::rename(dst, old);
+    }
+    fs::rename(tmp, dst);
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(tmp, ec);
+    if (fs::exists(old) && !fs::exists(dst)) fs::rename(old, dst, ec);
+    throw InputError(out, "", std::string("cannot write the project: ") + e.code().message());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    if (fs::exists(old) && !fs::exists(dst)) fs::rename(old, dst, ec);
+    throw;
+  }
+  fs::remove_all(old, ec);
+}
+
+}  // namespace
+
+int run_hls(const std::vector<std::string>& args) {
+  po::options_description desc("hls options");
+  desc.add_options()
+      ("design", po::value<std::string>(), "a design point: winner.json of heatvit dse (model, resolved hw config, "
+                                           "schedule, thresholds)")
+      ("model", po::value<std::string>(), "model (without --design): deit-micro")
+      ("hw", po::value<std::string>(), "hardware config (without --design): configs/hw/<name>.json or a path")
+      ("schedule", po::value<std::string>(), "pruning schedule (without --design): JSON path, 'default' (the hw "
+                                             "config's for this model) or 'dense'")
+      ("calibration", po::value<std::string>(), "thresholds from keep rates when the design point has none: "
+                                                "'sequential' (default, as heatvit eval) or 'table'")
+      ("images", po::value<int>(), "golden test images of the testbench (default 100)")
+      ("weights", po::value<std::string>(), "deit-micro export (default models/deit-micro/export/deit-micro-int8.hvt)")
+      ("data", po::value<std::string>(), "Fashion-MNIST directory (default $HEATVIT_FMNIST or "
+                                         "/usr/share/datasets/fashion-mnist)")
+      ("out", po::value<std::string>(), "project directory to create")
+      ("force", "replace the project directory when it exists")
+      ("quiet,q", "no summary on stdout");
+  po::variables_map vm;
+  if (!parse_args("hls", args, desc, vm, "(--design winner.json | --model M --hw H --schedule S) --out DIR [--force]"))
+    return 0;
+  RunConfig rc(vm);
+  const std::string out = rc.option(vm, "out");
+  if (out.empty()) throw InputError("--out", "", "is required");
+  const bool force = vm.count("force") > 0;
+  if (fs::exists(out) && !force) throw InputError("--out", "", out + " exists (use --force to replace it)");
+  if (fs::exists(out) && !fs::is_directory(out)) throw InputError("--out", "", out + " exists and is not a directory");
+  const int images = rc.int_option(vm, "images", 100, 1, 10000);
+  const std::string weights_opt = rc.option(vm, "weights");
+  const std::string weights = weights_opt.empty() ? trained_model_path() : weights_opt;
+  const std::string data_opt = rc.option(vm, "data");
+  const std::string data_dir = data_opt.empty() ? default_fashion_mnist_dir() : data_opt;
+  const std::string calib_opt = rc.option(vm, "calibration");
+  const func::Calibration calib = func::parse_calibration(calib_opt.empty() ? "sequential" : calib_opt, "--calibration");
+
+  hls::DesignPoint dp;
+  std::vector<std::int32_t> given_thresholds;
+  std::string sched_origin;
+  const std::string design = rc.option(vm, "design");
+  if (!design.empty()) {
+    for (const char* o : {"model", "hw", "schedule"})
+      if (vm.count(o)) throw InputError("--" + std::string(o), "", "cannot be combined with --design");
+    const json d = load_json_file(design);
+    if (!d.is_object()) throw InputError(design, "", "must be a JSON object");
+    for (const char* k : {"model", "hw", "schedule"})
+      if (!d.contains(k)) throw InputError(design, k, "missing");
+    if (!d["model"].is_string()) throw InputError(design, "model", "must be a model name");
+    if (!d["hw"].is_object()) throw InputError(design, "hw", "must be the resolved hw config (an object)");
+    if (!d["schedule"].is_object()) throw InputError(design, "schedule", "must be a schedule object");
+    dp.model = rc.load_model(d["model"].get<std::string>());
+    rc.add_section("hw", d["hw"], design + " (hw)");
+    dp.hw = sim::parse_hw_config(rc.reader("hw"));
+    rc.add_section("schedule", d["schedule"], design + " (schedule)");
+    dp.schedule = parse_schedule(rc.reader("schedule"), dp.model);
+    if (dp.schedule.name.empty()) dp.schedule.name = design;
+    sched_origin = design;
+    if (d.contains("thresholds")) {
+      const json& t = d["thresholds"];
+      if (!t.is_array() || t.size() != dp.schedule.selectors.size())
+        throw InputError(design, "thresholds", "must list one integer threshold per selector of the schedule (" +
+                                                   std::to_string(dp.schedule.selectors.size()) + ")");
+      for (std::size_t i = 0; i < t.size(); ++i) {
+        if (!t[i].is_number_integer() || t[i].get<std::int64_t>() < INT32_MIN || t[i].get<std::int64_t>() > INT32_MAX)
+          throw InputError(design, "thresholds[" + std::to_string(i) + "]", "must be a 32-bit integer");
+        given_thresholds.push_back(static_cast<std::int32_t>(t[i].get<std::int64_t>()));
+      }
+    }
+    dp.origin = {{"design", design}};
+  } else {
+    dp.model = rc.load_model(rc.option(vm, "model"));
+    dp.hw = load_hw(rc, rc.option(vm, "hw"));
+    const std::string so = rc.option(vm, "schedule");
+    std::string sp;
+    if (so == "dense") {
+      sp = "";
+    } else if (so.empty() || so == "default") {
+      const auto it = dp.hw.default_schedules.find(dp.model.name);
+      if (it == dp.hw.default_schedules.end())
+        throw InputError("--schedule", "", "hw config " + dp.hw.name + " has no default schedule for " + dp.model.name);
+      sp = it->second;
+    } else {
+      sp = so;
+    }
+    dp.schedule = rc.load_schedule(sp, dp.model);
+    if (dp.schedule.name.empty()) dp.schedule.name = sp.empty() ? "dense" : sp;
+    sched_origin = sp.empty() ? "--schedule" : sp;
+    dp.origin = {{"model", rc.option(vm, "model")}, {"hw", rc.option(vm, "hw")},
+                 {"schedule", so.empty() ? "default" : so}};
+  }
+  rc.check_overrides_used();
+  rc.reader("model").finish();
+  rc.reader("hw").finish();
+  dp.hw_json = rc.reader("hw").resolved();
+  if (!uses_trained_model(dp.model))
+    throw InputError("--model", "", "heatvit hls emits deit-micro designs (the trained integer weights and the "
+                                    "functional model that checks the project); " + dp.model.name +
+                                    " is not supported yet");
+  sim::check_fits(dp.hw, sim::estimate_resources(dp.hw));
+
+  const func::FuncModel fm = func::FuncModel::load(weights, dp.model);
+  if (!given_thresholds.empty()) {
+    dp.thresholds = fm.resolve(dp.schedule, sched_origin);  // validates the blocks against the bank
+    for (std::size_t i = 0; i < dp.thresholds.size(); ++i) dp.thresholds[i].threshold = given_thresholds[i];
+    dp.calibration = "given by the design point";
+  } else {
+    dp.thresholds = func::schedule_thresholds(fm, dp.schedule, sched_origin, calib, data_dir, 0);
+    dp.calibration = func::calibration_name(calib);
+  }
+  dp.origin["weights"] = weights_opt.empty() ? "models/deit-micro/export/deit-micro-int8.hvt" : weights_opt;
+  dp.origin["tb_images"] = images;
+  const ImageSet data = load_fashion_mnist(data_dir, "t10k", func::Shape::kImage, func::Shape::kImage,
+                                           func::Shape::kClasses);
+  hls::EmitOptions eo;
+  eo.tb_images = images;
+  const hls::Project p = hls::emit_project(dp, fm, data, eo);
+  write_project(p, out, force);
+  if (!vm.count("quiet")) {
+    const json& r = p.report;
+    std::printf("heatvit hls: %s on %s -> %s (%zu files)\n", dp.model.name.c_str(), dp.hw.name.c_str(), out.c_str(),
+                p.files.size());
+    std::printf("  layer program: %d passes; weights %lld bytes; testbench: %d images\n",
+                r["design"]["passes"].get<int>(), r["design"]["w_bytes"].get<long long>(),
+                r["design"]["tb_images"].get<int>());
+    std::printf("  lint: %s (%zu issues); resources (DSP/BRAM vs resource model): %s\n",
+                r["lint"]["pass"].get<bool>() ? "pass" : "FAIL", r["lint"]["issues"].size(),
+                r["resources"]["pass"].get<bool>() ? "match" : "MISMATCH");
+    std::printf("  C simulation: make -C %s csim\n", out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace heatvit::cli
+
+#endif  // HEATVIT_HAVE_HLS

@@ -1,0 +1,77 @@
+// The HLS generator: one design point (model, resolved hw config, pruning schedule with
+// its calibrated thresholds) becomes a Vitis HLS project: the layer-programmable
+// engine (rtl_hls/engine), the integer kernels, the layer program of the simulator's
+// plan, the packed weights, golden vectors from the functional model, the build files
+// and a report of the checks that run without Vitis (lint, latency, resources).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "heatvit/core/json_config.hpp"
+#include "heatvit/func/func_model.hpp"
+#include "heatvit/models/idx.hpp"
+#include "heatvit/models/model.hpp"
+#include "heatvit/models/schedule.hpp"
+#include "heatvit/sim/hw_config.hpp"
+#include "heatvit/sim/plan.hpp"
+
+namespace heatvit::hls {
+
+struct DesignPoint {
+  ModelShape model;
+  sim::HwConfig hw;
+  json hw_json;          ///< the resolved hw config (written to design.json)
+  Schedule schedule;
+  std::vector<func::SelectorThreshold> thresholds;  ///< active selectors, ascending block
+  std::string calibration;  ///< how the thresholds were obtained ("sequential", "table")
+  json origin;              ///< where the point came from (files, options)
+};
+
+struct EmitOptions {
+  int tb_images = 100;  ///< golden test images (first N of the Fashion-MNIST test split)
+};
+
+/// A generated project: relative path -> content (binary files included).
+struct Project {
+  std::map<std::string, std::string> files;
+  json report;  ///< also written as hls_report.json
+};
+
+/// Emits the project for deit-micro (the trained model `fm`, test images `data`).
+/// Throws InputError naming the hw config's field when a layer or the attention rows
+/// do not fit the configured buffers.
+Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const ImageSet& data,
+                     const EmitOptions& opt);
+
+/// One pass of the layer program (exposed for tests).
+struct ProgramPass {
+  std::string name;  ///< the plan pass it executes
+  std::vector<int> fields;  ///< HvPass fields in declaration order
+};
+
+/// The layer program of a design: the plan of the largest token counts (every patch
+/// kept at every selector), so every buffer fits whatever an image keeps, plus one
+/// package pass after each compaction.
+sim::Plan program_plan(const ModelShape& model, const sim::HwConfig& hw, const std::vector<int>& selector_blocks);
+
+// ---- checks over the emitted code (also run by emit_project into the report) ----
+
+struct LintIssue {
+  std::string file;
+  int line = 0;
+  std::string rule;
+  std::string message;
+};
+
+/// Synthesizability lint of the firmware sources: no heap, recursion, STL containers,
+/// exceptions or virtual calls; every loop bounded by a compile-time constant or
+/// carrying LOOP_TRIPCOUNT; array sizes compile-time constants; pragma arguments are
+/// literals, template parameters or macros of `defines`; an INTERFACE pragma on every
+/// argument of `top` in `top_file`.
+std::vector<LintIssue> lint_firmware(const std::map<std::string, std::string>& sources, const std::string& defines,
+                                     const std::string& top_file, const std::string& top);
+
+}  // namespace heatvit::hls
