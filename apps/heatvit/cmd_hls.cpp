@@ -154,6 +154,7 @@ int run_hls(const std::vector<std::string>& args) {
   rc.reader("model").finish();
   rc.reader("hw").finish();
   dp.hw_json = rc.reader("hw").resolved();
+  dp.hw_json.erase("default_schedules");  // not part of the design (and machine-specific paths)
   if (!uses_trained_model(dp.model))
     throw InputError("--model", "", "heatvit hls emits deit-micro designs (the trained integer weights and the "
                                     "functional model that checks the project); " + dp.model.name +
