@@ -59,6 +59,19 @@ void write_project(const hls::Project& p, const std::string& out, bool force) {
   fs::remove_all(old, ec);
 }
 
+void print_summary(const hls::Project& p, const hls::DesignPoint& dp, const std::string& out) {
+  const json& r = p.report;
+  std::printf("heatvit hls: %s on %s -> %s (%zu files)\n", dp.model.name.c_str(), dp.hw.name.c_str(), out.c_str(),
+              p.files.size());
+  std::printf("  layer program: %d passes; weights %lld bytes; testbench: %d images (%s)\n",
+              r["design"]["passes"].get<int>(), r["design"]["w_bytes"].get<long long>(),
+              r["design"]["tb_images"].get<int>(), r["design"]["reference"]["images"].get<std::string>().c_str());
+  std::printf("  lint: %s (%zu issues); resources (DSP/BRAM vs resource model): %s\n",
+              r["lint"]["pass"].get<bool>() ? "pass" : "FAIL", r["lint"]["issues"].size(),
+              r["resources"]["pass"].get<bool>() ? "match" : "MISMATCH");
+  std::printf("  C simulation: make -C %s csim\n", out.c_str());
+}
+
 }  // namespace
 
 int run_hls(const std::vector<std::string>& args) {
@@ -117,7 +130,7 @@ int run_hls(const std::vector<std::string>& args) {
     dp.schedule = parse_schedule(rc.reader("schedule"), dp.model);
     if (dp.schedule.name.empty()) dp.schedule.name = design;
     sched_origin = design;
-    if (d.contains("thresholds")) {
+    if (d.contains("thresholds") && !(d["thresholds"].is_array() && d["thresholds"].empty())) {
       const json& t = d["thresholds"];
       if (!t.is_array() || t.size() != dp.schedule.selectors.size())
         throw InputError(design, "thresholds", "must list one integer threshold per selector of the schedule (" +
@@ -155,11 +168,21 @@ int run_hls(const std::vector<std::string>& args) {
   rc.reader("hw").finish();
   dp.hw_json = rc.reader("hw").resolved();
   dp.hw_json.erase("default_schedules");  // not part of the design (and machine-specific paths)
-  if (!uses_trained_model(dp.model))
-    throw InputError("--model", "", "heatvit hls emits deit-micro designs (the trained integer weights and the "
-                                    "functional model that checks the project); " + dp.model.name +
-                                    " is not supported yet");
   sim::check_fits(dp.hw, sim::estimate_resources(dp.hw));
+  hls::EmitOptions eo;
+  eo.tb_images = images;
+  hls::Project p;
+  if (!uses_trained_model(dp.model)) {
+    // DeiT shapes: seeded synthetic weights and images, thresholds calibrated on them.
+    if (!given_thresholds.empty())
+      throw InputError(design, "thresholds", "a " + dp.model.name + " design runs on synthetic weights; its "
+                                             "thresholds are calibrated by heatvit hls (give none)");
+    if (!vm.count("images")) eo.tb_images = 1;
+    p = hls::emit_project_synthetic(dp, eo);
+    write_project(p, out, force);
+    if (!vm.count("quiet")) print_summary(p, dp, out);
+    return 0;
+  }
 
   const func::FuncModel fm = func::FuncModel::load(weights, dp.model);
   if (!given_thresholds.empty()) {
@@ -174,22 +197,9 @@ int run_hls(const std::vector<std::string>& args) {
   dp.origin["tb_images"] = images;
   const ImageSet data = load_fashion_mnist(data_dir, "t10k", func::Shape::kImage, func::Shape::kImage,
                                            func::Shape::kClasses);
-  hls::EmitOptions eo;
-  eo.tb_images = images;
-  const hls::Project p = hls::emit_project(dp, fm, data, eo);
+  p = hls::emit_project(dp, fm, data, eo);
   write_project(p, out, force);
-  if (!vm.count("quiet")) {
-    const json& r = p.report;
-    std::printf("heatvit hls: %s on %s -> %s (%zu files)\n", dp.model.name.c_str(), dp.hw.name.c_str(), out.c_str(),
-                p.files.size());
-    std::printf("  layer program: %d passes; weights %lld bytes; testbench: %d images\n",
-                r["design"]["passes"].get<int>(), r["design"]["w_bytes"].get<long long>(),
-                r["design"]["tb_images"].get<int>());
-    std::printf("  lint: %s (%zu issues); resources (DSP/BRAM vs resource model): %s\n",
-                r["lint"]["pass"].get<bool>() ? "pass" : "FAIL", r["lint"]["issues"].size(),
-                r["resources"]["pass"].get<bool>() ? "match" : "MISMATCH");
-    std::printf("  C simulation: make -C %s csim\n", out.c_str());
-  }
+  if (!vm.count("quiet")) print_summary(p, dp, out);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 // values of the numerics): on CPUs this lets the compiler use 16-bit multiply-add
 // instructions for the int8 GEMMs. The HLS top instantiates the same kernels on int8.
 #include "heatvit/func/func_model.hpp"
+#include "heatvit/func/int_vit.hpp"
 #include "heatvit/func/params.hpp"
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 namespace heatvit::func {
 
 namespace k = heatvit::kernels;
+using S = Shape;
 
 // ------------------------------------------------------------------ loading
 namespace {
@@ -283,119 +285,18 @@ std::vector<SelectorThreshold> FuncModel::resolve(const Schedule& schedule, cons
 
 // ------------------------------------------------------------------ inference
 namespace {
-
-constexpr int T = S::kMaxTokens;
+using V = IntVit<Shape>;
+using Work = V::Work;
 constexpr int P = S::kPatches;
 constexpr int D = S::kDim;
-constexpr int HD = S::kHeadDim;
-
-/// Per-call scratch buffers (about 100 KiB, on the stack of the calling thread).
-struct Work {
-  alignas(64) act_t x[T][D];       // residual stream, int16 at Q(f_res)
-  alignas(64) act_t h[T][D];       // LayerNorm output, int8
-  alignas(64) act_t q[T][D], kk[T][D], v[T][D], ao[T][D];
-  alignas(64) act_t y16[T][D];     // projection / fc2 output, int16
-  alignas(64) act_t f1[T][S::kHidden];  // fc1 output, int16 Q10
-  alignas(64) act_t g8[T][S::kHidden];  // GELU output, int8
-  alignas(64) act_t patches[P][S::kPatchPixels];
-  // selector
-  alignas(64) act_t sx[P][HD], sh[P][HD], s16[P][HD], s8[P][HD];
-  alignas(64) act_t s16b[P][HD / 2], s8b[P][HD / 2], s16c[P][HD / 4], s8c[P][HD / 4];
-  act_t dl[S::kHeads][P][1];
-  act_t m8[P][S::kHeads], hb1o[P][1], hw8[P][1], hb2o[P][S::kHeads];
-  std::int64_t wsig[P][S::kHeads];
-  std::int32_t score[P];
-  std::uint8_t keep[P];
-  std::int16_t index[P];  // absolute patch index of patch row i (row 1 + i of x)
-  act_t pkg[D];
-};
-
-void run_block(const BlockParams& b, Work& w, int t) {
-  k::layernorm<T, D>(w.x, t, b.ln1.g, b.ln1.b, b.ln1.shift, w.h);
-  k::linear<T, D, D, 8>(w.h, t, b.q.w, b.q.b, b.q.shift, w.q);
-  k::linear<T, D, D, 8>(w.h, t, b.k.w, b.k.b, b.k.shift, w.kk);
-  k::linear<T, D, D, 8>(w.h, t, b.v.w, b.v.b, b.v.shift, w.v);
-  k::attention<T, D, HD>(w.q, w.kk, w.v, t, b.score_shift, b.attn_shift, w.ao);
-  k::linear<T, D, D, 16>(w.ao, t, b.proj.w, b.proj.b, b.proj.shift, w.y16);
-  k::add_saturate16<T, D>(w.x, w.y16, t);
-  k::layernorm<T, D>(w.x, t, b.ln2.g, b.ln2.b, b.ln2.shift, w.h);
-  k::linear<T, S::kHidden, D, 16>(w.h, t, b.fc1.w, b.fc1.b, b.fc1.shift, w.f1);
-  k::gelu_layer<T, S::kHidden>(w.f1, t, b.gelu_frac, w.g8);
-  k::linear<T, D, S::kHidden, 16>(w.g8, t, b.fc2.w, b.fc2.b, b.fc2.shift, w.y16);
-  k::add_saturate16<T, D>(w.x, w.y16, t);
-}
-
-/// Selector scores S (Q8) of the n patch tokens in rows 1..n of w.x into w.score.
-void selector_scores(const SelectorParams& s, Work& w, int n) {
-  for (int h = 0; h < S::kHeads; ++h) {
-    for (int i = 0; i < n; ++i)
-      for (int c = 0; c < HD; ++c) w.sx[i][c] = w.x[1 + i][h * HD + c];
-    k::layernorm<P, HD>(w.sx, n, s.ln[h].g, s.ln[h].b, s.ln[h].shift, w.sh);
-    k::linear<P, HD, HD, 16>(w.sh, n, s.l1[h].w, s.l1[h].b, s.l1[h].shift, w.s16);
-    k::gelu_layer<P, HD>(w.s16, n, s.g1[h], w.s8);
-    k::global_token_mean<P, HD, HD / 2>(w.s8, n);
-    k::linear<P, HD / 2, HD, 16>(w.s8, n, s.l2[h].w, s.l2[h].b, s.l2[h].shift, w.s16b);
-    k::gelu_layer<P, HD / 2>(w.s16b, n, s.g2[h], w.s8b);
-    k::linear<P, HD / 4, HD / 2, 16>(w.s8b, n, s.l3[h].w, s.l3[h].b, s.l3[h].shift, w.s16c);
-    k::gelu_layer<P, HD / 4>(w.s16c, n, s.g3[h], w.s8c);
-    k::linear<P, 1, HD / 4, 16>(w.s8c, n, s.l4[h].w, s.l4[h].b, s.l4[h].shift, w.dl[h]);
-  }
-  k::head_means<T, D, HD>(w.x, 1, n, s.m_shift, w.m8);
-  k::linear<P, 1, S::kHeads, 16>(w.m8, n, s.hb1.w, s.hb1.b, s.hb1.shift, w.hb1o);
-  k::gelu_layer<P, 1>(w.hb1o, n, s.hg, w.hw8);
-  k::linear<P, S::kHeads, 1, 16>(w.hw8, n, s.hb2.w, s.hb2.b, s.hb2.shift, w.hb2o);
-  for (int i = 0; i < n; ++i) {
-    std::int64_t d[S::kHeads];
-    for (int h = 0; h < S::kHeads; ++h) {
-      w.wsig[i][h] = k::sigmoid_q8(w.hb2o[i][h]);
-      d[h] = w.dl[h][i][0];
-    }
-    w.score[i] = static_cast<std::int32_t>(k::head_weighted_score<S::kHeads>(w.wsig[i], d));
-  }
-}
-
-}  // namespace
-
-namespace {
-
-/// Patch embedding + position embedding into rows 0..P of w.x (CLS row = pos[0]).
-void embed(const Params& p, const std::uint8_t* image, Work& w) {
-  k::patchify<S::kImage, S::kPatch>(image, w.patches);
-  k::linear<P, D, S::kPatchPixels, 16>(w.patches, P, p.pe.w, p.pe.b, p.pe.shift, &w.x[1]);
-  for (int c = 0; c < D; ++c) w.x[0][c] = p.pos[0][c];
-  k::add_saturate16<T, D>(&w.x[1], &p.pos[1], P);
-  for (int i = 0; i < P; ++i) w.index[i] = static_cast<std::int16_t>(i);
-}
-
-/// The selector's keep decision on the scores in w.score, the package token and the
-/// compaction of rows 1..n: updates n, alive and wsum.
-void decide(Work& w, std::int32_t threshold, int& n, bool& alive, std::int64_t& wsum) {
-  k::keep_decision<P>(w.score, n, threshold, w.keep);
-  for (int c = 0; c < D; ++c) w.pkg[c] = alive ? w.x[n + 1][c] : act_t(0);
-  k::package_accumulate<T, D>(w.x, 1, n, w.score, w.keep, wsum, w.pkg);
-  n = k::compact_tokens<T, D>(w.x, 1, n, w.keep, w.index);
-  alive = wsum > 0;
-  if (alive)
-    for (int c = 0; c < D; ++c) w.x[n + 1][c] = w.pkg[c];
-}
-
-/// Final LayerNorm of the CLS row and the classifier.
-int classify(const Params& p, const Work& w, std::int64_t* logits_out) {
-  act_t h0[1][D];
-  std::int64_t logits[1][S::kClasses];
-  k::layernorm_row<D>(w.x[0], p.lnf.g, p.lnf.b, p.lnf.shift, h0[0]);
-  k::linear<1, S::kClasses, D, 0>(h0, 1, p.head.w, p.head.b, 0, logits);
-  for (int c = 0; c < S::kClasses; ++c) logits_out[c] = logits[0][c];
-  return k::argmax<S::kClasses>(logits_out);
-}
-
 }  // namespace
 
 void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThreshold>& selectors,
                     ImageResult& out, bool stop_after_selectors) const {
   const Params& p = *p_;
-  Work w;
-  embed(p, image, w);
+  const auto wp = std::make_unique<Work>();
+  Work& w = *wp;
+  V::embed(p, image, w);
   int n = P;           // patch tokens (rows 1..n)
   bool alive = false;  // package token present (row n + 1)
   std::int64_t wsum = 0;
@@ -405,11 +306,11 @@ void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThresho
     if (next < selectors.size() && selectors[next].block == b) {
       const int si = static_cast<int>(next++);
       HEATVIT_CHECK(p.has_sel[b], "no selector before block " + std::to_string(b));
-      selector_scores(p.sel[b], w, n);
+      V::selector_scores(p.sel[b], w, n);
       out.reached[si] = n;
       for (int j = 0; j < P; ++j) out.score[si][j] = INT32_MIN;
       for (int i = 0; i < n; ++i) out.score[si][w.index[i]] = w.score[i];
-      decide(w, selectors[static_cast<std::size_t>(si)].threshold, n, alive, wsum);
+      V::decide(w, selectors[static_cast<std::size_t>(si)].threshold, n, alive, wsum);
       std::uint64_t mask = 0;
       for (int i = 0; i < n; ++i) mask |= std::uint64_t(1) << w.index[i];
       out.kept[si] = mask;
@@ -417,10 +318,10 @@ void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThresho
     }
     const int t = 1 + n + (alive ? 1 : 0);
     out.tokens[b] = t;
-    run_block(p.blocks[b], w, t);
+    V::run_block(p.blocks[b], w, t);
   }
   HEATVIT_CHECK(next == selectors.size(), "selector list not in ascending block order");
-  out.prediction = classify(p, w, out.logits);
+  out.prediction = V::classify(p, w, out.logits);
 }
 
 // ---- the token stream between blocks (prefix sharing in sweeps) ----
@@ -446,7 +347,7 @@ void store_state(const Work& w, TokenState& s) {
 }  // namespace
 
 void FuncModel::begin(const std::uint8_t* image, TokenState& s, Scratch& sc) const {
-  embed(*p_, image, sc.w);
+  V::embed(*p_, image, sc.w);
   s.block = 0;
   s.n = P;
   s.alive = false;
@@ -461,7 +362,7 @@ void FuncModel::advance(TokenState& s, int to_block, Scratch& sc) const {
   for (; s.block < to_block; ++s.block) {
     const int t = 1 + s.n + (s.alive ? 1 : 0);
     s.tokens[s.block] = t;
-    run_block(p_->blocks[s.block], sc.w, t);
+    V::run_block(p_->blocks[s.block], sc.w, t);
   }
   store_state(sc.w, s);
 }
@@ -469,7 +370,7 @@ void FuncModel::advance(TokenState& s, int to_block, Scratch& sc) const {
 int FuncModel::scores(const TokenState& s, std::int32_t* out, Scratch& sc) const {
   HEATVIT_CHECK(s.block < S::kDepth && p_->has_sel[s.block], "no selector before block " + std::to_string(s.block));
   load_state(s, sc.w);
-  selector_scores(p_->sel[s.block], sc.w, s.n);
+  V::selector_scores(p_->sel[s.block], sc.w, s.n);
   std::memcpy(out, sc.w.score, sizeof(std::int32_t) * static_cast<std::size_t>(s.n));
   return s.n;
 }
@@ -477,14 +378,14 @@ int FuncModel::scores(const TokenState& s, std::int32_t* out, Scratch& sc) const
 void FuncModel::select(TokenState& s, const std::int32_t* scores, std::int32_t threshold, Scratch& sc) const {
   load_state(s, sc.w);
   std::memcpy(sc.w.score, scores, sizeof(std::int32_t) * static_cast<std::size_t>(s.n));
-  decide(sc.w, threshold, s.n, s.alive, s.wsum);
+  V::decide(sc.w, threshold, s.n, s.alive, s.wsum);
   store_state(sc.w, s);
 }
 
 int FuncModel::finish(TokenState& s, std::int64_t* logits, Scratch& sc) const {
   advance(s, S::kDepth, sc);
   load_state(s, sc.w);
-  return classify(*p_, sc.w, logits);
+  return V::classify(*p_, sc.w, logits);
 }
 
 }  // namespace heatvit::func

@@ -405,6 +405,13 @@ static void attention_pass(const HvPass& p, hv_a8_t* act8) {
   const int D3 = p.a_stride;
   hv_w8_t* kb = w_buf[0];
   hv_w8_t* vb = w_buf[1];
+  // Query rows per tile: the plan's rule at the image's token count (the largest halving
+  // of t whose scores of Th heads fit the attention buffer and whose queries fit the
+  // input buffer); p.tm is the tile of the largest count.
+  int tm = t;
+at_tile:
+  for (int it = 0; it < 16; ++it)
+    if (tm > 1 && (HV_TH * tm * t * HV_ACC_BYTES > HV_ATT_BUF_WORDS * 4 || HV_TH * tm * HV_HD > HV_IN_BUF_ELEMS)) tm = (tm + 1) / 2;
 at_groups:
   for (int g = 0; g < p.batch; g += HV_TH) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_HEADS)
@@ -425,12 +432,12 @@ at_groups:
       }
     }
   at_tiles:
-    for (int m0 = 0; m0 < t; m0 += p.tm) {
+    for (int m0 = 0; m0 < t; m0 += tm) {
       HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_T)
-      const int tmm = t - m0 < p.tm ? t - m0 : p.tm;
-      // softmax unit: each of its three row loops takes ceil(t / lanes) iterations
-      // per head, the heads of the group one after another
-      const int sm_stage = hg * HV_CDIV(t, HV_SM_LANES);
+      const int tmm = t - m0 < tm ? t - m0 : tm;
+      // softmax unit: each of its three loops runs over the group's rows flattened,
+      // ceil(hg t / lanes) iterations (kernels::softmax_rows)
+      const int sm_stage = HV_CDIV(hg * t, HV_SM_LANES);
     at_rows:
       for (int r = 0; r < tmm; ++r) {
         HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_T)
@@ -472,11 +479,7 @@ at_groups:
             }
           }
         }
-      at_softmax:
-        for (int hh = 0; hh < hg; ++hh) {
-          HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_TH)
-          hk::softmax_row<HV_MAX_T, HV_SM_LANES>(&s[hh * HV_MAX_T], t, p.p0, &pr[hh * HV_MAX_T]);
-        }
+        hk::softmax_rows<HV_MAX_T, HV_TH, HV_SM_LANES>(s, hg, t, p.p0, pr);
         i32 acc[HV_TH][HV_HD];
       at_av_cols:
         for (int c0 = 0; c0 < HV_HD; c0 += HV_TO) {

@@ -2,10 +2,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
 #include "heatvit/core/error.hpp"
+#include "heatvit/func/evaluate.hpp"
+#include "heatvit/func/int_vit.hpp"
 #include "heatvit/func/params.hpp"
 #include "heatvit/hls/embedded.hpp"
 #include "heatvit/hls/hls.hpp"
@@ -143,9 +146,10 @@ LnP ln_of(const func::Ln<C>& l) {
   return p;
 }
 
+template <class SH>
 class Builder {
  public:
-  Builder(const DesignPoint& dp, const func::FuncModel& fm) : dp_(dp), p_(fm.params()), mm_(dp.model) {
+  Builder(const DesignPoint& dp, const func::ParamsT<SH>& params) : dp_(dp), p_(params), mm_(dp.model) {
     // Position embedding (row 0: the class token with its position embedding).
     pos_off_ = 0;
     for (int t = 0; t <= mm_.P; ++t)
@@ -451,7 +455,7 @@ class Builder {
   }
 
   const DesignPoint& dp_;
-  const func::Params& p_;
+  const func::ParamsT<SH>& p_;
   MemMap mm_;
   Images img_;
   int pos_off_ = 0;
@@ -491,7 +495,20 @@ sim::Plan program_plan(const ModelShape& model, const sim::HwConfig& hw, const s
   return sim::make_plan(build_workload(model, tokens, selector_blocks), hw);
 }
 
-Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const ImageSet& data, const EmitOptions& opt) {
+namespace {
+
+/// What one image produces, from the reference that checks the project.
+struct GoldenImage {
+  std::vector<std::int64_t> logits;
+  int prediction = 0;
+  std::vector<int> tokens;            ///< per block
+  std::vector<int> kept;              ///< patch tokens kept by each selector
+  std::vector<std::uint32_t> masks;   ///< selectors x mask words
+};
+
+template <class SH>
+Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const std::string& images_bin,
+                  const std::vector<GoldenImage>& gold, const json& reference) {
   const ModelShape& model = dp.model;
   const sim::HwConfig& hw = dp.hw;
   const std::string cfg = hw.accelerator_origin;
@@ -500,11 +517,16 @@ Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const Ima
 
   // ---- the layer program
   const sim::Plan plan = program_plan(model, hw, blocks);
-  Builder bld(dp, fm);
+  Builder<SH> bld(dp, params);
   const std::vector<Desc> prog = bld.build(plan);
   const MemMap& mm = bld.mem();
   Images& img = bld.images();
 
+  if (hw.precision_bits != 8)
+    throw InputError(cfg, "precision_bits", "is " + std::to_string(hw.precision_bits) +
+                                                "; the emitted engine computes the INT8 numerics (precision_bits 8)");
+  if (hw.accumulator_bits != 32)
+    throw InputError(cfg, "accumulator_bits", "must be 32 for the emitted engine (int32 partial sums)");
   // ---- buffer checks of the engine's own layout (beyond the plan's)
   const std::int64_t eb = hw.element_bytes();
   const std::int64_t in_elems = hw.buffers.input_bytes / eb, w_elems = hw.buffers.weight_bytes / eb;
@@ -523,39 +545,27 @@ Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const Ima
   if (std::int64_t(hw.pe.th) * mm.HD > in_elems)
     throw InputError(cfg, "buffers_kib.input", "a query row of every head lane does not fit");
 
-  // ---- golden vectors from the functional model, and the per-image plans
-  const int nimg = std::min(opt.tb_images, data.count);
-  if (nimg < 1) throw InputError(data.images_path, "", "no test images");
+  // ---- golden vectors from the reference, and the per-image plans
+  const int nimg = static_cast<int>(gold.size());
   const int C = model.num_classes, DEPTH = model.depth, NSEL = static_cast<int>(dp.thresholds.size());
   const int mask_words = static_cast<int>(cdiv(mm.P, 32));
   std::ostringstream golden, plan_cycles;
-  golden << "# heatvit golden outputs of the functional model (heatvit eval), one line per image:\n"
+  golden << "# heatvit golden outputs of " << reference["golden"].get<std::string>() << ", one line per image:\n"
          << "# image, " << C << " logits, prediction, " << DEPTH << " tokens per block, " << NSEL << " x "
          << mask_words << " keep-mask words (bit p of word p/32 = patch p kept after that selector)\n";
   plan_cycles << "# per image: the simulator's compute cycles of each pass of the layer program (sim::make_plan"
               << " of the image's tokens); -1: the image's plan has no such pass\n";
   std::vector<double> mean_plan(prog.size(), 0.0);
   std::vector<int> mean_cnt(prog.size(), 0);
-  std::string images_bin;
   for (int i = 0; i < nimg; ++i) {
-    func::ImageResult r;
-    fm.run(data.image(i), dp.thresholds, r);
+    const GoldenImage& r = gold[static_cast<std::size_t>(i)];
     golden << i;
-    for (int c = 0; c < C; ++c) golden << ' ' << r.logits[c];
+    for (auto v : r.logits) golden << ' ' << v;
     golden << ' ' << r.prediction;
-    std::vector<int> tokens;
-    for (int b = 0; b < DEPTH; ++b) {
-      golden << ' ' << r.tokens[b];
-      tokens.push_back(r.tokens[b]);
-    }
-    for (int s = 0; s < NSEL; ++s)
-      for (int w = 0; w < mask_words; ++w) golden << ' ' << ((r.kept[s] >> (32 * w)) & 0xffffffffu);
+    for (int t : r.tokens) golden << ' ' << t;
+    for (auto m : r.masks) golden << ' ' << m;
     golden << "\n";
-    images_bin.append(reinterpret_cast<const char*>(data.image(i)),
-                      static_cast<std::size_t>(data.rows * data.cols));
-    std::vector<int> kept;
-    for (int si = 0; si < NSEL; ++si) kept.push_back(__builtin_popcountll(r.kept[si]));
-    const sim::Plan ip = sim::make_plan(build_workload(model, tokens, blocks, kept), hw);
+    const sim::Plan ip = sim::make_plan(build_workload(model, r.tokens, blocks, r.kept), hw);
     std::map<std::string, std::int64_t> cyc;
     for (const auto& ps : ip.passes) cyc[ps.name] += ps.compute_cycles();
     plan_cycles << i;
@@ -589,6 +599,7 @@ Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const Ima
      << define("HV_W_BUF_ELEMS", w_elems, std::to_string(hw.buffers.weight_bytes) + " bytes")
      << define("HV_OUT_BUF_WORDS", out_words, std::to_string(hw.buffers.output_bytes) + " bytes of 32-bit partial sums")
      << define("HV_ATT_BUF_WORDS", att_words, std::to_string(hw.buffers.attention_bytes) + " bytes of scores")
+     << define("HV_ACC_BYTES", hw.accumulator_bits / 8, "bytes of a partial sum in the cycle model's buffers")
      << define("HV_IN_PARTITION", hw.pe.ti, "banks: Ti operands per cycle")
      << define("HV_W_PARTITION", hw.pe.ti, "banks: Ti weights per cycle and output lane group")
      << define("HV_OUT_PARTITION", hw.pe.to, "banks: To partial sums per cycle")
@@ -741,6 +752,7 @@ Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const Ima
   }
 
   json facts = {{"model", model.name},
+                {"reference", reference},
                 {"hw", hw.name},
                 {"part", "xczu9eg-ffvb1156-2-e"},
                 {"clock_mhz", hw.frequency_mhz},
@@ -764,6 +776,241 @@ Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const Ima
   add_build_files(F, dp, pr.report);
   F["hls_report.json"] = pr.report.dump(2) + "\n";
   return pr;
+}
+
+}  // namespace
+
+Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const ImageSet& data, const EmitOptions& opt) {
+  const int nimg = std::min(opt.tb_images, data.count);
+  if (nimg < 1) throw InputError(data.images_path, "", "no test images");
+  const int NSEL = static_cast<int>(dp.thresholds.size());
+  const int words = static_cast<int>(cdiv(func::Shape::kPatches, 32));
+  std::vector<GoldenImage> gold;
+  std::string images_bin;
+  for (int i = 0; i < nimg; ++i) {
+    func::ImageResult r;
+    fm.run(data.image(i), dp.thresholds, r);
+    GoldenImage g;
+    for (int c = 0; c < func::Shape::kClasses; ++c) g.logits.push_back(r.logits[c]);
+    g.prediction = r.prediction;
+    for (int b = 0; b < func::Shape::kDepth; ++b) g.tokens.push_back(r.tokens[b]);
+    for (int si = 0; si < NSEL; ++si) {
+      g.kept.push_back(__builtin_popcountll(r.kept[si]));
+      for (int w = 0; w < words; ++w) g.masks.push_back(static_cast<std::uint32_t>((r.kept[si] >> (32 * w)) & 0xffffffffu));
+    }
+    gold.push_back(std::move(g));
+    images_bin.append(reinterpret_cast<const char*>(data.image(i)), static_cast<std::size_t>(data.rows * data.cols));
+  }
+  const json ref = {{"golden", "the functional model (heatvit eval)"},
+                    {"weights", "the trained deit-micro export"},
+                    {"images", "the first " + std::to_string(nimg) + " Fashion-MNIST test images"}};
+  return emit_impl<func::Shape>(dp, fm.params(), images_bin, gold, ref);
+}
+
+}  // namespace heatvit::hls
+
+// ------------------------------------------------------------------ synthetic DeiT designs
+namespace heatvit::hls {
+
+namespace {
+
+/// A DeiT-style shape as compile-time constants (the members func::Shape has).
+template <int IMG, int CH, int PATCH, int DIM, int HEADS>
+struct VitShape {
+  static constexpr int kImage = IMG;
+  static constexpr int kChans = CH;
+  static constexpr int kPatch = PATCH;
+  static constexpr int kGrid = IMG / PATCH;
+  static constexpr int kPatches = kGrid * kGrid;
+  static constexpr int kPatchPixels = CH * PATCH * PATCH;
+  static constexpr int kDim = DIM;
+  static constexpr int kDepth = 12;
+  static constexpr int kHeads = HEADS;
+  static constexpr int kHeadDim = DIM / HEADS;
+  static constexpr int kHidden = 4 * DIM;
+  static constexpr int kHeadHidden = HEADS / 2 > 1 ? HEADS / 2 : 1;
+  static constexpr int kClasses = 1000;
+  static constexpr int kMaxTokens = kPatches + 2;
+  static constexpr int kKeepGrid = 20;
+};
+using DeiTTiny = VitShape<224, 3, 16, 192, 3>;
+using DeiTSmall = VitShape<224, 3, 16, 384, 6>;
+using DeiTBase = VitShape<224, 3, 16, 768, 12>;
+
+/// SplitMix64: a fixed, portable sequence (the standard library's distributions are not).
+struct Rng {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  int range(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<std::uint64_t>(hi - lo + 1)); }
+};
+
+/// Requantisation shift bringing sqrt(K) * rms_in * rms_w to about `target`.
+int shift_for(int k, double rms_in, double target) {
+  constexpr double rms_w = 18.0;  // uniform int8 in [-31, 31]
+  return static_cast<int>(std::lround(std::log2(std::sqrt(double(k)) * rms_in * rms_w / target)));
+}
+
+template <int N, int K>
+void fill(func::Linear<N, K>& l, Rng& r, double rms_in, double target) {
+  for (int n = 0; n < N; ++n) {
+    for (int k = 0; k < K; ++k) l.w[n][k] = static_cast<func::w_t>(r.range(-31, 31));
+    l.b[n] = r.range(-512, 512);
+  }
+  l.shift = shift_for(K, rms_in, target);
+}
+
+template <int C>
+void fill(func::Ln<C>& l, Rng& r) {
+  for (int c = 0; c < C; ++c) {
+    l.g[c] = static_cast<std::int16_t>(256 + r.range(-32, 32));  // Q8 gain about 1
+    l.b[c] = r.range(-4096, 4096);
+  }
+  l.shift = 8 + kernels::Frac::ln_norm - 5;  // f_g + F_N - f_out, int8 output at Q5
+}
+
+/// Seeded INT8 weights with requantisation shifts that keep the activations in range
+/// (int8 about 32 rms, pre-GELU int16 about 1.0 in Q10, residual updates about 1.0 in Q8).
+template <class SH>
+std::unique_ptr<func::ParamsT<SH>> synthetic_params(std::uint64_t seed) {
+  auto p = std::make_unique<func::ParamsT<SH>>();
+  Rng r{seed};
+  constexpr double a8 = 32, px = 147, q10 = 1024, res = 256;
+  fill(p->pe, r, px, res);
+  for (auto& row : p->pos)
+    for (auto& v : row) v = static_cast<std::int16_t>(r.range(-256, 256));
+  for (auto& b : p->blocks) {
+    fill(b.ln1, r);
+    fill(b.ln2, r);
+    fill(b.q, r, a8, a8);
+    fill(b.k, r, a8, a8);
+    fill(b.v, r, a8, a8);
+    fill(b.proj, r, a8, res);
+    fill(b.fc1, r, a8, q10);
+    fill(b.fc2, r, 20, res);
+    b.score_shift = 4;
+    b.attn_shift = 8;
+    b.gelu_frac = 5;
+  }
+  fill(p->lnf, r);
+  fill(p->head, r, a8, 1);
+  p->head.shift = 0;
+  for (int blk = 0; blk < SH::kDepth; ++blk) {
+    auto& s = p->sel[blk];
+    for (int h = 0; h < SH::kHeads; ++h) {
+      fill(s.ln[h], r);
+      fill(s.l1[h], r, a8, q10);
+      fill(s.l2[h], r, 20, q10);
+      fill(s.l3[h], r, 20, q10);
+      fill(s.l4[h], r, 20, res);
+      s.g1[h] = s.g2[h] = s.g3[h] = 5;
+    }
+    fill(s.hb1, r, a8, q10);
+    fill(s.hb2, r, 20, res);
+    s.m_shift = 3;
+    s.hg = 5;
+    p->has_sel[blk] = true;
+  }
+  return p;
+}
+
+std::string synthetic_image(std::uint64_t seed, int pixels) {
+  Rng r{seed};
+  std::string img(static_cast<std::size_t>(pixels), '\0');
+  for (auto& c : img) c = static_cast<char>(r.range(0, 255));
+  return img;
+}
+
+template <class SH>
+Project emit_synthetic(DesignPoint& dp, const EmitOptions& opt) {
+  using V = func::IntVit<SH>;
+  constexpr std::uint64_t kWeightSeed = 20261206, kCalibSeed = 1000, kTestSeed = 2000;
+  constexpr int kCalibImages = 4;
+  const auto params = synthetic_params<SH>(kWeightSeed);
+  const int pixels = SH::kChans * SH::kImage * SH::kImage;
+  auto work = std::make_unique<typename V::Work>();
+  auto res = std::make_unique<typename V::Result>();
+  // Thresholds: sequential calibration on seeded images (the schedule's keep rates).
+  std::vector<int> blocks;
+  std::vector<std::int32_t> thr;
+  std::vector<SelectorPoint> pts = dp.schedule.selectors;
+  std::stable_sort(pts.begin(), pts.end(), [](const SelectorPoint& a, const SelectorPoint& b) { return a.block < b.block; });
+  for (const auto& sp : pts) blocks.push_back(sp.block);
+  dp.thresholds.clear();
+  for (std::size_t si = 0; si < pts.size(); ++si) {
+    std::vector<std::int32_t> scores;
+    for (int c = 0; c < kCalibImages; ++c) {
+      const std::string img = synthetic_image(kCalibSeed + static_cast<std::uint64_t>(c), pixels);
+      V::run(*params, reinterpret_cast<const std::uint8_t*>(img.data()), blocks.data(), thr.data(),
+             static_cast<int>(blocks.size()), *work, *res, static_cast<int>(si));
+      scores.insert(scores.end(), res->score[si], res->score[si] + res->reached[si]);
+    }
+    std::sort(scores.begin(), scores.end());
+    const int keep_milli = static_cast<int>(std::lround(pts[si].keep * 1000.0));
+    thr.push_back(func::quantile_threshold(scores, keep_milli));
+    func::SelectorThreshold st;
+    st.block = pts[si].block;
+    st.keep = pts[si].keep;
+    st.table_index = -1;
+    st.threshold = thr.back();
+    dp.thresholds.push_back(st);
+  }
+  dp.calibration = "sequential on " + std::to_string(kCalibImages) + " seeded synthetic images";
+  // Golden outputs of the reference (IntVit<S>, the whole-matrix kernels).
+  const int nimg = std::max(1, opt.tb_images);
+  std::vector<GoldenImage> gold;
+  std::string images_bin;
+  const int words = (SH::kPatches + 31) / 32;
+  for (int i = 0; i < nimg; ++i) {
+    const std::string img = synthetic_image(kTestSeed + static_cast<std::uint64_t>(i), pixels);
+    V::run(*params, reinterpret_cast<const std::uint8_t*>(img.data()), blocks.data(), thr.data(),
+           static_cast<int>(blocks.size()), *work, *res);
+    GoldenImage g;
+    for (int c = 0; c < SH::kClasses; ++c) g.logits.push_back(res->logits[c]);
+    g.prediction = res->prediction;
+    for (int b = 0; b < SH::kDepth; ++b) g.tokens.push_back(res->tokens[b]);
+    for (std::size_t si = 0; si < blocks.size(); ++si) {
+      int kept = 0;
+      for (int w = 0; w < words; ++w) {
+        g.masks.push_back(res->kept[si][w]);
+        kept += __builtin_popcount(res->kept[si][w]);
+      }
+      g.kept.push_back(kept);
+    }
+    gold.push_back(std::move(g));
+    images_bin += img;
+  }
+  const json ref = {
+      {"golden", "the shape-generic integer reference (func::IntVit: the whole-matrix kernels, as the functional model "
+                 "composes them) on seeded synthetic weights and images"},
+      {"weights", "synthetic INT8, SplitMix64 seed " + std::to_string(kWeightSeed)},
+      {"images", std::to_string(nimg) + " synthetic " + std::to_string(SH::kImage) + "x" + std::to_string(SH::kImage) +
+                     "x" + std::to_string(SH::kChans) + " images, seeds from " + std::to_string(kTestSeed)}};
+  dp.origin["weights"] = ref["weights"];
+  return emit_impl<SH>(dp, *params, images_bin, gold, ref);
+}
+
+template <class SH>
+bool same_shape(const ModelShape& m) {
+  return m.image_size == SH::kImage && m.in_channels == SH::kChans && m.patch_size == SH::kPatch &&
+         m.embed_dim == SH::kDim && m.depth == SH::kDepth && m.heads == SH::kHeads &&
+         m.mlp_ratio * m.embed_dim == SH::kHidden && m.num_classes == SH::kClasses && m.stem.empty() && !m.aux_head;
+}
+
+}  // namespace
+
+Project emit_project_synthetic(DesignPoint& dp, const EmitOptions& opt) {
+  const ModelShape& m = dp.model;
+  if (same_shape<DeiTTiny>(m)) return emit_synthetic<DeiTTiny>(dp, opt);
+  if (same_shape<DeiTSmall>(m)) return emit_synthetic<DeiTSmall>(dp, opt);
+  if (same_shape<DeiTBase>(m)) return emit_synthetic<DeiTBase>(dp, opt);
+  throw InputError("--model", "", "heatvit hls has no engine build for " + m.name +
+                                      " (supported: deit-micro with its trained weights; the DeiT-Ti/S/B shapes with "
+                                      "synthetic weights; LV-ViT's convolutional stem is not supported)");
 }
 
 }  // namespace heatvit::hls

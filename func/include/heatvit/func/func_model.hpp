@@ -21,12 +21,14 @@ struct Shape {
   static constexpr int kPatch = 4;          ///< patch side, pixels
   static constexpr int kGrid = kImage / kPatch;
   static constexpr int kPatches = kGrid * kGrid;  ///< 49 patch tokens
-  static constexpr int kPatchPixels = kPatch * kPatch;
+  static constexpr int kChans = 1;          ///< input channels
+  static constexpr int kPatchPixels = kChans * kPatch * kPatch;
   static constexpr int kDim = 64;           ///< D
   static constexpr int kDepth = 12;
   static constexpr int kHeads = 2;
   static constexpr int kHeadDim = kDim / kHeads;
   static constexpr int kHidden = 4 * kDim;  ///< MLP hidden
+  static constexpr int kHeadHidden = kHeads / 2 > 1 ? kHeads / 2 : 1;  ///< selector head-weight MLP width
   static constexpr int kClasses = 10;
   static constexpr int kMaxTokens = kPatches + 2;  ///< CLS + patches + package token
   static constexpr int kKeepGrid = 20;      ///< calibrated thresholds per selector (keep 0.05 .. 1.00)
@@ -68,7 +70,9 @@ struct TokenState {
   std::int16_t x[Shape::kMaxTokens][Shape::kDim] = {};  ///< residual stream
 };
 
-struct Params;  // the weights, as the kernels consume them (func_model.cpp)
+template <class S>
+struct ParamsT;  // the weights, as the kernels consume them (params.hpp)
+using Params = ParamsT<Shape>;
 
 /// A loaded model. Cheap to copy (shares the read-only weights); run() is const and
 /// thread-safe.

@@ -11,8 +11,6 @@ namespace heatvit::func {
 
 using act_t = std::int16_t;  // storage of int8/int16 activations
 using w_t = std::int16_t;    // storage of int8 weights
-using S = Shape;
-
 template <int N, int K>
 struct Linear {
   alignas(64) w_t w[N][K];
@@ -27,7 +25,8 @@ struct Ln {
   int shift = 0;  // f_g + F_N - f_out
 };
 
-struct BlockParams {
+template <class S>
+struct BlockParamsT {
   Ln<S::kDim> ln1, ln2;
   Linear<S::kDim, S::kDim> q, k, v, proj;
   Linear<S::kHidden, S::kDim> fc1;
@@ -37,29 +36,35 @@ struct BlockParams {
   int gelu_frac = 0;    // f_g (MLP hidden, int8)
 };
 
-struct SelectorParams {
+template <class S>
+struct SelectorParamsT {
   static constexpr int C = S::kHeadDim;  // 32 channels per head
   Ln<C> ln[S::kHeads];
   Linear<C, C> l1[S::kHeads];
   Linear<C / 2, C> l2[S::kHeads];
   Linear<C / 4, C / 2> l3[S::kHeads];
   Linear<1, C / 4> l4[S::kHeads];
-  Linear<1, S::kHeads> hb1;
-  Linear<S::kHeads, 1> hb2;
+  Linear<S::kHeadHidden, S::kHeads> hb1;
+  Linear<S::kHeads, S::kHeadHidden> hb2;
   int g1[S::kHeads] = {}, g2[S::kHeads] = {}, g3[S::kHeads] = {};
   int m_shift = 0;  // f_res - f_m
   int hg = 0;
   std::int32_t thr[S::kKeepGrid] = {};
 };
 
-struct Params {
+template <class S>
+struct ParamsT {
   Linear<S::kDim, S::kPatchPixels> pe;
   std::int16_t pos[S::kPatches + 1][S::kDim];
-  BlockParams blocks[S::kDepth];
+  BlockParamsT<S> blocks[S::kDepth];
   Ln<S::kDim> lnf;
   Linear<S::kClasses, S::kDim> head;
-  SelectorParams sel[S::kDepth];
+  SelectorParamsT<S> sel[S::kDepth];
   bool has_sel[S::kDepth] = {};
 };
+
+using BlockParams = BlockParamsT<Shape>;
+using SelectorParams = SelectorParamsT<Shape>;
+using Params = ParamsT<Shape>;
 
 }  // namespace heatvit::func

@@ -46,6 +46,12 @@ struct Project {
 Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const ImageSet& data,
                      const EmitOptions& opt);
 
+/// Emits the project for a DeiT shape (deit-tiny, deit-small, deit-base) with seeded
+/// synthetic INT8 weights and images: the thresholds are calibrated from the schedule's
+/// keep rates on seeded images (filled into `dp`), and the golden outputs come from the
+/// shape-generic integer reference (func::IntVit). Other shapes: InputError on --model.
+Project emit_project_synthetic(DesignPoint& dp, const EmitOptions& opt);
+
 /// One pass of the layer program (exposed for tests).
 struct ProgramPass {
   std::string name;  ///< the plan pass it executes
