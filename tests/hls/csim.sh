@@ -67,11 +67,29 @@ expect 2 "bad-thresholds.json.*thresholds.*one integer threshold per selector" -
 expect 2 "configuration needs [0-9]+ DSP48E2" --design "$work/over-device.json" --out "$work/x2"
 expect 2 "no-hw.json.*hw.*missing" --design "$work/no-hw.json" --out "$work/x3"
 expect 2 "missing.json" --design "$work/missing.json" --out "$work/x4"
-expect 2 "--model.*deit-small is not supported" --model deit-small --hw zcu102-heatvit --out "$work/x5"
+expect 2 "--model.*no engine build for lvvit-s" --model lvvit-s --hw zcu102-heatvit --out "$work/x5"
 expect 2 "--design.*cannot be combined|--model.*cannot be combined" --design "$work/winner.json" --model deit-micro --out "$work/x6"
 expect 2 "--out.*required" --model deit-micro --hw zcu102-heatvit
 expect 2 "--images" --model deit-micro --hw zcu102-heatvit --images 0 --out "$work/x7"
 for x in x1 x2 x3 x4 x5 x6 x7; do [ -e "$work/$x" ] && fail "$x written after an error"; done
+
+# DeiT shapes: seeded synthetic weights and images, checked against the shape-generic
+# integer reference; DeiT-Ti and DeiT-S, one image each
+for m in deit-tiny deit-small; do
+  "$hv" hls --model $m --hw zcu102-heatvit --out "$work/$m" -q || fail "emit $m"
+  make -s -C "$work/$m" csim > "$work/$m.log" 2>&1 || { cat "$work/$m.log"; fail "csim of $m"; }
+  grep -q "1 images, 0 mismatching values, 1/1 predictions" "$work/$m.log" || { cat "$work/$m.log"; fail "$m summary"; }
+  grep -q '"pass": true' "$work/$m/hls_report.json" || fail "$m report"
+done
+# a config whose buffers cannot hold a DeiT-S layer: exit 2 naming the buffer
+/usr/bin/python3 - "$p/design.json" "$work" <<'PY' || fail "small-buffer design"
+import json, sys
+d = json.load(open(sys.argv[1])); w = sys.argv[2]
+d["hw"]["accelerator"]["buffers_kib"]["weight"] = 8
+json.dump({"model": "deit-small", "hw": d["hw"], "schedule": {"selectors": [{"block": 3, "keep": 0.7}]}}, open(w + "/small-weight.json", "w"))
+PY
+expect 2 "small-weight.json.*buffers_kib.weight" --design "$work/small-weight.json" --out "$work/x8"
+[ -e "$work/x8" ] && fail "x8 written after an error"
 
 # The host program's buffer layout (no board here)
 make -s -C "$p" host-dry-run > "$work/host.log" 2>&1 || { cat "$work/host.log"; fail "host dry run"; }

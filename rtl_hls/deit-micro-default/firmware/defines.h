@@ -11,9 +11,11 @@
 #define HV_W_BUF_ELEMS           262144  // 262144 bytes
 #define HV_OUT_BUF_WORDS         16384  // 65536 bytes of 32-bit partial sums
 #define HV_ATT_BUF_WORDS         16384  // 65536 bytes of scores
-#define HV_IN_PARTITION          16  // banks: Ti operands per cycle
-#define HV_W_PARTITION           16  // banks: Ti weights per cycle and output lane group
-#define HV_OUT_PARTITION         64  // banks: To partial sums per cycle
+#define HV_ACC_BYTES             4  // bytes of a partial sum in the cycle model's buffers
+#define HV_IN_PARTITION          64  // banks: Th x Ti operands per cycle
+#define HV_W_PARTITION           1024  // banks: Ti x To weights per cycle
+#define HV_OUT_PARTITION         64  // banks: Th x To partial sums in 4 cycles (32-bit words, 8-bit port budget per MAC lane)
+#define HV_ATT_PARTITION         64  // banks: as the output buffer
 
 // Nonlinear units and selector control (lanes = elements per cycle)
 #define HV_SM_LANES              32

@@ -155,7 +155,9 @@ static void store_elem(const HvPass& p, const hv_c32_t* cmem, hv_a8_t* act8, hv_
 
 // ------------------------------------------------------------------ GEMM array
 // acc[r][c] (+)= sum_k a[r][k] w[c][k] over one tile: ceil(tm/Th) x ceil(tn/To) x
-// ceil(tk/Ti) iterations of the pipelined loop, Th x To x Ti MACs each.
+// ceil(tk/Ti) iterations of the pipelined loop, Th x To x Ti MACs each. The Th x To
+// partial sums of an output block stay in the array's registers over the k loop; the
+// output buffer is read before it (later k tiles) and written after it.
 static void pe_tile(const hv_ain_t* a, const hv_w8_t* w, i32* acc, int tm, int tn, int tk, int lda, int ldw,
                     int ldc, bool first) {
 pe_rows:
@@ -164,6 +166,14 @@ pe_rows:
   pe_cols:
     for (int c0 = 0; c0 < tn; c0 += HV_TO) {
       HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_W_BUF_ELEMS/HV_TO)
+      i32 reg[HV_TH][HV_TO];
+      HEATVIT_HLS(ARRAY_PARTITION variable=reg complete dim=0)
+    pe_load:
+      for (int i = 0; i < HV_TH; ++i)
+        for (int o = 0; o < HV_TO; ++o) {
+          const int r = r0 + i, c = c0 + o;
+          reg[i][o] = (!first && r < tm && c < tn) ? acc[r * ldc + c] : 0;
+        }
     pe_k:
       for (int k0 = 0; k0 < tk; k0 += HV_TI) {
         HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_K/HV_TI)
@@ -174,17 +184,22 @@ pe_rows:
         pe_to:
           for (int o = 0; o < HV_TO; ++o) {
             const int r = r0 + i, c = c0 + o;
-            if (r >= tm || c >= tn) continue;
-            i32 s = (first && k0 == 0) ? 0 : acc[r * ldc + c];
+            i32 s = 0;
           pe_ti:
             for (int q = 0; q < HV_TI; ++q) {
               const int kk = k0 + q;
-              if (kk < tk) s += i32(a[r * lda + kk]) * i32(w[c * ldw + kk]);
+              if (r < tm && c < tn && kk < tk) s += i32(a[r * lda + kk]) * i32(w[c * ldw + kk]);
             }
-            acc[r * ldc + c] = s;
+            reg[i][o] += s;
           }
         }
       }
+    pe_store:
+      for (int i = 0; i < HV_TH; ++i)
+        for (int o = 0; o < HV_TO; ++o) {
+          const int r = r0 + i, c = c0 + o;
+          if (r < tm && c < tn) acc[r * ldc + c] = reg[i][o];
+        }
     }
   }
 }
@@ -405,6 +420,13 @@ static void attention_pass(const HvPass& p, hv_a8_t* act8) {
   const int D3 = p.a_stride;
   hv_w8_t* kb = w_buf[0];
   hv_w8_t* vb = w_buf[1];
+  // Query rows per tile: the plan's rule at the image's token count (the largest halving
+  // of t whose scores of Th heads fit the attention buffer and whose queries fit the
+  // input buffer); p.tm is the tile of the largest count.
+  int tm = t;
+at_tile:
+  for (int it = 0; it < 16; ++it)
+    if (tm > 1 && (HV_TH * tm * t * HV_ACC_BYTES > HV_ATT_BUF_WORDS * 4 || HV_TH * tm * HV_HD > HV_IN_BUF_ELEMS)) tm = (tm + 1) / 2;
 at_groups:
   for (int g = 0; g < p.batch; g += HV_TH) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_HEADS)
@@ -425,12 +447,12 @@ at_groups:
       }
     }
   at_tiles:
-    for (int m0 = 0; m0 < t; m0 += p.tm) {
+    for (int m0 = 0; m0 < t; m0 += tm) {
       HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_T)
-      const int tmm = t - m0 < p.tm ? t - m0 : p.tm;
-      // softmax unit: each of its three row loops takes ceil(t / lanes) iterations
-      // per head, the heads of the group one after another
-      const int sm_stage = hg * HV_CDIV(t, HV_SM_LANES);
+      const int tmm = t - m0 < tm ? t - m0 : tm;
+      // softmax unit: each of its three loops runs over the group's rows flattened,
+      // ceil(hg t / lanes) iterations (kernels::softmax_rows)
+      const int sm_stage = HV_CDIV(hg * t, HV_SM_LANES);
     at_rows:
       for (int r = 0; r < tmm; ++r) {
         HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_T)
@@ -472,11 +494,7 @@ at_groups:
             }
           }
         }
-      at_softmax:
-        for (int hh = 0; hh < hg; ++hh) {
-          HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_TH)
-          hk::softmax_row<HV_MAX_T, HV_SM_LANES>(&s[hh * HV_MAX_T], t, p.p0, &pr[hh * HV_MAX_T]);
-        }
+        hk::softmax_rows<HV_MAX_T, HV_TH, HV_SM_LANES>(s, hg, t, p.p0, pr);
         i32 acc[HV_TH][HV_HD];
       at_av_cols:
         for (int c0 = 0; c0 < HV_HD; c0 += HV_TO) {
@@ -657,6 +675,7 @@ void heatvit_top(const hv_w8_t* wmem, const hv_c32_t* cmem, const hv_px_t* image
   HEATVIT_HLS(ARRAY_PARTITION variable=in_buf dim=2 cyclic factor=HV_IN_PARTITION)
   HEATVIT_HLS(ARRAY_PARTITION variable=w_buf dim=2 cyclic factor=HV_W_PARTITION)
   HEATVIT_HLS(ARRAY_PARTITION variable=out_buf dim=2 cyclic factor=HV_OUT_PARTITION)
+  HEATVIT_HLS(ARRAY_PARTITION variable=att_buf dim=2 cyclic factor=HV_ATT_PARTITION)
 images_loop:
   for (int im = 0; im < n_images; ++im) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=1000)

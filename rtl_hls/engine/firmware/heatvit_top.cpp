@@ -155,7 +155,9 @@ static void store_elem(const HvPass& p, const hv_c32_t* cmem, hv_a8_t* act8, hv_
 
 // ------------------------------------------------------------------ GEMM array
 // acc[r][c] (+)= sum_k a[r][k] w[c][k] over one tile: ceil(tm/Th) x ceil(tn/To) x
-// ceil(tk/Ti) iterations of the pipelined loop, Th x To x Ti MACs each.
+// ceil(tk/Ti) iterations of the pipelined loop, Th x To x Ti MACs each. The Th x To
+// partial sums of an output block stay in the array's registers over the k loop; the
+// output buffer is read before it (later k tiles) and written after it.
 static void pe_tile(const hv_ain_t* a, const hv_w8_t* w, i32* acc, int tm, int tn, int tk, int lda, int ldw,
                     int ldc, bool first) {
 pe_rows:
@@ -164,6 +166,14 @@ pe_rows:
   pe_cols:
     for (int c0 = 0; c0 < tn; c0 += HV_TO) {
       HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_W_BUF_ELEMS/HV_TO)
+      i32 reg[HV_TH][HV_TO];
+      HEATVIT_HLS(ARRAY_PARTITION variable=reg complete dim=0)
+    pe_load:
+      for (int i = 0; i < HV_TH; ++i)
+        for (int o = 0; o < HV_TO; ++o) {
+          const int r = r0 + i, c = c0 + o;
+          reg[i][o] = (!first && r < tm && c < tn) ? acc[r * ldc + c] : 0;
+        }
     pe_k:
       for (int k0 = 0; k0 < tk; k0 += HV_TI) {
         HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_K/HV_TI)
@@ -174,17 +184,22 @@ pe_rows:
         pe_to:
           for (int o = 0; o < HV_TO; ++o) {
             const int r = r0 + i, c = c0 + o;
-            if (r >= tm || c >= tn) continue;
-            i32 s = (first && k0 == 0) ? 0 : acc[r * ldc + c];
+            i32 s = 0;
           pe_ti:
             for (int q = 0; q < HV_TI; ++q) {
               const int kk = k0 + q;
-              if (kk < tk) s += i32(a[r * lda + kk]) * i32(w[c * ldw + kk]);
+              if (r < tm && c < tn && kk < tk) s += i32(a[r * lda + kk]) * i32(w[c * ldw + kk]);
             }
-            acc[r * ldc + c] = s;
+            reg[i][o] += s;
           }
         }
       }
+    pe_store:
+      for (int i = 0; i < HV_TH; ++i)
+        for (int o = 0; o < HV_TO; ++o) {
+          const int r = r0 + i, c = c0 + o;
+          if (r < tm && c < tn) acc[r * ldc + c] = reg[i][o];
+        }
     }
   }
 }
@@ -660,6 +675,7 @@ void heatvit_top(const hv_w8_t* wmem, const hv_c32_t* cmem, const hv_px_t* image
   HEATVIT_HLS(ARRAY_PARTITION variable=in_buf dim=2 cyclic factor=HV_IN_PARTITION)
   HEATVIT_HLS(ARRAY_PARTITION variable=w_buf dim=2 cyclic factor=HV_W_PARTITION)
   HEATVIT_HLS(ARRAY_PARTITION variable=out_buf dim=2 cyclic factor=HV_OUT_PARTITION)
+  HEATVIT_HLS(ARRAY_PARTITION variable=att_buf dim=2 cyclic factor=HV_ATT_PARTITION)
 images_loop:
   for (int im = 0; im < n_images; ++im) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=1000)

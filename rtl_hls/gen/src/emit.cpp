@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -481,6 +482,70 @@ std::string define(const std::string& name, std::int64_t v, const std::string& c
   return os.str();
 }
 
+/// DSP and BRAM of the emitted source (see emit_project).
+struct EmittedBuffer {
+  std::string item, from;
+  std::int64_t bram36 = 0;
+};
+struct EmittedResources {
+  std::int64_t dsp = 0;
+  std::string dsp_from;
+  std::vector<EmittedBuffer> buffers;
+};
+
+EmittedResources emitted_resources(const std::string& top, const std::string& defines, int macs_per_dsp) {
+  std::map<std::string, std::int64_t> def;
+  {
+    static const std::regex d(R"(#define\s+(\w+)\s+(-?\d+))");
+    for (std::sregex_iterator it(defines.begin(), defines.end(), d), e; it != e; ++it)
+      def[(*it)[1]] = std::stoll((*it)[2]);
+  }
+  auto value = [&](const std::string& name) -> std::int64_t {
+    const auto it = def.find(name);
+    if (it == def.end()) throw std::logic_error("hls: " + name + " is not in defines.h");
+    return it->second;
+  };
+  EmittedResources r;
+  // The MAC loops of pe_tile: pe_th x pe_to x pe_ti, all unrolled under the pipelined k loop.
+  std::int64_t macs = 1;
+  std::string dims;
+  for (const char* label : {"pe_th", "pe_to", "pe_ti"}) {
+    const std::regex re(std::string(label) + R"(:\s*for \(int \w+ = 0; \w+ < (\w+);)");
+    std::smatch m;
+    if (!std::regex_search(top, m, re)) throw std::logic_error(std::string("hls: no loop ") + label + " in the top");
+    macs *= value(m[1]);
+    dims += (dims.empty() ? "" : " x ") + std::string(m[1]) + " (" + label + ")";
+  }
+  r.dsp = (macs + macs_per_dsp - 1) / macs_per_dsp;
+  r.dsp_from = dims + " = " + std::to_string(macs) + " unrolled MACs / " + std::to_string(macs_per_dsp) + " per DSP48E2";
+  // Buffers: static T name[2][SIZE] with ARRAY_PARTITION dim=2 cyclic factor=F. A BRAM36
+  // holds 4 KiB of data (the parity bits carry the 9th bit of a 9-bit operand) and
+  // gives a 64-bit data port: per half max(ceil(bytes / 4096), ceil(F x bits / 64)).
+  const std::pair<const char*, const char*> bufs[] = {
+      {"in_buf", "buffer.input"}, {"w_buf", "buffer.weight"}, {"out_buf", "buffer.output"}, {"att_buf", "buffer.attention"}};
+  const std::map<std::string, int> bits = {{"hv_ain_t", 8}, {"hv_w8_t", 8}, {"i32", 32}};
+  for (const auto& [name, item_name] : bufs) {
+    const std::regex decl(std::string(R"(static\s+(\w+)\s+)") + name + R"(\[2\]\[(\w+)\];)");
+    const std::regex part(std::string(R"(ARRAY_PARTITION variable=)") + name + R"( dim=2 cyclic factor=(\w+))");
+    std::smatch dm, pm;
+    if (!std::regex_search(top, dm, decl) || !std::regex_search(top, pm, part))
+      throw std::logic_error(std::string("hls: buffer ") + name + " not declared as expected in the top");
+    const auto bt = bits.find(dm[1]);
+    if (bt == bits.end()) throw std::logic_error("hls: unknown element type " + std::string(dm[1]));
+    const std::int64_t elems = value(dm[2]), factor = value(pm[1]);
+    const std::int64_t bytes = elems * bt->second / 8;
+    const std::int64_t half = std::max((bytes + 4095) / 4096, (factor * bt->second + 63) / 64);
+    EmittedBuffer b;
+    b.item = item_name;
+    b.bram36 = 2 * half;
+    b.from = std::string(name) + "[2][" + std::string(dm[2]) + "] of " + std::string(dm[1]) + " (" +
+             std::to_string(bytes) + " bytes per half), " + std::string(pm[1]) + " = " + std::to_string(factor) +
+             " banks of " + std::to_string(bt->second) + " bits";
+    r.buffers.push_back(b);
+  }
+  return r;
+}
+
 std::string fmt_double(double v) {
   std::ostringstream os;
   os.precision(6);
@@ -600,9 +665,12 @@ Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const 
      << define("HV_OUT_BUF_WORDS", out_words, std::to_string(hw.buffers.output_bytes) + " bytes of 32-bit partial sums")
      << define("HV_ATT_BUF_WORDS", att_words, std::to_string(hw.buffers.attention_bytes) + " bytes of scores")
      << define("HV_ACC_BYTES", hw.accumulator_bits / 8, "bytes of a partial sum in the cycle model's buffers")
-     << define("HV_IN_PARTITION", hw.pe.ti, "banks: Ti operands per cycle")
-     << define("HV_W_PARTITION", hw.pe.ti, "banks: Ti weights per cycle and output lane group")
-     << define("HV_OUT_PARTITION", hw.pe.to, "banks: To partial sums per cycle")
+     << define("HV_IN_PARTITION", std::int64_t(hw.pe.th) * hw.pe.ti, "banks: Th x Ti operands per cycle")
+     << define("HV_W_PARTITION", std::int64_t(hw.pe.ti) * hw.pe.to, "banks: Ti x To weights per cycle")
+     << define("HV_OUT_PARTITION", std::max<std::int64_t>(1, std::int64_t(hw.pe.th) * hw.pe.to / 4),
+               "banks: Th x To partial sums in 4 cycles (32-bit words, 8-bit port budget per MAC lane)")
+     << define("HV_ATT_PARTITION", std::max<std::int64_t>(1, std::int64_t(hw.pe.th) * hw.pe.to / 4),
+               "banks: as the output buffer")
      << "\n// Nonlinear units and selector control (lanes = elements per cycle)\n"
      << define("HV_SM_LANES", hw.nonlinear.softmax.lanes, "")
      << define("HV_SM_LATENCY", hw.nonlinear.softmax.latency, "pipeline depth, cycles")
@@ -709,37 +777,26 @@ Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const 
   for (const auto& is : issues)
     lint.push_back({{"file", is.file}, {"line", is.line}, {"rule", is.rule}, {"message", is.message}});
 
-  // Resources of the emitted design, counted from its unrolled MACs and its arrays.
+  // Resources of the emitted design, derived from its source: the unrolled MAC loops of
+  // the GEMM array and the buffer arrays with their partitioning, evaluated with the
+  // values of defines.h; against the resource model of the same config.
   const sim::ResourceReport rm = sim::estimate_resources(hw);
   auto item = [&](const std::string& n) {
     for (const auto& it : rm.items)
       if (it.name == n) return it.use;
     return sim::Resources{};
   };
-  const std::int64_t emitted_macs = std::int64_t(hw.pe.th) * hw.pe.ti * hw.pe.to;  // pe_th x pe_to x pe_ti unrolled
-  const std::int64_t emitted_dsp_pe = cdiv(emitted_macs, hw.macs_per_dsp);
-  // BRAM36 of a double-buffered array: 2 halves, each max(capacity blocks, port-width blocks).
-  auto bram = [](std::int64_t half_bytes, std::int64_t port_bits) {
-    return 2 * std::max(cdiv(half_bytes, 4096), cdiv(port_bits, 64));
-  };
-  const int bits = hw.precision_bits;
+  const EmittedResources er = emitted_resources(F.at("firmware/heatvit_top.cpp"), F.at("firmware/defines.h"),
+                                                hw.macs_per_dsp);
   json res_items = json::array();
   auto res_row = [&](const std::string& n, std::int64_t emitted, std::int64_t model_v, const std::string& what,
                      const std::string& from) {
     res_items.push_back({{"item", n}, {"resource", what}, {"emitted", emitted}, {"resource_model", model_v},
                          {"match", emitted == model_v}, {"emitted_from", from}});
   };
-  res_row("pe_array", emitted_dsp_pe, item("pe_array").dsp, "dsp",
-          "pe_th x pe_to x pe_ti unrolled MACs (" + std::to_string(emitted_macs) + ") / macs_per_dsp");
-  res_row("buffer.input", bram(in_elems * eb, std::int64_t(hw.pe.th) * hw.pe.ti * bits), item("buffer.input").bram36,
-          "bram36", "in_buf[2][HV_IN_BUF_ELEMS], Th x Ti operands per cycle");
-  res_row("buffer.weight", bram(w_elems * eb, std::int64_t(hw.pe.ti) * hw.pe.to * bits), item("buffer.weight").bram36,
-          "bram36", "w_buf[2][HV_W_BUF_ELEMS], Ti x To weights per cycle");
-  res_row("buffer.output", bram(out_words * 4, std::int64_t(hw.pe.th) * hw.pe.to * bits), item("buffer.output").bram36,
-          "bram36", "out_buf[2][HV_OUT_BUF_WORDS], Th x To results per cycle");
-  res_row("buffer.attention", bram(att_words * 4, std::int64_t(hw.pe.th) * hw.pe.to * bits),
-          item("buffer.attention").bram36, "bram36", "att_buf[2][HV_ATT_BUF_WORDS]");
-  bool res_ok = true;
+  res_row("pe_array", er.dsp, item("pe_array").dsp, "dsp", er.dsp_from);
+  for (const auto& b : er.buffers) res_row(b.item, b.bram36, item(b.item).bram36, "bram36", b.from);
+  bool res_ok = !er.buffers.empty();
   for (const auto& r : res_items) res_ok = res_ok && r["match"].get<bool>();
 
   // Latency at the nominal tokens (the schedule's expected counts): the plan's compute

@@ -51,6 +51,12 @@ inline i64 requant(i64 acc, int shift) {
 /// Division truncating toward zero (C semantics); b > 0.
 inline i64 div_trunc(i64 a, i64 b) { return a / b; }
 
+/// floor(a / b) for b > 0 (rounds toward minus infinity, unlike C's division).
+inline i64 div_floor(i64 a, i64 b) {
+  const i64 q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
 /// floor(sqrt(n)) for 0 <= n < 2^64, digit by digit: 32 fixed iterations, no division.
 /// (Equal to the Newton iteration of the reference, which also converges to floor(sqrt).)
 inline u64 isqrt(u64 n) {

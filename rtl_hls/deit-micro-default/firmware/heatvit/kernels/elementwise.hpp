@@ -8,18 +8,22 @@
 HEATVIT_KERNELS_BEGIN
 namespace heatvit::kernels {
 
-/// Splits an IMG x IMG single-channel image (row-major) into (IMG/P)^2 patches of P*P
-/// pixels: patch (r / P) * (IMG / P) + c / P, pixel (r % P) * P + c % P inside it.
-template <int IMG, int P, typename TI, typename TO>
-void patchify(const TI img[IMG * IMG], TO out[(IMG / P) * (IMG / P)][P * P]) {
+/// Splits a CH x IMG x IMG image (channel-major, rows row-major) into (IMG/P)^2 patches
+/// of CH*P*P pixels: patch (r / P) * (IMG / P) + c / P, element ch*P*P + (r % P) * P +
+/// c % P inside it (the order of a PyTorch patch-embedding convolution's weights).
+template <int IMG, int P, typename TI, typename TO, int CH = 1>
+void patchify(const TI img[CH * IMG * IMG], TO out[(IMG / P) * (IMG / P)][CH * P * P]) {
   static_assert(IMG % P == 0, "patchify: image size must be a multiple of the patch size");
   constexpr int G = IMG / P;
-patch_rows:
-  for (int r = 0; r < IMG; ++r) {
-  patch_cols:
-    for (int c = 0; c < IMG; ++c) {
-      HEATVIT_HLS(PIPELINE II=1)
-      out[(r / P) * G + c / P][(r % P) * P + c % P] = TO(img[r * IMG + c]);
+patch_chans:
+  for (int ch = 0; ch < CH; ++ch) {
+  patch_rows:
+    for (int r = 0; r < IMG; ++r) {
+    patch_cols:
+      for (int c = 0; c < IMG; ++c) {
+        HEATVIT_HLS(PIPELINE II=1)
+        out[(r / P) * G + c / P][ch * P * P + (r % P) * P + c % P] = TO(img[(ch * IMG + r) * IMG + c]);
+      }
     }
   }
 }

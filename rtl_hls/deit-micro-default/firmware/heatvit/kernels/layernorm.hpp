@@ -1,6 +1,7 @@
-// Integer LayerNorm over C channels (C a power of two, so the mean is a shift):
-//   mu = rshift_round(sum x, log2 C), d = x - mu,
-//   sd = max(isqrt(((sum d^2) << 2 G) >> log2 C), 1)       (std deviation, Q(G))
+// Integer LayerNorm over C channels:
+//   mu = floor((sum x + floor(C/2)) / C), d = x - mu        (a rounding shift when C is a
+//                                                            power of two: rshift_round)
+//   sd = max(isqrt(floor(((sum d^2) << 2 G) / C)), 1)       (std deviation, Q(G))
 //   z  = trunc(d << (G + F_N) / sd)                         (normalised, Q(F_N))
 //        computed with one reciprocal per row and a multiply per channel, exactly:
 //        see div_by_row_reciprocal
@@ -28,9 +29,10 @@ inline i64 div_by_row_reciprocal(i64 n, i64 sd, u64 inv) {
 /// One row. x: C int16-range values. out: int8 at Q(f_out); shift = f_g + F_N - f_out.
 template <int C, typename TX, typename TG, typename TB, typename TO>
 void layernorm_row(const TX x[C], const TG g[C], const TB b[C], int shift, TO out[C]) {
-  static_assert(is_pow2(C), "layernorm_row: C must be a power of two");
+  static_assert(C >= 1 && C <= 65536, "layernorm_row: C out of range");
   static_assert(Frac::ln_std_extra + Frac::ln_norm == 16, "div_by_row_reciprocal assumes a 2^16 scale");
-  constexpr int L = log2_exact(C);
+  constexpr bool P2 = is_pow2(C);
+  constexpr int L = P2 ? log2_exact(C) : 0;
   constexpr int G = Frac::ln_std_extra;
   i64 s = 0;
 ln_sum:
@@ -38,7 +40,7 @@ ln_sum:
     HEATVIT_HLS(UNROLL)
     s += i64(x[c]);
   }
-  const i64 mu = rshift_round(s, L);
+  const i64 mu = P2 ? rshift_round(s, L) : div_floor(s + C / 2, C);
   i64 v = 0;
 ln_var:
   for (int c = 0; c < C; ++c) {
@@ -46,7 +48,7 @@ ln_var:
     const i64 d = i64(x[c]) - mu;
     v += d * d;
   }
-  const i64 var_ext = (v << (2 * G)) >> L;  // v >= 0
+  const i64 var_ext = P2 ? (v << (2 * G)) >> L : (v << (2 * G)) / C;  // v >= 0: floor
   i64 sd = i64(isqrt(u64(var_ext)));
   if (sd < 1) sd = 1;
   const u64 inv = (u64(1) << 33) / u64(sd);
