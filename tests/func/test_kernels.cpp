@@ -101,6 +101,66 @@ TEST(Softmax, MatchesReferenceRow) {
   for (int j = 0; j < 7; ++j) EXPECT_EQ(p[j], want[j]) << j;
 }
 
+TEST(Softmax, RowsAtOnceEqualRowByRow) {
+  // softmax_rows over a head group's rows equals softmax_row on each row
+  constexpr int MT = 37, R = 3;
+  std::int32_t s[R * MT];
+  std::uint64_t z = 12345;
+  for (auto& v : s) {
+    z = z * 6364136223846793005ull + 1442695040888963407ull;
+    v = static_cast<std::int32_t>((z >> 33) % 40001) - 20000;
+  }
+  for (int t : {1, 2, 17, 37}) {
+    std::int32_t all[R * MT] = {}, one[MT] = {};
+    k::softmax_rows<MT, R, 8>(s, R, t, 5, all);
+    for (int r = 0; r < R; ++r) {
+      k::softmax_row<MT>(&s[r * MT], t, 5, one);
+      for (int j = 0; j < t; ++j) EXPECT_EQ(all[r * MT + j], one[j]) << "t " << t << " row " << r << " j " << j;
+    }
+  }
+}
+
+TEST(LayerNorm, AnyChannelCountFollowsTheDefinition) {
+  // C = 48 (not a power of two): mu = floor((sum + 24) / 48), var = floor((sum d^2 << 8) / 48)
+  constexpr int C = 48;
+  std::int16_t x[C], g[C], y[C];
+  std::int32_t b[C];
+  for (int c = 0; c < C; ++c) {
+    x[c] = static_cast<std::int16_t>((c * 7919) % 601 - 300);
+    g[c] = static_cast<std::int16_t>(200 + c);
+    b[c] = c * 100 - 2000;
+  }
+  k::layernorm_row<C>(x, g, b, 15, y);
+  std::int64_t sum = 0;
+  for (int c = 0; c < C; ++c) sum += x[c];
+  std::int64_t num = sum + C / 2;
+  const std::int64_t mu = num >= 0 ? num / C : -((-num + C - 1) / C);
+  std::int64_t v = 0;
+  for (int c = 0; c < C; ++c) v += (x[c] - mu) * (x[c] - mu);
+  std::int64_t sd = static_cast<std::int64_t>(std::sqrt(static_cast<long double>((v << 8) / C)));
+  while (sd * sd > (v << 8) / C) --sd;
+  while ((sd + 1) * (sd + 1) <= (v << 8) / C) ++sd;
+  if (sd < 1) sd = 1;
+  for (int c = 0; c < C; ++c) {
+    const std::int64_t d = x[c] - mu;
+    const std::int64_t zq = (d * 65536) / sd;  // C division truncates toward zero
+    const std::int64_t want = k::requant<8>(g[c] * zq + b[c], 15);
+    EXPECT_EQ(y[c], want) << c;
+  }
+  // a power of two: the shift path equals the division path's definition
+  std::int16_t x2[64], g2[64], y2[64];
+  std::int32_t b2[64];
+  for (int c = 0; c < 64; ++c) {
+    x2[c] = static_cast<std::int16_t>(-(c * 131) % 997);
+    g2[c] = 256;
+    b2[c] = 0;
+  }
+  k::layernorm_row<64>(x2, g2, b2, 15, y2);
+  std::int64_t s2 = 0;
+  for (int c = 0; c < 64; ++c) s2 += x2[c];
+  EXPECT_EQ(k::rshift_round(s2, 6), k::div_floor(s2 + 32, 64));
+}
+
 TEST(Gemm, Int8LinearWithRequant) {
   const std::int8_t a[2][3] = {{1, -2, 3}, {127, 127, 127}};
   const std::int8_t w[2][3] = {{4, 5, 6}, {-128, -128, -128}};
