@@ -220,6 +220,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--keep", help="directory for the inputs of findings")
     ap.add_argument("--show", action="store_true", help="print every case's exit status and message")
+    ap.add_argument("--only", help="comma-separated kinds to run (default: all)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     tmp = tempfile.mkdtemp(prefix="heatvit-mutate-")
@@ -232,6 +233,15 @@ def main():
     kinds = ["hw", "device", "ddr", "accelerator", "schedule", "model", "masks", "options", "set"]
     if weights:
         kinds.append("weights")
+    design_path = os.path.join(ROOT, "rtl_hls/deit-micro-default/design.json")
+    design = None
+    if weights and os.path.exists(design_path):
+        dj = load(design_path)
+        design = {"model": dj["model"], "hw": dj["hw"], "schedule": dj["schedule"],
+                  "thresholds": [t["threshold"] for t in dj["thresholds"]]}
+        kinds.append("design")
+    if a.only:
+        kinds = [k for k in kinds if k in a.only.split(",")]
     counts, findings = {}, []
     hv = a.heatvit
     for n in range(a.cases):
@@ -276,6 +286,11 @@ def main():
                                                                                  "\udcff", "[" * 700 + "]" * 700])
             cmd = [hv, "sim", "--model", "deit-tiny", "--hw", "zcu102-heatvit", "--set", key + "=" + value,
                    "--report", rep, "-q"]
+        elif kind == "design":
+            # heatvit hls --design: a winner.json-like design point
+            open(os.path.join(d, "winner.json"), "w").write(mutate_json(rng, design))
+            cmd = [hv, "hls", "--design", os.path.join(d, "winner.json"), "--images", "2", "--out",
+                   os.path.join(d, "prj"), "-q"]
         else:  # options
             opt = rng.choice([["--images", rng.choice(["0", "-3", "100000000", "2147483648", "1e3", "", "x"])],
                               ["--schedule", rng.choice(["", "default", "dense", "/dev/zero", d, "nope.json"])],

@@ -24,6 +24,7 @@
 #define HV_LN_LANES              32  // load path
 #define HV_SIGMOID_LANES         8  // store path
 #define HV_ADD_LANES             32  // store path
+#define HV_STORE_LANES           32  // store path width: the narrower of the GELU and residual-add units
 #define HV_DECISION_LANES        16
 #define HV_DECISION_DEPTH        2  // compare + count pipeline, cycles
 #define HV_COMPACTION_LANES      16

@@ -337,6 +337,7 @@ static void linear_pass(const HvPass& p, const hv_w8_t* wmem, const hv_c32_t* cm
             for (int c = 0; c < p.n; ++c) {
               HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_HD)
               HEATVIT_HLS(PIPELINE II=1)
+              HEATVIT_HLS(UNROLL factor=HV_STORE_LANES)
               store_elem(p, cmem, act8, act16, res, m0 + r, g + hh, c, out_buf[buf][(hh * p.tm + r) * p.n + c]);
             }
           }
@@ -399,6 +400,7 @@ static void linear_pass(const HvPass& p, const hv_w8_t* wmem, const hv_c32_t* cm
               for (int c = 0; c < tnn; ++c) {
                 HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_OUT_BUF_WORDS)
                 HEATVIT_HLS(PIPELINE II=1)
+                HEATVIT_HLS(UNROLL factor=HV_STORE_LANES)
                 store_elem(p, cmem, act8, act16, res, m0 + r, 0, n0 + c, out_buf[buf][r * p.tn + c]);
               }
             }

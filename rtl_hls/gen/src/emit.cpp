@@ -678,6 +678,8 @@ Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const 
      << define("HV_LN_LANES", hw.nonlinear.layernorm.lanes, "load path")
      << define("HV_SIGMOID_LANES", hw.nonlinear.sigmoid.lanes, "store path")
      << define("HV_ADD_LANES", hw.nonlinear.add.lanes, "store path")
+     << define("HV_STORE_LANES", std::min(hw.nonlinear.gelu.lanes, hw.nonlinear.add.lanes),
+               "store path width: the narrower of the GELU and residual-add units")
      << define("HV_DECISION_LANES", hw.selector.decision_lanes, "")
      << define("HV_DECISION_DEPTH", 2, "compare + count pipeline, cycles")
      << define("HV_COMPACTION_LANES", hw.selector.compaction_lanes, "")
