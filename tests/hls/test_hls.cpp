@@ -205,3 +205,25 @@ TEST_F(HlsEmit, BuffersTooSmallForTheAttentionEngineName) {
     EXPECT_EQ(e.field(), "buffers_kib.attention");
   }
 }
+
+TEST_F(HlsEmit, ResourcesComeFromTheEmittedSource) {
+  hh::EmitOptions opt;
+  opt.tb_images = 1;
+  const auto a = hh::emit_project(point(), *model_, *data_, opt);
+  const std::string& top = a.files.at("firmware/heatvit_top.cpp");
+  const std::string& defs = a.files.at("firmware/defines.h");
+  const auto r = hh::emitted_resources(top, defs, 2);
+  EXPECT_EQ(r.dsp, 4 * 16 * 64 / 2);
+  ASSERT_EQ(r.buffers.size(), 4u);
+  EXPECT_EQ(r.buffers[1].item, "buffer.weight");
+  EXPECT_EQ(r.buffers[1].bram36, 256);  // 2 x max(256 KiB / 4 KiB, 1024 banks x 8 bits / 64)
+  // a weight buffer partitioned for Ti operands only would need fewer ports: another figure
+  std::string narrow = top;
+  const std::string from = "variable=w_buf dim=2 cyclic factor=HV_W_PARTITION";
+  narrow.replace(narrow.find(from), from.size(), "variable=w_buf dim=2 cyclic factor=HV_TI");
+  EXPECT_EQ(hh::emitted_resources(narrow, defs, 2).buffers[1].bram36, 128);
+  // a source without the MAC loops is not silently counted
+  std::string broken = top;
+  broken.replace(broken.find("pe_ti:"), 6, "pe_xx:");
+  EXPECT_THROW(hh::emitted_resources(broken, defs, 2), std::logic_error);
+}

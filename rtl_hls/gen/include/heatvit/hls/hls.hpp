@@ -80,4 +80,21 @@ struct LintIssue {
 std::vector<LintIssue> lint_firmware(const std::map<std::string, std::string>& sources, const std::string& defines,
                                      const std::string& top_file, const std::string& top);
 
+/// DSP and BRAM of an emitted engine, derived from its source: the unrolled MAC loops
+/// of pe_tile (pe_th x pe_to x pe_ti bounds) and each buffer array `static T name[2][N]`
+/// with its `ARRAY_PARTITION ... dim=2 cyclic factor=F`, evaluated with `defines`. A
+/// BRAM36 holds 4 KiB of data and gives a 64-bit data port: per buffer half
+/// max(ceil(bytes / 4096), ceil(F x bits / 64)). Throws std::logic_error when the source
+/// lacks an expected loop or array.
+struct EmittedBuffer {
+  std::string item, from;  ///< the resource model's item name; how the figure was derived
+  std::int64_t bram36 = 0;
+};
+struct EmittedResources {
+  std::int64_t dsp = 0;
+  std::string dsp_from;
+  std::vector<EmittedBuffer> buffers;
+};
+EmittedResources emitted_resources(const std::string& top, const std::string& defines, int macs_per_dsp);
+
 }  // namespace heatvit::hls
