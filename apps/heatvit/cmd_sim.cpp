@@ -191,7 +191,10 @@ int run_sim(const std::vector<std::string>& args) {
       throw InputError("--images", "", std::to_string(images) + " requested but " + masks_path + " holds " +
                                            std::to_string(masks.images));
     job.selector_blocks = masks.selector_blocks;
-    for (int i = 0; i < images; ++i) job.images.push_back(sim::tokens_for_image(job.model, masks, i));
+    for (int i = 0; i < images; ++i) {
+      job.images.push_back(sim::tokens_for_image(job.model, masks, i));
+      job.kept.push_back(sim::kept_for_image(masks, i));
+    }
     if (!masks.predictions.empty())
       job.predicted_class.assign(masks.predictions.begin(), masks.predictions.begin() + images);
     tokens = job.images[0];
@@ -201,6 +204,11 @@ int run_sim(const std::vector<std::string>& args) {
     // first K test images with this schedule.
     const func::EvalResult r = trained_model_tokens(job.model, sched, images, quiet);
     job.images = r.tokens_per_block;
+    for (const auto& km : r.kept_masks) {
+      std::vector<int> k;
+      for (std::uint64_t m : km) k.push_back(__builtin_popcountll(m));
+      job.kept.push_back(std::move(k));
+    }
     job.predicted_class = r.predictions;
     tokens = job.images[0];
   } else {

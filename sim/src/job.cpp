@@ -37,22 +37,25 @@ JobResult run_job(const SimJob& job) {
     throw InputError(hw.accelerator_origin, "selector.enabled",
                      "the schedule inserts token selectors but this hardware has no selector support");
 
-  // Distinct token vectors are simulated once.
-  std::map<std::vector<int>, std::size_t> index;
-  std::vector<std::vector<int>> unique;
+  // Distinct token vectors (with their kept counts, when given) are simulated once.
+  HEATVIT_CHECK(job.kept.empty() || job.kept.size() == job.images.size(), "SimJob: kept counts per image");
+  using Key = std::pair<std::vector<int>, std::vector<int>>;
+  std::map<Key, std::size_t> index;
+  std::vector<Key> unique;
   std::vector<std::size_t> image_plan;
-  for (const auto& t : job.images) {
-    auto it = index.find(t);
+  for (std::size_t i = 0; i < job.images.size(); ++i) {
+    Key k{job.images[i], job.kept.empty() ? std::vector<int>{} : job.kept[i]};
+    auto it = index.find(k);
     if (it == index.end()) {
-      it = index.emplace(t, unique.size()).first;
-      unique.push_back(t);
+      it = index.emplace(k, unique.size()).first;
+      unique.push_back(std::move(k));
     }
     image_plan.push_back(it->second);
   }
   std::vector<Workload> workloads;
   std::vector<Plan> plans;
-  for (const auto& t : unique) {
-    workloads.push_back(build_workload(job.model, t, job.selector_blocks));
+  for (const auto& [t, kept] : unique) {
+    workloads.push_back(build_workload(job.model, t, job.selector_blocks, kept));
     plans.push_back(make_plan(workloads.back(), hw));
   }
   std::vector<const Plan*> ptrs;

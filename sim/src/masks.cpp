@@ -108,6 +108,15 @@ TokenMasks token_masks_from(const HvtFile& f, const ModelShape& model) {
   return m;
 }
 
+std::vector<int> kept_for_image(const TokenMasks& m, int i) {
+  std::vector<int> kept;
+  for (std::size_t s = 0; s < m.selector_blocks.size(); ++s) {
+    const auto* row = m.keep[s].data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(m.patches);
+    kept.push_back(static_cast<int>(std::count(row, row + m.patches, std::uint8_t{1})));
+  }
+  return kept;
+}
+
 std::vector<int> tokens_for_image(const ModelShape& model, const TokenMasks& m, int i) {
   std::vector<int> tokens(static_cast<std::size_t>(model.depth));
   int kept = model.patch_tokens();

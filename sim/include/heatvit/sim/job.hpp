@@ -19,6 +19,10 @@ struct SimJob {
   std::string hw_name;                     ///< as given (name or path)
   std::vector<int> selector_blocks;        ///< where selectors run (may be empty)
   std::vector<std::vector<int>> images;    ///< tokens per block, one vector per image
+  /// Optional, one vector per image: the patch tokens each selector keeps. The token
+  /// counts alone cannot tell "nothing pruned" from "one token pruned and the package
+  /// token created"; with these the selector work is exact (build_workload).
+  std::vector<std::vector<int>> kept;
   std::vector<int> predicted_class;        ///< per image, or empty
   SimOptions options;
 };

@@ -29,6 +29,9 @@ TokenMasks load_token_masks(const std::string& path, const ModelShape& model);
 /// The same from a container already read.
 TokenMasks token_masks_from(const HvtFile& f, const ModelShape& model);
 
+/// Patch tokens kept by each selector for image i (the masks' popcounts).
+std::vector<int> kept_for_image(const TokenMasks& m, int i);
+
 /// Tokens entering each block of image `i`: CLS + kept patch tokens + one package
 /// token after the first selector that pruned anything.
 std::vector<int> tokens_for_image(const ModelShape& model, const TokenMasks& m, int i);
