@@ -135,6 +135,9 @@ int run_demo(const std::vector<std::string>& args) {
     std::printf("\ndesign-space exploration (heatvit dse, configs/dse/demo.json): selectors x keep rates x PE width\n");
     const json d = demo_dse(out + "/dse");
     summary["dse"] = {{"out", out + "/dse"}, {"winner", d["winner"]}, {"front_points", d["front_points"]}};
+#ifdef HEATVIT_HAVE_HLS
+    summary["hls"] = demo_hls(out + "/dse/winner.json", out + "/hls");
+#endif
   }
 #endif
   json cfg = {{"baseline", base.name}, {"heatvit", hv.name}, {"frequency_mhz", hv.frequency_mhz}};

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "commands.hpp"
 #include "heatvit/core/error.hpp"
@@ -201,6 +202,38 @@ int run_hls(const std::vector<std::string>& args) {
   write_project(p, out, force);
   if (!vm.count("quiet")) print_summary(p, dp, out);
   return 0;
+}
+
+}  // namespace heatvit::cli
+
+namespace heatvit::cli {
+
+json demo_hls(const std::string& design, const std::string& out_dir) {
+  std::printf("\nHLS project of the winner (heatvit hls --design %s --out %s)\n", design.c_str(), out_dir.c_str());
+  run_hls({"--design", design, "--out", out_dir, "--force", "--images", "20", "-q"});
+  json r = load_json_file(out_dir + "/hls_report.json");
+  std::printf("  %d passes, lint %s, DSP/BRAM %s the resource model\n", r["design"]["passes"].get<int>(),
+              r["lint"]["pass"].get<bool>() ? "clean" : "FAILED",
+              r["resources"]["pass"].get<bool>() ? "equal to" : "DIFFERENT FROM");
+  json out = {{"out", out_dir}, {"lint", r["lint"]["pass"]}, {"resources_match", r["resources"]["pass"]}};
+  // C simulation with g++ (the project's Makefile); its summary lines are the result.
+  const std::string cmd = "make -s -C '" + out_dir + "' csim 2>&1";
+  std::FILE* pipe = ::popen(cmd.c_str(), "r");
+  std::string log;
+  if (pipe) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, pipe)) log += buf;
+    const int rc = ::pclose(pipe);
+    out["csim_exit"] = rc;
+    out["csim_pass"] = rc == 0;
+    std::istringstream ls(log);
+    std::string line;
+    while (std::getline(ls, line))
+      if (line.rfind("heatvit csim:", 0) == 0) std::printf("  %s\n", line.c_str());
+  } else {
+    std::printf("  (C simulation not run: %s)\n", cmd.c_str());
+  }
+  return out;
 }
 
 }  // namespace heatvit::cli

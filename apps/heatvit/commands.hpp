@@ -28,6 +28,9 @@ json demo_dse(const std::string& out_dir);
 
 #ifdef HEATVIT_HAVE_HLS
 int run_hls(const std::vector<std::string>& args);
+/// The demo's last step: the DSE winner `design` as an HLS project in `out_dir`, and its
+/// C simulation (g++, make) when the tools are there.
+json demo_hls(const std::string& design, const std::string& out_dir);
 #endif
 
 /// The trained deit-micro export (models/deit-micro/export/deit-micro-int8.hvt).
