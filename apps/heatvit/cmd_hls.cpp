@@ -97,8 +97,10 @@ int run_hls(const std::vector<std::string>& args) {
   if (!parse_args("hls", args, desc, vm, "(--design winner.json | --model M --hw H --schedule S) --out DIR [--force]"))
     return 0;
   RunConfig rc(vm);
-  const std::string out = rc.option(vm, "out");
+  std::string out = rc.option(vm, "out");
   if (out.empty()) throw InputError("--out", "", "is required");
+  out = fs::path(out).lexically_normal().string();  // "prj/" names the directory prj
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
   const bool force = vm.count("force") > 0;
   if (fs::exists(out) && !force) throw InputError("--out", "", out + " exists (use --force to replace it)");
   if (fs::exists(out) && !fs::is_directory(out)) throw InputError("--out", "", out + " exists and is not a directory");
@@ -170,6 +172,15 @@ int run_hls(const std::vector<std::string>& args) {
   dp.hw_json = rc.reader("hw").resolved();
   dp.hw_json.erase("default_schedules");  // not part of the design (and machine-specific paths)
   sim::check_fits(dp.hw, sim::estimate_resources(dp.hw));
+  // What the engine cannot build, before any calibration or reference run.
+  if (!dp.schedule.selectors.empty() && !dp.hw.selector.enabled)
+    throw InputError(dp.hw.accelerator_origin, "selector.enabled",
+                     "the schedule inserts token selectors but this hardware has no selector support");
+  if (dp.hw.precision_bits != 8)
+    throw InputError(dp.hw.accelerator_origin, "precision_bits",
+                     "is " + std::to_string(dp.hw.precision_bits) + "; the emitted engine computes the INT8 numerics");
+  if (dp.hw.accumulator_bits != 32)
+    throw InputError(dp.hw.accelerator_origin, "accumulator_bits", "must be 32 for the emitted engine");
   hls::EmitOptions eo;
   eo.tb_images = images;
   hls::Project p;

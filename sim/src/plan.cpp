@@ -252,6 +252,8 @@ class Lowering {
         tm = cdiv(tm, 2);
       if (th * tm * o.k * eb > hw_.buffers.input_bytes)
         too_big(hw_, "input", o.name, th * tm * o.k * eb, hw_.buffers.input_bytes);
+      if (th * tm * o.n * (hw_.accumulator_bits / 8) > hw_.buffers.output_bytes)
+        too_big(hw_, "output", o.name, th * tm * o.n * (hw_.accumulator_bits / 8), hw_.buffers.output_bytes);
       if (th * o.k * o.n * eb > hw_.buffers.weight_bytes)
         too_big(hw_, "weight", o.name, th * o.k * o.n * eb, hw_.buffers.weight_bytes);
       p.tiling = {tm, o.n, o.k, false};

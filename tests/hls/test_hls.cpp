@@ -71,6 +71,14 @@ TEST(HlsLint, EachRuleFires) {
             std::set<std::string>{"loop-bound"});
   EXPECT_EQ(rules(lint_one("void f(int m) { while (m > 0) --m; }")), std::set<std::string>{"loop-bound"});
   EXPECT_EQ(rules(lint_one("void f(int m) { int a[m]; a[0] = 1; }")), std::set<std::string>{"array"});
+  // a runtime value in capitals is not a template parameter; every declarator counts
+  EXPECT_EQ(rules(lint_one("void f(int n) { const int D3 = n; int t[D3]; t[0] = 0; }")), std::set<std::string>{"array"});
+  EXPECT_EQ(rules(lint_one("void f(int n) { int ok[HV_N], bad[n]; ok[0] = bad[0]; }")), std::set<std::string>{"array"});
+  EXPECT_EQ(rules(lint_one("void f(int n) { int b2[n] {}; (void)b2; }")), std::set<std::string>{"array"});
+  EXPECT_EQ(rules(lint_one("void f(int n) { for (int i = 0; i < D3; ++i) {} }")), std::set<std::string>{"loop-bound"});
+  // only the exact C-simulation guards hide code; #if 0 is dead code
+  EXPECT_EQ(rules(lint_one("#if !defined(__SYNTHESIS__) || defined(FOO)\nint* p = new int;\n#endif")),
+            std::set<std::string>{"heap"});
   EXPECT_EQ(rules(lint_one("void f(int* a) { for (int i = 0; i < HV_N; ++i) {\nHEATVIT_HLS(UNROLL factor=m)\n a[i] = 0; } }")),
             std::set<std::string>{"pragma"});
   EXPECT_EQ(rules(lint_one("void f(int* a) {\nHEATVIT_HLS(INTERFACE m_axi port=a bundle=gmem7)\n}")),
@@ -82,6 +90,11 @@ TEST(HlsLint, EachRuleFires) {
       kDefines, "firmware/top.cpp", "top");
   ASSERT_EQ(top.size(), 1u);
   EXPECT_EQ(top[0].rule, "interface");
+  const auto dead = hh::lint_firmware(
+      {{"firmware/top.cpp", "void top(int* a) {\nHEATVIT_HLS(INTERFACE s_axilite port=return)\n#if 0\n"
+                            "HEATVIT_HLS(INTERFACE m_axi port=a bundle=HV_BUNDLE_A)\n#endif\n}"}},
+      kDefines, "firmware/top.cpp", "top");
+  EXPECT_EQ(rules(dead), std::set<std::string>{"interface"});
   EXPECT_NE(top[0].message.find("'n'"), std::string::npos);
   // the issue names file and line
   const auto v = lint_one("\n\nvoid f() { int* p = new int; }");
@@ -222,6 +235,11 @@ TEST_F(HlsEmit, ResourcesComeFromTheEmittedSource) {
   const std::string from = "variable=w_buf dim=2 cyclic factor=HV_W_PARTITION";
   narrow.replace(narrow.find(from), from.size(), "variable=w_buf dim=2 cyclic factor=HV_TI");
   EXPECT_EQ(hh::emitted_resources(narrow, defs, 2).buffers[1].bram36, 128);
+  // without the ALLOCATION limit, every call site of pe_array is an array of its own
+  std::string unshared = top;
+  const std::string alloc = "ALLOCATION function instances=pe_array limit=1";
+  unshared.replace(unshared.find(alloc), alloc.size(), "INLINE");
+  EXPECT_EQ(hh::emitted_resources(unshared, defs, 2).dsp, 4 * 2048);
   // a source without the MAC loops is not silently counted
   std::string broken = top;
   broken.replace(broken.find("pe_ti:"), 6, "pe_xx:");

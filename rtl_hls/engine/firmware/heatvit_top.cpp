@@ -154,47 +154,69 @@ static void store_elem(const HvPass& p, const hv_c32_t* cmem, hv_a8_t* act8, hv_
 }
 
 // ------------------------------------------------------------------ GEMM array
+// The PE array: Th x To x Ti multipliers computing acc[i][o] += sum_q a[i][q] b[i][o][q]
+// in one cycle. a is shared by the To outputs of a lane (so two int8 MACs can share a
+// DSP48E2); b is per lane for the head-parallel modes. One instance serves every pass
+// (ALLOCATION in heatvit_top): the linear layers, the per-head selector layers, Q K^T
+// and A V.
+typedef i32 hv_pe_a_t[HV_TH][HV_TI];
+typedef i32 hv_pe_b_t[HV_TH][HV_TO][HV_TI];
+typedef i32 hv_pe_acc_t[HV_TH][HV_TO];
+
+static void pe_array(const hv_pe_a_t a, const hv_pe_b_t b, hv_pe_acc_t acc) {
+  HEATVIT_HLS(INLINE off)
+pe_th:
+  for (int i = 0; i < HV_TH; ++i) {
+  pe_to:
+    for (int o = 0; o < HV_TO; ++o) {
+      i32 s = 0;
+    pe_ti:
+      for (int q = 0; q < HV_TI; ++q) s += a[i][q] * b[i][o][q];
+      acc[i][o] += s;
+    }
+  }
+}
+
 // acc[r][c] (+)= sum_k a[r][k] w[c][k] over one tile: ceil(tm/Th) x ceil(tn/To) x
-// ceil(tk/Ti) iterations of the pipelined loop, Th x To x Ti MACs each. The Th x To
+// ceil(tk/Ti) iterations of the pipelined loop (one array cycle each). The Th x To
 // partial sums of an output block stay in the array's registers over the k loop; the
 // output buffer is read before it (later k tiles) and written after it.
 static void pe_tile(const hv_ain_t* a, const hv_w8_t* w, i32* acc, int tm, int tn, int tk, int lda, int ldw,
                     int ldc, bool first) {
-pe_rows:
+pt_rows:
   for (int r0 = 0; r0 < tm; r0 += HV_TH) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_IN_BUF_ELEMS/HV_TH)
-  pe_cols:
+  pt_cols:
     for (int c0 = 0; c0 < tn; c0 += HV_TO) {
       HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_W_BUF_ELEMS/HV_TO)
-      i32 reg[HV_TH][HV_TO];
+      hv_pe_acc_t reg;
       HEATVIT_HLS(ARRAY_PARTITION variable=reg complete dim=0)
-    pe_load:
+    pt_load:
       for (int i = 0; i < HV_TH; ++i)
         for (int o = 0; o < HV_TO; ++o) {
           const int r = r0 + i, c = c0 + o;
           reg[i][o] = (!first && r < tm && c < tn) ? acc[r * ldc + c] : 0;
         }
-    pe_k:
+    pt_k:
       for (int k0 = 0; k0 < tk; k0 += HV_TI) {
         HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_K/HV_TI)
         HEATVIT_HLS(PIPELINE II=1)
         HV_COUNT(1);
-      pe_th:
-        for (int i = 0; i < HV_TH; ++i) {
-        pe_to:
-          for (int o = 0; o < HV_TO; ++o) {
-            const int r = r0 + i, c = c0 + o;
-            i32 s = 0;
-          pe_ti:
-            for (int q = 0; q < HV_TI; ++q) {
-              const int kk = k0 + q;
-              if (r < tm && c < tn && kk < tk) s += i32(a[r * lda + kk]) * i32(w[c * ldw + kk]);
+        hv_pe_a_t av;
+        hv_pe_b_t bv;
+      pt_gather:
+        for (int i = 0; i < HV_TH; ++i)
+          for (int q = 0; q < HV_TI; ++q) {
+            const int r = r0 + i, kk = k0 + q;
+            av[i][q] = (r < tm && kk < tk) ? i32(a[r * lda + kk]) : 0;
+            for (int o = 0; o < HV_TO; ++o) {
+              const int c = c0 + o;
+              bv[i][o][q] = (c < tn && kk < tk) ? i32(w[c * ldw + kk]) : 0;
             }
-            reg[i][o] += s;
           }
-        }
+        pe_array(av, bv, reg);
       }
-    pe_store:
+    pt_store:
       for (int i = 0; i < HV_TH; ++i)
         for (int o = 0; o < HV_TO; ++o) {
           const int r = r0 + i, c = c0 + o;
@@ -204,7 +226,7 @@ pe_rows:
   }
 }
 
-// Head-parallel variant: Th heads on the head lanes, one row per iteration group:
+// Head-parallel variant: Th heads on the array's lanes, each with its own weights:
 // rows x ceil(n/To) x ceil(k/Ti) iterations (tm: the rows of a head in the buffers).
 static void pe_tile_heads(const hv_ain_t* a, const hv_w8_t* w, i32* acc, int hg, int rows, int tm, int n, int k) {
 peh_rows:
@@ -213,27 +235,37 @@ peh_rows:
   peh_cols:
     for (int c0 = 0; c0 < n; c0 += HV_TO) {
       HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_HD/HV_TO+1)
+      hv_pe_acc_t reg;
+      HEATVIT_HLS(ARRAY_PARTITION variable=reg complete dim=0)
+    peh_clear:
+      for (int hh = 0; hh < HV_TH; ++hh)
+        for (int o = 0; o < HV_TO; ++o) reg[hh][o] = 0;
     peh_k:
       for (int k0 = 0; k0 < k; k0 += HV_TI) {
         HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_HD/HV_TI+1)
         HEATVIT_HLS(PIPELINE II=1)
         HV_COUNT(1);
-      peh_th:
-        for (int hh = 0; hh < HV_TH; ++hh) {
-        peh_to:
-          for (int o = 0; o < HV_TO; ++o) {
-            const int c = c0 + o;
-            if (hh >= hg || c >= n) continue;
-            i32 s = k0 == 0 ? 0 : acc[(hh * tm + r) * n + c];
-          peh_ti:
-            for (int q = 0; q < HV_TI; ++q) {
-              const int kk = k0 + q;
-              if (kk < k) s += i32(a[(hh * tm + r) * k + kk]) * i32(w[(hh * n + c) * k + kk]);
+        hv_pe_a_t av;
+        hv_pe_b_t bv;
+      peh_gather:
+        for (int hh = 0; hh < HV_TH; ++hh)
+          for (int q = 0; q < HV_TI; ++q) {
+            const int kk = k0 + q;
+            const bool on = hh < hg && kk < k;
+            av[hh][q] = on ? i32(a[(hh * tm + r) * k + kk]) : 0;
+            for (int o = 0; o < HV_TO; ++o) {
+              const int c = c0 + o;
+              bv[hh][o][q] = (on && c < n) ? i32(w[(hh * n + c) * k + kk]) : 0;
             }
-            acc[(hh * tm + r) * n + c] = s;
           }
-        }
+        pe_array(av, bv, reg);
       }
+    peh_store:
+      for (int hh = 0; hh < HV_TH; ++hh)
+        for (int o = 0; o < HV_TO; ++o) {
+          const int c = c0 + o;
+          if (hh < hg && c < n) acc[(hh * tm + r) * n + c] = reg[hh][o];
+        }
     }
   }
 }
@@ -472,56 +504,68 @@ at_groups:
         i32* s = att_buf[0];
         i32* pr = att_buf[1];
         long long pe_row = 0;
+        hv_pe_a_t av;
+        hv_pe_b_t bv;
+        hv_pe_acc_t reg;
+        HEATVIT_HLS(ARRAY_PARTITION variable=reg complete dim=0)
       at_qk_cols:
         for (int j0 = 0; j0 < t; j0 += HV_TO) {
           HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_T/HV_TO+1)
+        at_qk_clear:
+          for (int hh = 0; hh < HV_TH; ++hh)
+            for (int o = 0; o < HV_TO; ++o) reg[hh][o] = 0;
         at_qk_k:
           for (int d0 = 0; d0 < HV_HD; d0 += HV_TI) {
             HEATVIT_HLS(PIPELINE II=1)
             ++pe_row;
-          at_qk_th:
-            for (int hh = 0; hh < HV_TH; ++hh) {
-            at_qk_to:
-              for (int o = 0; o < HV_TO; ++o) {
-                const int j = j0 + o;
-                if (hh >= hg || j >= t) continue;
-                i32 acc = d0 == 0 ? 0 : s[hh * HV_MAX_T + j];
-              at_qk_ti:
-                for (int e = 0; e < HV_TI; ++e) {
-                  const int d = d0 + e;
-                  if (d < HV_HD) acc += i32(q[hh * HV_HD + d]) * i32(kb[(hh * HV_MAX_T + j) * HV_HD + d]);
+          at_qk_gather:
+            for (int hh = 0; hh < HV_TH; ++hh)
+              for (int e = 0; e < HV_TI; ++e) {
+                const int d = d0 + e;
+                const bool on = hh < hg && d < HV_HD;
+                av[hh][e] = on ? i32(q[hh * HV_HD + d]) : 0;
+                for (int o = 0; o < HV_TO; ++o) {
+                  const int j = j0 + o;
+                  bv[hh][o][e] = (on && j < t) ? i32(kb[(hh * HV_MAX_T + j) * HV_HD + d]) : 0;
                 }
-                s[hh * HV_MAX_T + j] = acc;
               }
-            }
+            pe_array(av, bv, reg);
           }
+        at_qk_store:
+          for (int hh = 0; hh < HV_TH; ++hh)
+            for (int o = 0; o < HV_TO; ++o)
+              if (hh < hg && j0 + o < t) s[hh * HV_MAX_T + j0 + o] = reg[hh][o];
         }
         hk::softmax_rows<HV_MAX_T, HV_TH, HV_SM_LANES>(s, hg, t, p.p0, pr);
         i32 acc[HV_TH][HV_HD];
       at_av_cols:
         for (int c0 = 0; c0 < HV_HD; c0 += HV_TO) {
           HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_HD/HV_TO+1)
+        at_av_clear:
+          for (int hh = 0; hh < HV_TH; ++hh)
+            for (int o = 0; o < HV_TO; ++o) reg[hh][o] = 0;
         at_av_k:
           for (int j0 = 0; j0 < t; j0 += HV_TI) {
             HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=HV_MAX_T/HV_TI+1)
             HEATVIT_HLS(PIPELINE II=1)
             ++pe_row;
-          at_av_th:
-            for (int hh = 0; hh < HV_TH; ++hh) {
-            at_av_to:
-              for (int o = 0; o < HV_TO; ++o) {
-                const int c = c0 + o;
-                if (hh >= hg || c >= HV_HD) continue;
-                i32 a = j0 == 0 ? 0 : acc[hh][c];
-              at_av_ti:
-                for (int e = 0; e < HV_TI; ++e) {
-                  const int j = j0 + e;
-                  if (j < t) a += pr[hh * HV_MAX_T + j] * i32(vb[(hh * HV_MAX_T + j) * HV_HD + c]);
+          at_av_gather:
+            for (int hh = 0; hh < HV_TH; ++hh)
+              for (int e = 0; e < HV_TI; ++e) {
+                const int j = j0 + e;
+                const bool on = hh < hg && j < t;
+                av[hh][e] = on ? pr[hh * HV_MAX_T + j] : 0;
+                for (int o = 0; o < HV_TO; ++o) {
+                  const int c = c0 + o;
+                  bv[hh][o][e] = (on && c < HV_HD) ? i32(vb[(hh * HV_MAX_T + j) * HV_HD + c]) : 0;
                 }
-                acc[hh][c] = a;
               }
-            }
+            pe_array(av, bv, reg);
           }
+        at_av_store:
+          for (int hh = 0; hh < HV_TH; ++hh)
+            for (int o = 0; o < HV_TO; ++o)
+              if (hh < hg && c0 + o < HV_HD) acc[hh][c0 + o] = reg[hh][o];
         }
       at_out:
         for (int hh = 0; hh < hg; ++hh) {
@@ -678,11 +722,12 @@ void heatvit_top(const hv_w8_t* wmem, const hv_c32_t* cmem, const hv_px_t* image
   HEATVIT_HLS(ARRAY_PARTITION variable=w_buf dim=2 cyclic factor=HV_W_PARTITION)
   HEATVIT_HLS(ARRAY_PARTITION variable=out_buf dim=2 cyclic factor=HV_OUT_PARTITION)
   HEATVIT_HLS(ARRAY_PARTITION variable=att_buf dim=2 cyclic factor=HV_ATT_PARTITION)
+  HEATVIT_HLS(ALLOCATION function instances=pe_array limit=1)
 images_loop:
   for (int im = 0; im < n_images; ++im) {
     HEATVIT_HLS(LOOP_TRIPCOUNT min=1 max=1000)
-    const hv_px_t* img = images + im * HV_IMG_PIXELS;
-    hv_r32_t* res = results + im * HV_RESULT_WORDS;
+    const hv_px_t* img = images + (long long)im * HV_IMG_PIXELS;
+    hv_r32_t* res = results + (long long)im * HV_RESULT_WORDS;
     tok.n = HV_PATCHES;
     tok.alive = 0;
     tok.wsum = 0;

@@ -403,6 +403,10 @@ class Builder {
       // The workload's 2-way softmax is the sign of one log-odds output in the
       // numerics (docs/integer-numerics.md): N = 1 here, the same PE cycles.
       expect(pass, {sp + "fc4", sp + "softmax"});
+      if (cdiv(2, dp_.hw.pe.to) != cdiv(1, dp_.hw.pe.to))
+        throw InputError(dp_.hw.accelerator_origin, "pe.to",
+                         "is 1: the selector's keep head is one log-odds output in the numerics where the simulated "
+                         "workload has two; they take the same array cycles only when pe.to >= 2");
       in_from(d, LD_A8, mm_.s3, H * (HD / 4), 0, HD / 4);
       std::vector<Mat> ms;
       for (int h = 0; h < H; ++h) ms.push_back(mat_of(S.l4[h]));
@@ -544,6 +548,23 @@ Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const 
                          std::to_string(hw.buffers.attention_bytes));
   if (std::int64_t(hw.pe.th) * mm.HD > in_elems)
     throw InputError(cfg, "buffers_kib.input", "a query row of every head lane does not fit");
+  // Every tile of every pass within the engine's buffers (the plan's checks, again, on
+  // what the engine will index).
+  for (const auto& d : prog) {
+    if (d.op != OP_LINEAR) continue;
+    const std::int64_t lanes = d.batch > 1 ? std::min(hw.pe.th, d.batch) : 1;
+    const std::int64_t a = lanes * d.tm * (d.batch > 1 ? d.k : d.tk), w = lanes * std::int64_t(d.tn) * d.tk,
+                       o = lanes * std::int64_t(d.tm) * d.tn;
+    auto over = [&](const char* field, std::int64_t need, std::int64_t have) {
+      if (need > have)
+        throw InputError(cfg, std::string("buffers_kib.") + field,
+                         "pass " + d.name + " needs " + std::to_string(need) + " elements per buffer half, the buffer holds " +
+                             std::to_string(have));
+    };
+    over("input", a, in_elems);
+    over("weight", w, w_elems);
+    over("output", o, out_words);
+  }
 
   // ---- golden vectors from the reference, and the per-image plans
   const int nimg = static_cast<int>(gold.size());

@@ -93,8 +93,10 @@ void drop_csim_only(std::vector<std::string>& lines) {
   for (auto& l : lines) {
     const std::string t = trim(l);
     if (t.rfind("#if", 0) == 0) {
-      const bool not_syn = t.find("#ifndef __SYNTHESIS__") == 0 || t.find("!defined(__SYNTHESIS__)") != std::string::npos;
-      const bool syn = t.find("#ifdef __SYNTHESIS__") == 0 || t.find("#if defined(__SYNTHESIS__)") == 0;
+      // Only the exact guards (a condition that merely mentions __SYNTHESIS__ may still
+      // be true under synthesis); #if 0 is dead code either way.
+      const bool not_syn = t == "#ifndef __SYNTHESIS__" || t == "#if !defined(__SYNTHESIS__)" || t == "#if 0";
+      const bool syn = t == "#ifdef __SYNTHESIS__" || t == "#if defined(__SYNTHESIS__)";
       st.push_back({not_syn, syn, false});
       l.clear();
       continue;
@@ -178,7 +180,7 @@ std::vector<LintIssue> lint_firmware(const std::map<std::string, std::string>& s
   static const std::regex pragma(R"(HEATVIT_HLS\(([^)]*)\)|#\s*pragma\s+HLS\s+(.*))");
   static const std::regex kv(R"(\b(\w+)\s*=\s*([^\s]+))");
   static const std::regex arr(
-      R"((?:^|[;{(,]\s*|\s)(?:static\s+|const\s+)*([A-Za-z_][\w:]*)\s+\**\s*([A-Za-z_]\w*)\s*((?:\[[^\]]*\])+)\s*([;=,)]))");
+      R"((?:^|[;{(,]\s*|\s)(?:static\s+|const\s+)*([A-Za-z_][\w:]*)\s+\**\s*([A-Za-z_]\w*)\s*((?:\[[^\]]*\])+)\s*([;=,){]))");
   static const std::regex fndef(R"(\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*(?:const\s*)?\{)");
   static const std::set<std::string> not_types = {"return", "else", "case", "do", "goto", "sizeof", "typedef",
                                                    "delete", "new", "using", "namespace"};
@@ -198,7 +200,11 @@ std::vector<LintIssue> lint_firmware(const std::map<std::string, std::string>& s
 
     // Constants of this file: template parameters and constexpr names.
     std::set<std::string> consts = macros;
-    for (std::sregex_iterator it(text.begin(), text.end(), tparam), e; it != e; ++it) consts.insert((*it)[1]);
+    static const std::regex tmpl(R"(\btemplate\s*<([^>]*)>)");
+    for (std::sregex_iterator it(text.begin(), text.end(), tmpl), e; it != e; ++it) {
+      const std::string params = (*it)[1];
+      for (std::sregex_iterator pt(params.begin(), params.end(), tparam), pe; pt != pe; ++pt) consts.insert((*pt)[1]);
+    }
     for (std::sregex_iterator it(text.begin(), text.end(), cexpr), e; it != e; ++it) consts.insert((*it)[1]);
 
     // constexpr function bodies are exempt from the loop rules.
@@ -229,7 +235,7 @@ std::vector<LintIssue> lint_firmware(const std::map<std::string, std::string>& s
         for (std::sregex_iterator kt(body.begin(), body.end(), kv), ke; kt != ke; ++kt) {
           const std::string key = (*kt)[1], val = (*kt)[2];
           if (key == "port" || key == "variable" || key == "offset" || key == "type" || key == "dim" ||
-              key == "mode")
+              key == "mode" || key == "instances")
             continue;
           if (key == "bundle") {
             if (val != "control" && !macros.count(val))
@@ -240,22 +246,35 @@ std::vector<LintIssue> lint_firmware(const std::map<std::string, std::string>& s
             issue(ln, "pragma", key + "=" + val + " is not a literal, template parameter or defines.h constant");
         }
       }
-      // arrays
-      for (std::sregex_iterator it(l.begin(), l.end(), arr), e; it != e; ++it) {
-        const std::string type = (*it)[1];
-        if (not_types.count(type) || keywords.count(type)) continue;
-        const std::string dims = (*it)[3];
+      // arrays (every declarator of a declaration: `T a[N], b[M];`)
+      auto check_dims = [&](const std::string& name, const std::string& dims, bool param_ok) {
         std::size_t p = 0;
         while ((p = dims.find('[', p)) != std::string::npos) {
           const std::size_t q = dims.find(']', p);
           const std::string ex = trim(dims.substr(p + 1, q - p - 1));
-          // `T a[]` as a function parameter is a pointer: allowed
-          const bool param = ex.empty() && p == 0 && (std::string((*it)[4]) == "," || std::string((*it)[4]) == ")");
-          if (param) break;
+          if (ex.empty() && p == 0 && param_ok) break;  // `T a[]` as a function parameter is a pointer
           if (ex.empty() || !is_const_expr(ex, consts))
-            issue(ln, "array", "array " + std::string((*it)[2]) + " sized by '" + ex + "', not a compile-time constant");
+            issue(ln, "array", "array " + name + " sized by '" + ex + "', not a compile-time constant");
           p = q;
         }
+      };
+      for (std::sregex_iterator it(l.begin(), l.end(), arr), e; it != e; ++it) {
+        const std::string type = (*it)[1];
+        if (not_types.count(type) || keywords.count(type)) continue;
+        if (std::string((*it)[4]) == ",") {
+          // more declarators of the same declaration, up to its ';'
+          const std::size_t from = static_cast<std::size_t>(it->position() + it->length());
+          const std::size_t semi = l.find(';', from);
+          const std::size_t paren = l.find(')', from);
+          if (semi != std::string::npos && (paren == std::string::npos || semi < paren)) {
+            const std::string rest = l.substr(from, semi - from);
+            static const std::regex more(R"((?:^|,)\s*\**\s*([A-Za-z_]\w*)\s*((?:\[[^\]]*\])*))");
+            for (std::sregex_iterator mt(rest.begin(), rest.end(), more), me; mt != me; ++mt)
+              if ((*mt)[2].length() > 0) check_dims((*mt)[1], (*mt)[2], false);
+          }
+        }
+        const std::string term = (*it)[4];
+        check_dims((*it)[2], (*it)[3], term == "," || term == ")");
       }
     }
 

@@ -20,7 +20,8 @@ EmittedResources emitted_resources(const std::string& top, const std::string& de
     return it->second;
   };
   EmittedResources r;
-  // The MAC loops of pe_tile: pe_th x pe_to x pe_ti, all unrolled under the pipelined k loop.
+  // The MAC loops of pe_array: pe_th x pe_to x pe_ti, all unrolled (it runs once per
+  // iteration of a pipelined loop).
   std::int64_t macs = 1;
   std::string dims;
   for (const char* label : {"pe_th", "pe_to", "pe_ti"}) {
@@ -30,8 +31,20 @@ EmittedResources emitted_resources(const std::string& top, const std::string& de
     macs *= value(m[1]);
     dims += (dims.empty() ? "" : " x ") + std::string(m[1]) + " (" + label + ")";
   }
-  r.dsp = (macs + macs_per_dsp - 1) / macs_per_dsp;
-  r.dsp_from = dims + " = " + std::to_string(macs) + " unrolled MACs / " + std::to_string(macs_per_dsp) + " per DSP48E2";
+  // Instances of the array: one when the top limits pe_array to one instance
+  // (ALLOCATION), else one per call site (each unrolled copy would get its own DSPs).
+  std::int64_t instances = 0;
+  {
+    static const std::regex call(R"(\bpe_array\s*\()");
+    for (std::sregex_iterator it(top.begin(), top.end(), call), e; it != e; ++it) ++instances;
+    --instances;  // the definition
+    static const std::regex alloc(R"(ALLOCATION function instances=pe_array limit=1)");
+    if (std::regex_search(top, alloc)) instances = 1;
+    if (instances < 1) throw std::logic_error("hls: pe_array is never called in the top");
+  }
+  r.dsp = instances * ((macs + macs_per_dsp - 1) / macs_per_dsp);
+  r.dsp_from = dims + " = " + std::to_string(macs) + " unrolled MACs / " + std::to_string(macs_per_dsp) +
+               " per DSP48E2, x " + std::to_string(instances) + " instance(s) of pe_array";
   // Buffers: static T name[2][SIZE] with ARRAY_PARTITION dim=2 cyclic factor=F. A BRAM36
   // holds 4 KiB of data (the parity bits carry the 9th bit of a 9-bit operand) and
   // gives a 64-bit data port: per half max(ceil(bytes / 4096), ceil(F x bits / 64)).
