@@ -137,9 +137,11 @@ int run_hls(const std::vector<std::string>& args) {
       const json& t = d["thresholds"];
       if (!t.is_array() || t.size() != dp.schedule.selectors.size())
         throw InputError(design, "thresholds", "must list one integer threshold per selector of the schedule (" +
-                                                   std::to_string(dp.schedule.selectors.size()) + ")");
+                                                   std::to_string(dp.schedule.selectors.size()) +
+                                                   "), in ascending block order");
       for (std::size_t i = 0; i < t.size(); ++i) {
-        if (!t[i].is_number_integer() || t[i].get<std::int64_t>() < INT32_MIN || t[i].get<std::int64_t>() > INT32_MAX)
+        if (!t[i].is_number_integer() || (t[i].is_number_unsigned() && t[i].get<std::uint64_t>() > INT32_MAX) ||
+            t[i].get<std::int64_t>() < INT32_MIN || t[i].get<std::int64_t>() > INT32_MAX)
           throw InputError(design, "thresholds[" + std::to_string(i) + "]", "must be a 32-bit integer");
         given_thresholds.push_back(static_cast<std::int32_t>(t[i].get<std::int64_t>()));
       }

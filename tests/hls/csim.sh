@@ -53,6 +53,7 @@ d = json.load(open(sys.argv[1])); w = sys.argv[2]
 win = {"model": d["model"], "hw": d["hw"], "schedule": d["schedule"], "thresholds": [t["threshold"] for t in d["thresholds"]]}
 json.dump(win, open(w + "/winner.json", "w"))
 bad = dict(win); bad["thresholds"] = win["thresholds"][:1]; json.dump(bad, open(w + "/bad-thresholds.json", "w"))
+huge = dict(win); huge["thresholds"] = [2**64 - 1] + win["thresholds"][1:]; json.dump(huge, open(w + "/huge-threshold.json", "w"))
 big = json.loads(json.dumps(win)); big["hw"]["accelerator"]["pe"].update(th=8, ti=64, to=256); json.dump(big, open(w + "/over-device.json", "w"))
 nohw = dict(win); del nohw["hw"]; json.dump(nohw, open(w + "/no-hw.json", "w"))
 PY
@@ -64,6 +65,7 @@ expect() {  # status, pattern, args...
   [ "$got" = "$want" ] && grep -qE -- "$pat" <<<"$out" || fail "heatvit hls $*: exit $got: $out"
 }
 expect 2 "bad-thresholds.json.*thresholds.*one integer threshold per selector" --design "$work/bad-thresholds.json" --out "$work/x1"
+expect 2 "huge-threshold.json.*thresholds\\[0\\].*32-bit" --design "$work/huge-threshold.json" --out "$work/x9"
 expect 2 "configuration needs [0-9]+ DSP48E2" --design "$work/over-device.json" --out "$work/x2"
 expect 2 "no-hw.json.*hw.*missing" --design "$work/no-hw.json" --out "$work/x3"
 expect 2 "missing.json" --design "$work/missing.json" --out "$work/x4"
@@ -71,7 +73,7 @@ expect 2 "--model.*no engine build for lvvit-s" --model lvvit-s --hw zcu102-heat
 expect 2 "--design.*cannot be combined|--model.*cannot be combined" --design "$work/winner.json" --model deit-micro --out "$work/x6"
 expect 2 "--out.*required" --model deit-micro --hw zcu102-heatvit
 expect 2 "--images" --model deit-micro --hw zcu102-heatvit --images 0 --out "$work/x7"
-for x in x1 x2 x3 x4 x5 x6 x7; do [ -e "$work/$x" ] && fail "$x written after an error"; done
+for x in x1 x2 x3 x4 x5 x6 x7 x9; do [ -e "$work/$x" ] && fail "$x written after an error"; done
 
 # DeiT shapes: seeded synthetic weights and images, checked against the shape-generic
 # integer reference; DeiT-Ti and DeiT-S, one image each
