@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(json_config schedule model hw_config hvt idx space)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(json_config schedule model hw_config hvt idx space design)
 build=build-fuzz
 HEATVIT_FUZZ_DEPS=1 scripts/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

@@ -12,6 +12,7 @@
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
 #include "heatvit/func/evaluate.hpp"
+#include "heatvit/hls/design.hpp"
 #include "heatvit/hls/hls.hpp"
 #include "heatvit/models/idx.hpp"
 #include "heatvit/sim/resources.hpp"
@@ -119,33 +120,13 @@ int run_hls(const std::vector<std::string>& args) {
   if (!design.empty()) {
     for (const char* o : {"model", "hw", "schedule"})
       if (vm.count(o)) throw InputError("--" + std::string(o), "", "cannot be combined with --design");
-    const json d = load_json_file(design);
-    if (!d.is_object()) throw InputError(design, "", "must be a JSON object");
-    for (const char* k : {"model", "hw", "schedule"})
-      if (!d.contains(k)) throw InputError(design, k, "missing");
-    if (!d["model"].is_string()) throw InputError(design, "model", "must be a model name");
-    if (!d["hw"].is_object()) throw InputError(design, "hw", "must be the resolved hw config (an object)");
-    if (!d["schedule"].is_object()) throw InputError(design, "schedule", "must be a schedule object");
-    dp.model = rc.load_model(d["model"].get<std::string>());
-    rc.add_section("hw", d["hw"], design + " (hw)");
-    dp.hw = sim::parse_hw_config(rc.reader("hw"));
-    rc.add_section("schedule", d["schedule"], design + " (schedule)");
-    dp.schedule = parse_schedule(rc.reader("schedule"), dp.model);
-    if (dp.schedule.name.empty()) dp.schedule.name = design;
+    hls::DesignFile f = hls::parse_design(load_json_file(design), design);
+    dp.model = std::move(f.model);
+    dp.hw = std::move(f.hw);
+    dp.hw_json = std::move(f.hw_resolved);
+    dp.schedule = std::move(f.schedule);
+    given_thresholds = std::move(f.thresholds);
     sched_origin = design;
-    if (d.contains("thresholds") && !(d["thresholds"].is_array() && d["thresholds"].empty())) {
-      const json& t = d["thresholds"];
-      if (!t.is_array() || t.size() != dp.schedule.selectors.size())
-        throw InputError(design, "thresholds", "must list one integer threshold per selector of the schedule (" +
-                                                   std::to_string(dp.schedule.selectors.size()) +
-                                                   "), in ascending block order");
-      for (std::size_t i = 0; i < t.size(); ++i) {
-        if (!t[i].is_number_integer() || (t[i].is_number_unsigned() && t[i].get<std::uint64_t>() > INT32_MAX) ||
-            t[i].get<std::int64_t>() < INT32_MIN || t[i].get<std::int64_t>() > INT32_MAX)
-          throw InputError(design, "thresholds[" + std::to_string(i) + "]", "must be a 32-bit integer");
-        given_thresholds.push_back(static_cast<std::int32_t>(t[i].get<std::int64_t>()));
-      }
-    }
     dp.origin = {{"design", design}};
   } else {
     dp.model = rc.load_model(rc.option(vm, "model"));
@@ -168,10 +149,12 @@ int run_hls(const std::vector<std::string>& args) {
     dp.origin = {{"model", rc.option(vm, "model")}, {"hw", rc.option(vm, "hw")},
                  {"schedule", so.empty() ? "default" : so}};
   }
-  rc.check_overrides_used();
-  rc.reader("model").finish();
-  rc.reader("hw").finish();
-  dp.hw_json = rc.reader("hw").resolved();
+  if (design.empty()) {
+    rc.check_overrides_used();
+    rc.reader("model").finish();
+    rc.reader("hw").finish();
+    dp.hw_json = rc.reader("hw").resolved();
+  }
   dp.hw_json.erase("default_schedules");  // not part of the design (and machine-specific paths)
   sim::check_fits(dp.hw, sim::estimate_resources(dp.hw));
   // What the engine cannot build, before any calibration or reference run.

@@ -186,7 +186,9 @@ std::vector<LintIssue> lint_firmware(const std::map<std::string, std::string>& s
                                                    "delete", "new", "using", "namespace"};
   static const std::set<std::string> keywords = {"if", "for", "while", "switch", "return", "sizeof", "catch"};
 
-  for (const auto& [file, raw] : sources) {
+  for (const auto& src : sources) {
+    const std::string& file = src.first;  // (not a structured binding: lambdas below capture it)
+    const std::string& raw = src.second;
     if (file.size() < 2) continue;
     const bool code = file.find(".h") != std::string::npos || file.find(".cpp") != std::string::npos;
     if (!code) continue;
