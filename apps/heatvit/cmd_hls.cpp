@@ -132,17 +132,8 @@ int run_hls(const std::vector<std::string>& args) {
     dp.model = rc.load_model(rc.option(vm, "model"));
     dp.hw = load_hw(rc, rc.option(vm, "hw"));
     const std::string so = rc.option(vm, "schedule");
-    std::string sp;
-    if (so == "dense") {
-      sp = "";
-    } else if (so.empty() || so == "default") {
-      const auto it = dp.hw.default_schedules.find(dp.model.name);
-      if (it == dp.hw.default_schedules.end())
-        throw InputError("--schedule", "", "hw config " + dp.hw.name + " has no default schedule for " + dp.model.name);
-      sp = it->second;
-    } else {
-      sp = so;
-    }
+    // without --schedule: the hw config's default, which must exist (no silent dense run)
+    const std::string sp = schedule_path(dp.hw, dp.model, so.empty() ? "default" : so);
     dp.schedule = rc.load_schedule(sp, dp.model);
     if (dp.schedule.name.empty()) dp.schedule.name = sp.empty() ? "dense" : sp;
     sched_origin = sp.empty() ? "--schedule" : sp;
@@ -158,14 +149,7 @@ int run_hls(const std::vector<std::string>& args) {
   dp.hw_json.erase("default_schedules");  // not part of the design (and machine-specific paths)
   sim::check_fits(dp.hw, sim::estimate_resources(dp.hw));
   // What the engine cannot build, before any calibration or reference run.
-  if (!dp.schedule.selectors.empty() && !dp.hw.selector.enabled)
-    throw InputError(dp.hw.accelerator_origin, "selector.enabled",
-                     "the schedule inserts token selectors but this hardware has no selector support");
-  if (dp.hw.precision_bits != 8)
-    throw InputError(dp.hw.accelerator_origin, "precision_bits",
-                     "is " + std::to_string(dp.hw.precision_bits) + "; the emitted engine computes the INT8 numerics");
-  if (dp.hw.accumulator_bits != 32)
-    throw InputError(dp.hw.accelerator_origin, "accumulator_bits", "must be 32 for the emitted engine");
+  hls::check_engine_support(dp.hw, dp.schedule);
   hls::EmitOptions eo;
   eo.tb_images = images;
   hls::Project p;

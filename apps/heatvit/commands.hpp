@@ -19,6 +19,10 @@ int run_eval(const std::vector<std::string>& args);
 int run_sim(const std::vector<std::string>& args);
 /// Composes the hw config named by --hw (preset name or path) into section "hw" of rc.
 sim::HwConfig load_hw(RunConfig& rc, const std::string& name_or_path);
+/// The schedule file a --schedule value names: "" for "dense", the hw config's default
+/// for "default" (InputError when it has none) or "" (the default when there is one),
+/// else the value itself.
+std::string schedule_path(const sim::HwConfig& hw, const ModelShape& model, const std::string& opt);
 #endif
 #ifdef HEATVIT_HAVE_DSE
 int run_dse(const std::vector<std::string>& args);

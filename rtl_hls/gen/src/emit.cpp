@@ -225,7 +225,7 @@ class Builder {
         gelu(d, {B.gelu_frac});
         out_to(d, mm_.g, mm_.HID, 0, 0);
       } else if (nm.rfind(sp, 0) == 0) {
-        selector(d, pass, sp, cur, sel_index, prog);
+        selector(d, pass, sp, cur, sel_index);
         if (nm == sp + "compaction") {
           prog.push_back(d);
           // The package pass follows every compaction; it reads the region the
@@ -348,8 +348,7 @@ class Builder {
     for (int f : fracs) img_.add_c(f);
   }
 
-  void selector(Desc& d, const sim::Pass& pass, const std::string& sp, int cur, int sel_index,
-                const std::vector<Desc>& /*prog*/) {
+  void selector(Desc& d, const sim::Pass& pass, const std::string& sp, int cur, int sel_index) {
     const int b = pass.block;
     const auto& S = p_.sel[b];
     const int H = mm_.H, HD = mm_.HD;
@@ -494,6 +493,17 @@ std::string fmt_double(double v) {
 
 }  // namespace
 
+void check_engine_support(const sim::HwConfig& hw, const Schedule& schedule) {
+  const std::string& cfg = hw.accelerator_origin;
+  if (!schedule.selectors.empty() && !hw.selector.enabled)
+    throw InputError(cfg, "selector.enabled", "the schedule inserts token selectors but this hardware has no selector support");
+  if (hw.precision_bits != 8)
+    throw InputError(cfg, "precision_bits", "is " + std::to_string(hw.precision_bits) +
+                                                "; the emitted engine computes the INT8 numerics (precision_bits 8)");
+  if (hw.accumulator_bits != 32)
+    throw InputError(cfg, "accumulator_bits", "must be 32 for the emitted engine (int32 partial sums)");
+}
+
 sim::Plan program_plan(const ModelShape& model, const sim::HwConfig& hw, const std::vector<int>& selector_blocks) {
   const std::vector<int> tokens(static_cast<std::size_t>(model.depth), model.dense_tokens());
   return sim::make_plan(build_workload(model, tokens, selector_blocks), hw);
@@ -526,11 +536,7 @@ Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const 
   const MemMap& mm = bld.mem();
   Images& img = bld.images();
 
-  if (hw.precision_bits != 8)
-    throw InputError(cfg, "precision_bits", "is " + std::to_string(hw.precision_bits) +
-                                                "; the emitted engine computes the INT8 numerics (precision_bits 8)");
-  if (hw.accumulator_bits != 32)
-    throw InputError(cfg, "accumulator_bits", "must be 32 for the emitted engine (int32 partial sums)");
+  check_engine_support(hw, dp.schedule);
   // ---- buffer checks of the engine's own layout (beyond the plan's)
   const std::int64_t eb = hw.element_bytes();
   const std::int64_t in_elems = hw.buffers.input_bytes / eb, w_elems = hw.buffers.weight_bytes / eb;
@@ -602,9 +608,6 @@ Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const 
   }
 
   // ---- defines.h
-  const int mean_lanes = hw.selector.mean_lanes;
-  const int read_ports = static_cast<int>(hw.axi.read_ports.size());
-  const int write_ports = static_cast<int>(hw.axi.write_ports.size());
   auto bundle = [&](bool write, int i) {
     const auto& v = write ? hw.axi.write_ports : hw.axi.read_ports;
     return "gmem" + std::to_string(v[static_cast<std::size_t>(i % static_cast<int>(v.size()))]);
@@ -640,7 +643,7 @@ Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const 
      << define("HV_DECISION_DEPTH", 2, "compare + count pipeline, cycles")
      << define("HV_COMPACTION_LANES", hw.selector.compaction_lanes, "")
      << define("HV_PACKAGE_LANES", hw.selector.package_lanes, "")
-     << define("HV_MEAN_LANES", mean_lanes, "store path")
+     << define("HV_MEAN_LANES", hw.selector.mean_lanes, "store path")
      << "\n// Model " << model.name << "\n"
      << define("HV_IMG", model.image_size, "pixels per side")
      << define("HV_CHANS", model.in_channels, "")
@@ -687,8 +690,6 @@ Project emit_impl(const DesignPoint& dp, const func::ParamsT<SH>& params, const 
      << "#define HV_BUNDLE_RESULTS        " << bundle(true, 0) << "\n"
      << "\n// Clock\n"
      << "#define HV_CLOCK_MHZ             " << fmt_double(hw.frequency_mhz) << "\n";
-  (void)read_ports;
-  (void)write_ports;
 
   // ---- parameters.h
   std::ostringstream pf;

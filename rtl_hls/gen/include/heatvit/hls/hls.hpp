@@ -52,6 +52,11 @@ Project emit_project(const DesignPoint& dp, const func::FuncModel& fm, const Ima
 /// shape-generic integer reference (func::IntVit). Other shapes: InputError on --model.
 Project emit_project_synthetic(DesignPoint& dp, const EmitOptions& opt);
 
+/// What the engine cannot build: selectors on hardware without selector support, a
+/// precision other than INT8, partial sums other than 32 bits. InputError naming the hw
+/// config's accelerator section and the field. Cheap: call it before any calibration.
+void check_engine_support(const sim::HwConfig& hw, const Schedule& schedule);
+
 /// One pass of the layer program (exposed for tests).
 struct ProgramPass {
   std::string name;  ///< the plan pass it executes
