@@ -23,6 +23,18 @@ Controller::Controller(const DdrSpec& spec)
   st_.free_entries.reserve(depth);
   for (std::size_t i = depth; i-- > 0;) st_.free_entries.push_back(static_cast<std::int32_t>(i));
   st_.bank_q.resize(static_cast<std::size_t>(spec.org.banks()));
+  st_.cand.resize(static_cast<std::size_t>(spec.org.banks()));
+  for (std::size_t b = 0; b < st_.cand.size(); ++b)
+    st_.cand[b].group = static_cast<std::uint8_t>(st_.timing.group_of(BankId{static_cast<std::uint32_t>(b)}));
+  // The mapping is a bit permutation (each address bit lands in one field bit), so a
+  // burst index maps as the OR of the mappings of its low and high bits.
+  lo_bank_.resize(std::size_t(1) << kLoBits);
+  lo_row_.resize(std::size_t(1) << kLoBits);
+  for (std::uint64_t i = 0; i < (std::uint64_t(1) << kLoBits); ++i) {
+    const DramAddress d = mapper_.map(i << mapper_.offset_bits());
+    lo_bank_[i] = mapper_.flat_bank(d);
+    lo_row_[i] = d.row;
+  }
   st_.next_refresh = spec.timing.tREFI;
   st_.reqs.reserve(64);
   st_.arrivals.reserve(64);
@@ -38,6 +50,8 @@ void Controller::enqueue(const Request& r) {
   ReqState q;
   q.r = r;
   q.next_burst_addr = first;
+  q.hi_key = ~std::uint64_t(0);
+  q.hi_bank = q.hi_row = 0;
   q.bursts_left_to_admit = static_cast<std::uint32_t>((last - first) / bpb + 1);
   q.bursts_left_to_issue = q.bursts_left_to_admit;
   q.arrival_cycle = static_cast<Cycle>((r.arrival_ps + tck_ - 1) / tck_);
@@ -88,13 +102,21 @@ void Controller::admit(State& s) const {
     const std::uint32_t slot = s.arrivals[s.arrivals_head];
     ReqState& q = s.reqs[slot];
     if (q.arrival_cycle > s.now) break;
-    const DramAddress d = mapper_.map(q.next_burst_addr);
-    const std::uint32_t bank = mapper_.flat_bank(d);
+    const std::uint64_t burst = q.next_burst_addr >> mapper_.offset_bits();
+    if ((burst >> kLoBits) != q.hi_key) {
+      q.hi_key = burst >> kLoBits;
+      const DramAddress d = mapper_.map((q.hi_key << kLoBits) << mapper_.offset_bits());
+      q.hi_bank = mapper_.flat_bank(d);
+      q.hi_row = d.row;
+    }
+    const std::size_t lo = static_cast<std::size_t>(burst & ((std::uint64_t(1) << kLoBits) - 1));
+    const std::uint32_t bank = q.hi_bank | lo_bank_[lo];
+    const std::uint32_t row = q.hi_row | lo_row_[lo];
     const std::int32_t e = s.free_entries.back();
     s.free_entries.pop_back();
     Entry& en = s.entries[static_cast<std::size_t>(e)];
     en.req = slot;
-    en.row = d.row;
+    en.row = row;
     en.bank = bank;
     en.next = -1;
     en.seq = s.seq++;
@@ -102,6 +124,11 @@ void Controller::admit(State& s) const {
     en.caused = 0;
     ++(en.is_write ? s.window_writes : s.window_reads);
     BankQueue& bq = s.bank_q[bank];
+    // The youngest burst changes the bank's candidate only when the bank was empty or
+    // had no allowed row hit and this burst hits the open row.
+    BankCand& c = s.cand[bank];
+    if (bq.count == 0 || ((c.e < 0 || c.cmd == Command::PRE) && std::int64_t(row) == s.timing.open_row(BankId{bank})))
+      c.mode = 0;
     if (bq.tail >= 0) s.entries[static_cast<std::size_t>(bq.tail)].next = e;
     else bq.head = e;
     bq.tail = e;
@@ -118,11 +145,48 @@ void Controller::admit(State& s) const {
   }
 }
 
+void Controller::find_candidate(State& s, std::uint32_t bank, std::uint8_t mode) const {
+  BankCand& c = s.cand[bank];
+  c.mode = mode;
+  const BankId b{bank};
+  const BankQueue& bq = s.bank_q[bank];
+  const std::int64_t open = s.timing.open_row(b);
+  std::int32_t e = bq.head, prev = -1;
+  Command cmd = Command::ACT;
+  if (open >= 0) {
+    // The oldest row hit of an allowed direction (FIFO order is age order); else close
+    // the row, but only when nothing in the window still hits it.
+    bool any_hit = false;
+    for (; e >= 0; prev = e, e = s.entries[static_cast<std::size_t>(e)].next) {
+      const Entry& en = s.entries[static_cast<std::size_t>(e)];
+      if (std::int64_t(en.row) != open) continue;
+      any_hit = true;
+      if (mode & (en.is_write ? 2 : 1)) break;
+    }
+    if (e >= 0) {
+      cmd = s.entries[static_cast<std::size_t>(e)].is_write ? Command::WR : Command::RD;
+    } else if (!any_hit) {
+      cmd = Command::PRE;
+      e = bq.head;
+      prev = -1;
+    }
+  }
+  c.e = e;
+  c.prev = prev;
+  c.cmd = cmd;
+  c.kind = cmd == Command::ACT ? 0 : cmd == Command::PRE ? 1 : cmd == Command::RD ? 2 : 3;
+  if (e >= 0) {
+    c.seq = s.entries[static_cast<std::size_t>(e)].seq;
+    c.bank_t = s.timing.bank_earliest(cmd, b);
+  }
+}
+
 void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const {
   Entry& en = s.entries[static_cast<std::size_t>(e)];
   const BankId b{en.bank};
   const bool w = en.is_write;
-  s.timing.issue(w ? Command::WR : Command::RD, b, en.row, t);
+  s.timing.issue_trusted(w ? Command::WR : Command::RD, b, en.row, t);
+  s.cand[en.bank].mode = 0;
 
   ControllerStats& st = s.stats;
   if (w != s.dir_write) {
@@ -184,8 +248,9 @@ bool Controller::step(State& s, Cycle limit) const {
         s.now = limit;
         return false;
       }
-      s.timing.issue(cmd, BankId{0}, 0, t);
+      s.timing.issue_trusted(cmd, BankId{0}, 0, t);
       if (any_open) {
+        for (BankCand& c : s.cand) c.mode = 0;
         ++s.stats.precharges;
       } else {
         ++s.stats.refreshes;
@@ -218,73 +283,74 @@ bool Controller::step(State& s, Cycle limit) const {
 
     // Candidates: per bank, the oldest allowed row hit (column command), else the
     // command the oldest entry needs (PRE on a conflict, ACT on a closed bank).
+    // Ties: the earlier time, then column commands, then the older burst.
     Cycle best_t = kInf;
     bool best_col = false;
     std::uint64_t best_seq = ~std::uint64_t(0);
     std::int32_t best_e = -1, best_prev = -1;
     Command best_cmd = Command::ACT;
 
-    auto consider = [&](Command cmd, std::uint32_t bank, std::int32_t e, std::int32_t prev) {
-      const Entry& en = s.entries[static_cast<std::size_t>(e)];
-      Cycle t = s.timing.earliest(cmd, BankId{bank});
-      if (t < s.now) t = s.now;
+    auto consider = [&](Command cmd, Cycle t, std::int32_t e, std::int32_t prev) {
+      const std::uint64_t seq = s.entries[static_cast<std::size_t>(e)].seq;
       const bool col = cmd == Command::RD || cmd == Command::WR;
-      if (t < best_t || (t == best_t && ((col && !best_col) || (col == best_col && en.seq < best_seq)))) {
+      if (t < best_t || (t == best_t && ((col && !best_col) || (col == best_col && seq < best_seq)))) {
         best_t = t;
         best_col = col;
-        best_seq = en.seq;
+        best_seq = seq;
         best_e = e;
         best_prev = prev;
         best_cmd = cmd;
       }
     };
 
-    auto search = [&](bool rd_ok, bool wr_ok) {
-      if (!frfcfs) {
-        // FCFS: only the oldest entry in the window may be served.
-        std::int32_t oldest = -1;
-        for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
-          const std::int32_t h = s.bank_q[static_cast<std::size_t>(lowest_bit(m))].head;
-          if (oldest < 0 ||
-              s.entries[static_cast<std::size_t>(h)].seq < s.entries[static_cast<std::size_t>(oldest)].seq)
-            oldest = h;
-        }
-        if (oldest >= 0) {
-          const Entry& en = s.entries[static_cast<std::size_t>(oldest)];
-          const std::int64_t open = s.timing.open_row(BankId{en.bank});
-          const Command cmd = open == std::int64_t(en.row) ? (en.is_write ? Command::WR : Command::RD)
-                              : open >= 0                  ? Command::PRE
-                                                           : Command::ACT;
-          consider(cmd, en.bank, oldest, -1);
-        }
-        return;
-      }
+    if (!frfcfs) {
+      // FCFS: only the oldest entry in the window may be served.
+      std::int32_t oldest = -1;
       for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
-        const auto bank = static_cast<std::uint32_t>(lowest_bit(m));
-        const BankQueue& bq = s.bank_q[bank];
-        const std::int64_t open = s.timing.open_row(BankId{bank});
-        if (open < 0) {
-          consider(Command::ACT, bank, bq.head, -1);
-          continue;
-        }
-        std::int32_t prev = -1;
-        bool any_hit = false;
-        for (std::int32_t i = bq.head; i >= 0; prev = i, i = s.entries[static_cast<std::size_t>(i)].next) {
-          const Entry& en = s.entries[static_cast<std::size_t>(i)];
-          if (std::int64_t(en.row) != open) continue;
-          any_hit = true;
-          if (en.is_write ? wr_ok : rd_ok) {
-            consider(en.is_write ? Command::WR : Command::RD, bank, i, prev);
-            break;
+        const std::int32_t h = s.bank_q[static_cast<std::size_t>(lowest_bit(m))].head;
+        if (oldest < 0 ||
+            s.entries[static_cast<std::size_t>(h)].seq < s.entries[static_cast<std::size_t>(oldest)].seq)
+          oldest = h;
+      }
+      if (oldest >= 0) {
+        const Entry& en = s.entries[static_cast<std::size_t>(oldest)];
+        const std::int64_t open = s.timing.open_row(BankId{en.bank});
+        const Command cmd = open == std::int64_t(en.row) ? (en.is_write ? Command::WR : Command::RD)
+                            : open >= 0                  ? Command::PRE
+                                                         : Command::ACT;
+        consider(cmd, std::max(s.now, s.timing.earliest(cmd, BankId{en.bank})), oldest, -1);
+      }
+    } else {
+      // The rank-wide constraints are the same for every bank: computed once per command.
+      const Cycle rank_t[4] = {std::max(s.now, s.timing.rank_earliest(Command::ACT)),
+                               std::max(s.now, s.timing.rank_earliest(Command::PRE)),
+                               std::max(s.now, s.timing.rank_earliest(Command::RD)),
+                               std::max(s.now, s.timing.rank_earliest(Command::WR))};
+      // Comparison key: earlier time first, then column commands, then the older burst.
+      std::uint64_t best_key = ~std::uint64_t(0);
+      auto search = [&](bool rd_ok, bool wr_ok) {
+        const auto mode = static_cast<std::uint8_t>((rd_ok ? 1 : 0) | (wr_ok ? 2 : 0));
+        for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
+          const auto bank = static_cast<std::uint32_t>(lowest_bit(m));
+          BankCand& c = s.cand[bank];
+          if (c.mode != mode) find_candidate(s, bank, mode);
+          if (c.e < 0) continue;
+          const Cycle t = std::max(std::max(c.bank_t, rank_t[c.kind]), s.timing.group_earliest(c.cmd, c.group));
+          const std::uint64_t key = (std::uint64_t(t) << 1) | (c.kind < 2 ? 1u : 0u);
+          if (key < best_key || (key == best_key && c.seq < best_seq)) {
+            best_key = key;
+            best_seq = c.seq;
+            best_e = c.e;
+            best_prev = c.prev;
+            best_cmd = c.cmd;
           }
         }
-        // Close the row only when nothing in the window still hits it.
-        if (!any_hit) consider(Command::PRE, bank, bq.head, -1);
-      }
-    };
-    search(allow_rd, allow_wr);
-    // The preferred direction may be stuck behind rows held open for the other one.
-    if (best_e < 0 && !(allow_rd && allow_wr)) search(true, true);
+      };
+      search(allow_rd, allow_wr);
+      // The preferred direction may be stuck behind rows held open for the other one.
+      if (best_e < 0 && !(allow_rd && allow_wr)) search(true, true);
+      if (best_e >= 0) best_t = static_cast<Cycle>(best_key >> 1);
+    }
 
     if (best_e < 0 || best_t >= horizon) {
       if (horizon >= kInf) {
@@ -304,12 +370,14 @@ bool Controller::step(State& s, Cycle limit) const {
         issue_column(s, best_e, best_prev, t);
         break;
       case Command::PRE:
-        s.timing.issue(Command::PRE, BankId{en.bank}, 0, t);
+        s.timing.issue_trusted(Command::PRE, BankId{en.bank}, 0, t);
+        s.cand[en.bank].mode = 0;
         en.caused = 2;
         ++s.stats.precharges;
         break;
       case Command::ACT:
-        s.timing.issue(Command::ACT, BankId{en.bank}, en.row, t);
+        s.timing.issue_trusted(Command::ACT, BankId{en.bank}, en.row, t);
+        s.cand[en.bank].mode = 0;
         if (en.caused == 0) en.caused = 1;
         ++s.stats.activates;
         break;

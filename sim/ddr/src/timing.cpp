@@ -32,6 +32,7 @@ TimingState::TimingState(const DdrSpec& spec)
       groups_(static_cast<std::size_t>(spec.org.bank_groups)) {
   // No ACT history yet: the window imposes nothing.
   act_window_.fill(-(Cycle(1) << 40));
+  for (std::size_t i = 0; i < banks_.size(); ++i) banks_[i].group = static_cast<std::uint32_t>(i) / banks_per_group_;
 }
 
 Cycle TimingState::earliest_prea() const {
@@ -67,6 +68,10 @@ bool TimingState::can_issue(Command cmd, BankId b, std::uint32_t row, Cycle t) c
 void TimingState::issue(Command cmd, BankId b, std::uint32_t row, Cycle t) {
   HEATVIT_CHECK(can_issue(cmd, b, row, t), std::string("illegal DDR command ") + to_string(cmd) + " to bank " +
                                                std::to_string(b.value) + " at cycle " + std::to_string(t));
+  apply(cmd, b, row, t);
+}
+
+void TimingState::apply(Command cmd, BankId b, std::uint32_t row, Cycle t) {
   next_cmd_ = t + 1;
   switch (cmd) {
     case Command::ACT: {

@@ -3,7 +3,11 @@
 //
 // Plain C++, event driven on the DRAM clock: it jumps from one command to the next
 // (no per-cycle ticking, no SystemC event per command, no heap allocation per burst
-// in steady state).
+// in steady state). Per command it compares every bank with queued bursts; each bank's
+// candidate is kept between commands until that bank changes, the rank-wide timing is
+// computed once per command, and burst addresses are mapped through a table of the low
+// address bits. tests/ddr/reference_controller.hpp keeps the plain version of the same
+// scheduler; tests/ddr/test_controller_equivalence.cpp checks they decide alike.
 //
 // Usage (no SystemC):
 //   Controller c(spec);
@@ -124,6 +128,8 @@ class Controller {
   struct ReqState {
     Request r;
     std::uint64_t next_burst_addr;  // next burst to admit (byte address, burst aligned)
+    std::uint64_t hi_key;           // burst index >> kLoBits of the cached hi_bank/hi_row
+    std::uint32_t hi_bank, hi_row;  // mapping of the burst index's bits above kLoBits
     std::uint32_t bursts_left_to_admit;
     std::uint32_t bursts_left_to_issue;
     Cycle arrival_cycle;
@@ -133,6 +139,20 @@ class Controller {
   struct BankQueue {
     std::int32_t head = -1, tail = -1;
     std::uint32_t count = 0;
+  };
+  /// A bank's FR-FCFS candidate for the column directions allowed (`mode`: 1 reads,
+  /// 2 writes, 3 both; 0 = not computed): the burst and command, with the bank's own
+  /// timing constraint for it (group and rank constraints change with every command
+  /// elsewhere and are applied when banks are compared). Kept until the bank's queue,
+  /// row or timing changes.
+  struct BankCand {
+    Cycle bank_t = 0;
+    std::uint64_t seq = 0;
+    std::int32_t e = -1, prev = -1;  // e < 0: no candidate in this mode
+    Command cmd = Command::ACT;
+    std::uint8_t mode = 0;
+    std::uint8_t kind = 0;   // index of cmd in the per-command tables: ACT 0, PRE 1, RD 2, WR 3
+    std::uint8_t group = 0;  // the bank's group
   };
   struct InFlight {
     Cycle done;
@@ -150,6 +170,7 @@ class Controller {
     std::vector<Entry> entries;
     std::vector<std::int32_t> free_entries;
     std::vector<BankQueue> bank_q;
+    std::vector<BankCand> cand;  // per bank
     std::uint64_t nonempty_banks = 0;  // bit per bank
     std::uint32_t window_reads = 0, window_writes = 0;
     std::uint64_t seq = 0;
@@ -164,7 +185,10 @@ class Controller {
     explicit State(const DdrSpec& s) : timing(s) {}
   };
 
+  static constexpr int kLoBits = 10;  // low burst-index bits mapped through tables
+
   static std::uint32_t insert(State& s, const ReqState& q);
+  void find_candidate(State& s, std::uint32_t bank, std::uint8_t mode) const;
   void admit(State& s) const;
   /// Issues at most one command before `limit`; returns false (with s.now = limit)
   /// when nothing can be issued before `limit`.
@@ -176,6 +200,7 @@ class Controller {
 
   DdrSpec spec_;
   AddressMapper mapper_;
+  std::vector<std::uint32_t> lo_bank_, lo_row_;  // flat bank / row bits of a burst index's low kLoBits
   std::uint64_t tck_;
   State st_;
   State spec_st_;        // speculative copy ahead of st_

@@ -38,8 +38,9 @@ class TimingState {
   BankId bank_id(std::uint32_t bank_group, std::uint32_t bank) const {
     return BankId{bank_group * banks_per_group_ + bank};
   }
-  std::uint32_t group_of(BankId b) const { return b.value / banks_per_group_; }
+  std::uint32_t group_of(BankId b) const { return banks_[b.value].group; }
   std::uint32_t banks() const { return static_cast<std::uint32_t>(banks_.size()); }
+  std::uint32_t groups() const { return static_cast<std::uint32_t>(groups_.size()); }
 
   /// Earliest cycle at which `cmd` to bank `b` satisfies every timing constraint
   /// (ignores whether the bank state allows it; PREA and REF ignore `b`).
@@ -68,12 +69,53 @@ class TimingState {
     return next_cmd_;
   }
 
+  /// earliest() split in three for ACT, PRE, RD and WR: the constraints of bank `b`
+  /// alone, of its bank group, and the rank-wide ones (command bus included);
+  /// earliest(cmd, b) == max(bank_earliest, group_earliest, rank_earliest). A scheduler
+  /// that compares many banks keeps the bank part and computes the rank part once.
+  Cycle bank_earliest(Command cmd, BankId b) const {
+    const Bank& k = banks_[b.value];
+    switch (cmd) {
+      case Command::ACT: return k.next_act;
+      case Command::RD: return k.next_rd;
+      case Command::WR: return k.next_wr;
+      default: return k.next_pre;
+    }
+  }
+  Cycle group_earliest(Command cmd, BankId b) const { return group_earliest(cmd, banks_[b.value].group); }
+  Cycle group_earliest(Command cmd, std::uint32_t group) const {
+    const Group& g = groups_[group];
+    switch (cmd) {
+      case Command::ACT: return g.next_act;
+      case Command::RD: return g.next_rd;
+      case Command::WR: return g.next_wr;
+      default: return 0;
+    }
+  }
+  Cycle rank_earliest(Command cmd) const {
+    switch (cmd) {
+      case Command::ACT: return max2(next_act_, next_cmd_);
+      case Command::RD: return max2(next_rd_, next_cmd_);
+      case Command::WR: return max2(next_wr_, next_cmd_);
+      default: return next_cmd_;
+    }
+  }
+
   /// True when `cmd` is allowed at cycle `t`: bank state (ACT needs a closed bank,
   /// RD/WR the row `row` open, PRE an open bank, REF all banks closed) and timing.
   bool can_issue(Command cmd, BankId b, std::uint32_t row, Cycle t) const;
 
   /// Applies `cmd` at cycle `t`. Throws InternalError when can_issue() is false.
   void issue(Command cmd, BankId b, std::uint32_t row, Cycle t);
+  /// issue() for a caller that has established can_issue() itself (the controller):
+  /// checked only in builds without NDEBUG (the Debug/sanitizer build).
+  void issue_trusted(Command cmd, BankId b, std::uint32_t row, Cycle t) {
+#ifndef NDEBUG
+    issue(cmd, b, row, t);
+#else
+    apply(cmd, b, row, t);
+#endif
+  }
 
   /// Auto-precharge (RDA/WRA): closes bank `b` internally at the earliest cycle the
   /// last column command allows, without using the command bus. Returns that cycle.
@@ -91,10 +133,13 @@ class TimingState {
   struct Bank {
     Cycle next_act = 0, next_pre = 0, next_rd = 0, next_wr = 0;
     std::int64_t open_row = -1;
+    std::uint32_t group = 0;  ///< bank group (kept here: no division per command)
   };
   struct Group {
     Cycle next_act = 0, next_rd = 0, next_wr = 0;
   };
+  void apply(Command cmd, BankId b, std::uint32_t row, Cycle t);
+  static Cycle max2(Cycle a, Cycle b) { return a > b ? a : b; }
   static Cycle max4(Cycle a, Cycle b, Cycle c, Cycle d) {
     const Cycle x = a > b ? a : b;
     const Cycle y = c > d ? c : d;

@@ -1,0 +1,420 @@
+#include "reference_controller.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "heatvit/core/error.hpp"
+
+namespace heatvit::ddr::reference {
+
+namespace {
+constexpr Cycle kInf = std::numeric_limits<Cycle>::max() / 4;
+
+inline int lowest_bit(std::uint64_t v) { return __builtin_ctzll(v); }
+}  // namespace
+
+ReferenceController::ReferenceController(const DdrSpec& spec)
+    : spec_(spec), mapper_(spec.org, spec.ctrl.address_mapping), tck_(std::uint64_t(spec.timing.tCK_ps)), st_(spec),
+      spec_st_(spec) {
+  if (spec.org.banks() > 64)
+    throw InputError("DDR spec " + spec.name, "organization", "at most 64 banks are supported");
+  const auto depth = static_cast<std::size_t>(spec.ctrl.queue_depth);
+  st_.entries.resize(depth);
+  st_.free_entries.reserve(depth);
+  for (std::size_t i = depth; i-- > 0;) st_.free_entries.push_back(static_cast<std::int32_t>(i));
+  st_.bank_q.resize(static_cast<std::size_t>(spec.org.banks()));
+  st_.next_refresh = spec.timing.tREFI;
+  st_.reqs.reserve(64);
+  st_.arrivals.reserve(64);
+  st_.inflight.reserve(64);
+  spec_st_ = st_;
+}
+
+void ReferenceController::enqueue(const Request& r) {
+  if (r.bytes == 0) throw InputError("ddr request", "bytes", "must be positive (request id " + std::to_string(r.id) + ")");
+  const std::uint64_t bpb = std::uint64_t(spec_.org.bytes_per_burst());
+  const std::uint64_t first = r.address & ~(bpb - 1);
+  const std::uint64_t last = (r.address + r.bytes - 1) & ~(bpb - 1);
+  ReqState q;
+  q.r = r;
+  q.next_burst_addr = first;
+  q.bursts_left_to_admit = static_cast<std::uint32_t>((last - first) / bpb + 1);
+  q.bursts_left_to_issue = q.bursts_left_to_admit;
+  q.arrival_cycle = static_cast<Cycle>((r.arrival_ps + tck_ - 1) / tck_);
+  if (q.arrival_cycle < st_.now) q.arrival_cycle = st_.now;
+  q.done_cycle = 0;
+  q.live = true;
+
+  // A prediction stays valid when the request arrives after everything it decided
+  // (it cannot complete before the predicted completion either): add it to both.
+  if (spec_valid_ && q.arrival_cycle >= spec_st_.now) {
+    const std::uint32_t a = insert(st_, q);
+    const std::uint32_t b = insert(spec_st_, q);
+    HEATVIT_CHECK(a == b, "DDR controller: speculative state out of step");
+    return;
+  }
+  spec_valid_ = false;
+  insert(st_, q);
+}
+
+std::uint32_t ReferenceController::insert(State& s, const ReqState& q) {
+  std::uint32_t slot;
+  if (!s.free_reqs.empty()) {
+    slot = s.free_reqs.back();
+    s.free_reqs.pop_back();
+    s.reqs[slot] = q;
+  } else {
+    slot = static_cast<std::uint32_t>(s.reqs.size());
+    s.reqs.push_back(q);
+  }
+  ++s.live_requests;
+  // Keep the arrival list sorted by arrival cycle (stable); arrivals nearly always
+  // come in order, so search from the back.
+  auto& a = s.arrivals;
+  std::size_t pos = a.size();
+  while (pos > s.arrivals_head && s.reqs[a[pos - 1]].arrival_cycle > q.arrival_cycle) --pos;
+  a.insert(a.begin() + static_cast<std::ptrdiff_t>(pos), slot);
+  return slot;
+}
+
+Cycle ReferenceController::next_arrival_cycle(const State& s) const {
+  if (s.free_entries.empty() || s.arrivals_head >= s.arrivals.size()) return kInf;
+  return s.reqs[s.arrivals[s.arrivals_head]].arrival_cycle;
+}
+
+void ReferenceController::admit(State& s) const {
+  const std::uint64_t bpb = std::uint64_t(spec_.org.bytes_per_burst());
+  while (!s.free_entries.empty() && s.arrivals_head < s.arrivals.size()) {
+    const std::uint32_t slot = s.arrivals[s.arrivals_head];
+    ReqState& q = s.reqs[slot];
+    if (q.arrival_cycle > s.now) break;
+    const DramAddress d = mapper_.map(q.next_burst_addr);
+    const std::uint32_t bank = mapper_.flat_bank(d);
+    const std::int32_t e = s.free_entries.back();
+    s.free_entries.pop_back();
+    Entry& en = s.entries[static_cast<std::size_t>(e)];
+    en.req = slot;
+    en.row = d.row;
+    en.bank = bank;
+    en.next = -1;
+    en.seq = s.seq++;
+    en.is_write = q.r.is_write;
+    en.caused = 0;
+    ++(en.is_write ? s.window_writes : s.window_reads);
+    BankQueue& bq = s.bank_q[bank];
+    if (bq.tail >= 0) s.entries[static_cast<std::size_t>(bq.tail)].next = e;
+    else bq.head = e;
+    bq.tail = e;
+    ++bq.count;
+    s.nonempty_banks |= std::uint64_t(1) << bank;
+    q.next_burst_addr += bpb;
+    if (--q.bursts_left_to_admit == 0) {
+      ++s.arrivals_head;
+      if (s.arrivals_head > 256 && s.arrivals_head * 2 > s.arrivals.size()) {
+        s.arrivals.erase(s.arrivals.begin(), s.arrivals.begin() + static_cast<std::ptrdiff_t>(s.arrivals_head));
+        s.arrivals_head = 0;
+      }
+    }
+  }
+}
+
+void ReferenceController::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const {
+  Entry& en = s.entries[static_cast<std::size_t>(e)];
+  const BankId b{en.bank};
+  const bool w = en.is_write;
+  s.timing.issue(w ? Command::WR : Command::RD, b, en.row, t);
+
+  ControllerStats& st = s.stats;
+  if (w != s.dir_write) {
+    if (s.any_column_issued) ++st.rw_turnarounds;
+    s.dir_bursts = 0;
+  }
+  s.dir_write = w;
+  s.any_column_issued = true;
+  ++s.dir_bursts;
+  if (w) ++st.write_bursts;
+  else ++st.read_bursts;
+  if (en.caused == 0) ++st.row_hits;
+  else if (en.caused == 1) ++st.row_misses;
+  else ++st.row_conflicts;
+  st.data_bus_busy_cycles += std::uint64_t(spec_.burst_cycles());
+
+  ReqState& q = s.reqs[en.req];
+  const Cycle end = w ? s.timing.write_data_end(t) : s.timing.read_data_end(t);
+  if (end > q.done_cycle) q.done_cycle = end;
+  if (--q.bursts_left_to_issue == 0) s.inflight.push_back({q.done_cycle, en.req});
+
+  // Unlink from the bank FIFO.
+  BankQueue& bq = s.bank_q[en.bank];
+  if (prev >= 0) s.entries[static_cast<std::size_t>(prev)].next = en.next;
+  else bq.head = en.next;
+  if (bq.tail == e) bq.tail = prev;
+  --bq.count;
+  --(w ? s.window_writes : s.window_reads);
+  const std::uint32_t row = en.row;
+  s.free_entries.push_back(e);
+
+  if (bq.count == 0) s.nonempty_banks &= ~(std::uint64_t(1) << en.bank);
+  if (spec_.ctrl.page_policy == PagePolicy::Closed) {
+    bool more = false;
+    for (std::int32_t i = bq.head; i >= 0; i = s.entries[static_cast<std::size_t>(i)].next)
+      if (s.entries[static_cast<std::size_t>(i)].row == row) {
+        more = true;
+        break;
+      }
+    if (!more) {
+      s.timing.auto_precharge(b);
+      ++st.precharges;
+    }
+  }
+}
+
+bool ReferenceController::step(State& s, Cycle limit) const {
+  const DdrControllerConfig& cc = spec_.ctrl;
+  for (;;) {
+    if (s.now >= limit) return false;
+    admit(s);
+    if (cc.refresh && !s.refresh_pending && s.now >= s.next_refresh) s.refresh_pending = true;
+
+    if (s.refresh_pending) {
+      const bool any_open = s.timing.open_banks() > 0;
+      const Command cmd = any_open ? Command::PREA : Command::REF;
+      Cycle t = std::max(s.now, s.timing.earliest(cmd, BankId{0}));
+      if (t >= limit) {
+        s.now = limit;
+        return false;
+      }
+      s.timing.issue(cmd, BankId{0}, 0, t);
+      if (any_open) {
+        ++s.stats.precharges;
+      } else {
+        ++s.stats.refreshes;
+        s.next_refresh += spec_.timing.tREFI;
+        s.refresh_pending = false;
+      }
+      s.now = t + 1;
+      return true;
+    }
+
+    Cycle horizon = std::min(limit, next_arrival_cycle(s));
+    if (cc.refresh) horizon = std::min(horizon, s.next_refresh);
+
+    // Which column direction may be served now (FR-FCFS only): keep the current
+    // direction while it has work, up to rw_switch_bursts when the other waits.
+    bool allow_rd = true, allow_wr = true;
+    const bool frfcfs = cc.scheduler == SchedulerKind::FrFcfs;
+    if (frfcfs && s.any_column_issued) {
+      const std::uint32_t n_same = s.dir_write ? s.window_writes : s.window_reads;
+      const std::uint32_t n_other = s.dir_write ? s.window_reads : s.window_writes;
+      const bool keep = n_same > 0 && (n_other == 0 || s.dir_bursts < std::uint32_t(cc.rw_switch_bursts));
+      if (keep) {
+        if (s.dir_write) allow_rd = false;
+        else allow_wr = false;
+      } else if (n_other > 0) {
+        if (s.dir_write) allow_wr = false;
+        else allow_rd = false;
+      }
+    }
+
+    // Candidates: per bank, the oldest allowed row hit (column command), else the
+    // command the oldest entry needs (PRE on a conflict, ACT on a closed bank).
+    Cycle best_t = kInf;
+    bool best_col = false;
+    std::uint64_t best_seq = ~std::uint64_t(0);
+    std::int32_t best_e = -1, best_prev = -1;
+    Command best_cmd = Command::ACT;
+
+    auto consider = [&](Command cmd, std::uint32_t bank, std::int32_t e, std::int32_t prev) {
+      const Entry& en = s.entries[static_cast<std::size_t>(e)];
+      Cycle t = s.timing.earliest(cmd, BankId{bank});
+      if (t < s.now) t = s.now;
+      const bool col = cmd == Command::RD || cmd == Command::WR;
+      if (t < best_t || (t == best_t && ((col && !best_col) || (col == best_col && en.seq < best_seq)))) {
+        best_t = t;
+        best_col = col;
+        best_seq = en.seq;
+        best_e = e;
+        best_prev = prev;
+        best_cmd = cmd;
+      }
+    };
+
+    auto search = [&](bool rd_ok, bool wr_ok) {
+      if (!frfcfs) {
+        // FCFS: only the oldest entry in the window may be served.
+        std::int32_t oldest = -1;
+        for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
+          const std::int32_t h = s.bank_q[static_cast<std::size_t>(lowest_bit(m))].head;
+          if (oldest < 0 ||
+              s.entries[static_cast<std::size_t>(h)].seq < s.entries[static_cast<std::size_t>(oldest)].seq)
+            oldest = h;
+        }
+        if (oldest >= 0) {
+          const Entry& en = s.entries[static_cast<std::size_t>(oldest)];
+          const std::int64_t open = s.timing.open_row(BankId{en.bank});
+          const Command cmd = open == std::int64_t(en.row) ? (en.is_write ? Command::WR : Command::RD)
+                              : open >= 0                  ? Command::PRE
+                                                           : Command::ACT;
+          consider(cmd, en.bank, oldest, -1);
+        }
+        return;
+      }
+      for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
+        const auto bank = static_cast<std::uint32_t>(lowest_bit(m));
+        const BankQueue& bq = s.bank_q[bank];
+        const std::int64_t open = s.timing.open_row(BankId{bank});
+        if (open < 0) {
+          consider(Command::ACT, bank, bq.head, -1);
+          continue;
+        }
+        std::int32_t prev = -1;
+        bool any_hit = false;
+        for (std::int32_t i = bq.head; i >= 0; prev = i, i = s.entries[static_cast<std::size_t>(i)].next) {
+          const Entry& en = s.entries[static_cast<std::size_t>(i)];
+          if (std::int64_t(en.row) != open) continue;
+          any_hit = true;
+          if (en.is_write ? wr_ok : rd_ok) {
+            consider(en.is_write ? Command::WR : Command::RD, bank, i, prev);
+            break;
+          }
+        }
+        // Close the row only when nothing in the window still hits it.
+        if (!any_hit) consider(Command::PRE, bank, bq.head, -1);
+      }
+    };
+    search(allow_rd, allow_wr);
+    // The preferred direction may be stuck behind rows held open for the other one.
+    if (best_e < 0 && !(allow_rd && allow_wr)) search(true, true);
+
+    if (best_e < 0 || best_t >= horizon) {
+      if (horizon >= kInf) {
+        // Nothing to do and nothing will arrive: only possible with an empty window.
+        s.now = limit;
+        return false;
+      }
+      s.now = horizon;
+      continue;
+    }
+
+    const Cycle t = best_t;
+    Entry& en = s.entries[static_cast<std::size_t>(best_e)];
+    switch (best_cmd) {
+      case Command::RD:
+      case Command::WR:
+        issue_column(s, best_e, best_prev, t);
+        break;
+      case Command::PRE:
+        s.timing.issue(Command::PRE, BankId{en.bank}, 0, t);
+        en.caused = 2;
+        ++s.stats.precharges;
+        break;
+      case Command::ACT:
+        s.timing.issue(Command::ACT, BankId{en.bank}, en.row, t);
+        if (en.caused == 0) en.caused = 1;
+        ++s.stats.activates;
+        break;
+      default:
+        break;
+    }
+    s.now = t + 1;
+    return true;
+  }
+}
+
+void ReferenceController::run(State& s, Cycle limit) const {
+  while (step(s, limit)) {
+  }
+  s.stats.cycles = s.now;
+}
+
+void ReferenceController::report(State& s, std::uint64_t ps) {
+  const std::size_t first = completed_.size();
+  auto& inf = s.inflight;
+  for (std::size_t i = 0; i < inf.size();) {
+    const std::uint64_t done_ps = std::uint64_t(inf[i].done) * tck_;
+    if (done_ps > ps) {
+      ++i;
+      continue;
+    }
+    ReqState& q = s.reqs[inf[i].req];
+    Completion c;
+    c.id = q.r.id;
+    c.arrival_ps = q.r.arrival_ps;
+    c.done_ps = done_ps;
+    c.bytes = q.r.bytes;
+    c.is_write = q.r.is_write;
+    completed_.push_back(c);
+    ControllerStats& st = s.stats;
+    const std::uint64_t lat = done_ps > c.arrival_ps ? done_ps - c.arrival_ps : 0;
+    if (c.is_write) {
+      ++st.write_requests;
+      st.write_bytes += c.bytes;
+      st.write_latency_ps_sum += lat;
+    } else {
+      ++st.read_requests;
+      st.read_bytes += c.bytes;
+      st.read_latency_ps_sum += lat;
+    }
+    q.live = false;
+    s.free_reqs.push_back(inf[i].req);
+    --s.live_requests;
+    inf[i] = inf.back();
+    inf.pop_back();
+  }
+  std::sort(completed_.begin() + static_cast<std::ptrdiff_t>(first), completed_.end(),
+            [](const Completion& a, const Completion& b) { return a.done_ps < b.done_ps; });
+  if (callback_)
+    for (std::size_t i = first; i < completed_.size(); ++i) callback_(completed_[i]);
+}
+
+void ReferenceController::advance_to(std::uint64_t ps) {
+  const Cycle target = static_cast<Cycle>((ps + tck_ - 1) / tck_);
+  if (spec_valid_ && spec_st_.now <= target && spec_st_.now >= st_.now) std::swap(st_, spec_st_);
+  spec_valid_ = false;
+  if (target > st_.now) run(st_, target);
+  report(st_, ps);
+}
+
+std::uint64_t ReferenceController::next_completion_ps() {
+  if (spec_valid_) return spec_next_ps_;
+  if (st_.live_requests == 0) return kNever;
+  const Cycle min_lat = std::min(spec_.timing.CL, spec_.timing.CWL) + spec_.burst_cycles();
+  auto min_done = [](const State& s) {
+    Cycle d = kInf;
+    for (const InFlight& f : s.inflight) d = std::min(d, f.done);
+    return d;
+  };
+  // Already decided: an in-flight request finishing before anything not yet issued could.
+  Cycle d = min_done(st_);
+  if (d <= st_.now + min_lat) return std::uint64_t(d) * tck_;
+
+  spec_st_ = st_;
+  State& s = spec_st_;
+  d = min_done(s);
+  while (d >= kInf) {
+    HEATVIT_CHECK(s.live_requests > s.inflight.size(), "DDR controller: live requests without work");
+    step(s, kInf);
+    d = min_done(s);
+  }
+  while (s.now < d) {
+    if (!step(s, d)) break;
+    d = std::min(d, min_done(s));
+  }
+  s.stats.cycles = s.now;
+  spec_valid_ = true;
+  spec_next_ps_ = std::uint64_t(d) * tck_;
+  return spec_next_ps_;
+}
+
+std::uint64_t ReferenceController::run_until_idle() {
+  std::uint64_t last = now_ps();
+  while (!idle()) {
+    const std::uint64_t t = next_completion_ps();
+    HEATVIT_CHECK(t != kNever, "DDR controller: pending requests but no completion");
+    advance_to(t);
+    last = t;
+  }
+  return last;
+}
+
+}  // namespace heatvit::ddr::reference

@@ -1,0 +1,165 @@
+// The production DDR controller against its reference (reference_controller.hpp, the
+// scheduler before the speed work): on random request streams over many configurations
+// both must report the same completions at the same times and the same statistics,
+// after every call. Any difference in a scheduling decision changes a completion time
+// or a counter (row hits, turnarounds, precharges) and fails here.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "heatvit/ddr/controller.hpp"
+#include "reference_controller.hpp"
+
+using namespace heatvit;
+using namespace heatvit::ddr;
+
+namespace {
+
+DdrSpec preset(const char* name) { return load_ddr_spec(std::string(HEATVIT_DDR_CONFIG_DIR) + "/" + name); }
+
+void expect_same_stats(const ControllerStats& a, const ControllerStats& b, const std::string& where) {
+  EXPECT_EQ(a.read_requests, b.read_requests) << where;
+  EXPECT_EQ(a.write_requests, b.write_requests) << where;
+  EXPECT_EQ(a.read_bytes, b.read_bytes) << where;
+  EXPECT_EQ(a.write_bytes, b.write_bytes) << where;
+  EXPECT_EQ(a.read_bursts, b.read_bursts) << where;
+  EXPECT_EQ(a.write_bursts, b.write_bursts) << where;
+  EXPECT_EQ(a.row_hits, b.row_hits) << where;
+  EXPECT_EQ(a.row_misses, b.row_misses) << where;
+  EXPECT_EQ(a.row_conflicts, b.row_conflicts) << where;
+  EXPECT_EQ(a.activates, b.activates) << where;
+  EXPECT_EQ(a.precharges, b.precharges) << where;
+  EXPECT_EQ(a.refreshes, b.refreshes) << where;
+  EXPECT_EQ(a.rw_turnarounds, b.rw_turnarounds) << where;
+  EXPECT_EQ(a.data_bus_busy_cycles, b.data_bus_busy_cycles) << where;
+  EXPECT_EQ(a.read_latency_ps_sum, b.read_latency_ps_sum) << where;
+  EXPECT_EQ(a.write_latency_ps_sum, b.write_latency_ps_sum) << where;
+  EXPECT_EQ(a.cycles, b.cycles) << where;
+}
+
+struct Traffic {
+  int streams;           // concurrent sequential streams (DMA-like); 0 = random addresses only
+  std::uint32_t max_bytes;
+  int write_percent;
+  std::uint64_t max_gap_ps;  // between consecutive arrivals
+};
+
+/// Drives both controllers through the same calls: closed-loop traffic that enqueues on
+/// completions (as the SystemC target does), predictions that get discarded, fine
+/// advance_to() steps, arrivals in the past and in the future.
+void run_pair(const DdrSpec& spec, const Traffic& tr, std::uint64_t seed, int requests) {
+  Controller c(spec);
+  reference::ReferenceController r(spec);
+  std::mt19937_64 rng(seed);
+  std::vector<std::uint64_t> stream_addr(static_cast<std::size_t>(std::max(tr.streams, 1)));
+  for (auto& a : stream_addr) a = (rng() % (std::uint64_t(1) << 30)) & ~std::uint64_t(4095);
+  std::uint64_t now = 0, arrival = 0, id = 0;
+  auto make = [&]() {
+    Request q;
+    q.id = id++;
+    q.bytes = std::uint32_t(1 + rng() % tr.max_bytes);
+    if (rng() % 4 == 0) q.bytes = 64 * std::uint32_t(1 + rng() % 64);
+    q.is_write = int(rng() % 100) < tr.write_percent;
+    if (tr.streams > 0 && rng() % 8 != 0) {
+      auto& a = stream_addr[rng() % stream_addr.size()];
+      q.address = a;
+      a += q.bytes;
+    } else {
+      q.address = rng() % (std::uint64_t(1) << 33);
+    }
+    arrival += rng() % (tr.max_gap_ps + 1);
+    // Now and then an arrival in the past (treated as now) or far in the future.
+    if (rng() % 16 == 0) q.arrival_ps = now > 5000 ? now - 5000 : 0;
+    else if (rng() % 32 == 0) q.arrival_ps = arrival + 2000000;
+    else q.arrival_ps = arrival;
+    return q;
+  };
+  const std::string where = spec.ctrl.address_mapping + " seed " + std::to_string(seed);
+  std::size_t reported = 0;
+  for (int i = 0; i < 8 && int(id) < requests; ++i) {
+    const Request q = make();
+    c.enqueue(q);
+    r.enqueue(q);
+  }
+  int calls = 0;
+  while (!(c.idle() && int(id) >= requests)) {
+    ASSERT_EQ(c.idle(), r.idle()) << where;
+    const int action = int(rng() % 10);
+    if (action < 6 || c.idle()) {
+      const std::uint64_t a = c.next_completion_ps();
+      ASSERT_EQ(a, r.next_completion_ps()) << where << " call " << calls;
+      if (a == Controller::kNever) {
+        now += 10000;
+      } else {
+        now = std::max(now, a);
+      }
+    } else if (action < 8) {
+      now += rng() % 20000;
+    } else {
+      c.next_completion_ps();  // a prediction about to be discarded
+      r.next_completion_ps();
+      now += rng() % 3000;
+      const Request q = make();
+      c.enqueue(q);
+      r.enqueue(q);
+    }
+    c.advance_to(now);
+    r.advance_to(now);
+    ++calls;
+    ASSERT_EQ(c.completions().size(), r.completions().size()) << where << " call " << calls;
+    for (; reported < c.completions().size(); ++reported) {
+      const Completion& x = c.completions()[reported];
+      const Completion& y = r.completions()[reported];
+      ASSERT_EQ(x.id, y.id) << where << " completion " << reported;
+      ASSERT_EQ(x.done_ps, y.done_ps) << where << " completion " << reported;
+      ASSERT_EQ(x.arrival_ps, y.arrival_ps) << where;
+      if (int(id) < requests && rng() % 3 != 0) {
+        Request q = make();
+        q.arrival_ps = std::max(q.arrival_ps, x.done_ps);
+        c.enqueue(q);
+        r.enqueue(q);
+      }
+    }
+    expect_same_stats(c.stats(), r.stats(), where + " call " + std::to_string(calls));
+    if (::testing::Test::HasFailure()) return;
+    if (c.idle() && int(id) < requests) {
+      const Request q = make();
+      c.enqueue(q);
+      r.enqueue(q);
+    }
+  }
+  expect_same_stats(c.stats(), r.stats(), where + " end");
+}
+
+}  // namespace
+
+TEST(ControllerEquivalence, ShippedPresetsStreaming) {
+  for (const char* p : {"ddr4-2400-x64.json", "ddr4-2133-zcu102.json"}) {
+    const DdrSpec s = preset(p);
+    run_pair(s, {4, 8192, 10, 3000}, 1, 600);
+    run_pair(s, {2, 4096, 50, 20000}, 2, 600);
+    run_pair(s, {6, 4096, 0, 500}, 3, 600);
+  }
+}
+
+TEST(ControllerEquivalence, RandomConfigurations) {
+  std::mt19937_64 rng(29);
+  const char* mappings[] = {"RoBaCoBg", "RoBaBgCo", "RoCoBaBg", "RoBaCo5BgCo2", "BaRoBgCo", "RoCo3BaBgCo4"};
+  for (int round = 0; round < 60; ++round) {
+    DdrSpec s = preset(round % 2 ? "ddr4-2400-x64.json" : "ddr4-2133-zcu102.json");
+    s.ctrl.queue_depth = int(1 + rng() % 64);
+    s.ctrl.page_policy = rng() % 3 ? PagePolicy::Open : PagePolicy::Closed;
+    s.ctrl.scheduler = rng() % 4 ? SchedulerKind::FrFcfs : SchedulerKind::Fcfs;
+    s.ctrl.refresh = rng() % 4 != 0;
+    s.ctrl.rw_switch_bursts = int(1 + rng() % 40);
+    s.ctrl.address_mapping = mappings[rng() % 6];
+    if (round % 3 == 0) s.timing.tREFI = 700 + int(rng() % 2000);  // refresh often, mid-traffic
+    const Traffic tr{int(rng() % 6), std::uint32_t(64 + rng() % 6000), int(rng() % 101),
+                     std::uint64_t(rng() % 30000)};
+    SCOPED_TRACE("round " + std::to_string(round));
+    run_pair(s, tr, 100 + std::uint64_t(round), 250);
+    if (::testing::Test::HasFailure()) return;
+  }
+}
