@@ -174,7 +174,10 @@ void Controller::find_candidate(State& s, std::uint32_t bank, std::uint8_t mode)
   c.e = e;
   c.prev = prev;
   c.cmd = cmd;
-  c.kind = cmd == Command::ACT ? 0 : cmd == Command::PRE ? 1 : cmd == Command::RD ? 2 : 3;
+  c.kind = static_cast<std::uint8_t>(cmd == Command::ACT   ? TimingState::kKindAct
+                                     : cmd == Command::PRE ? TimingState::kKindPre
+                                     : cmd == Command::RD  ? TimingState::kKindRd
+                                                           : TimingState::kKindWr);
   if (e >= 0) {
     c.seq = s.entries[static_cast<std::size_t>(e)].seq;
     c.bank_t = s.timing.bank_earliest(cmd, b);
@@ -335,7 +338,7 @@ bool Controller::step(State& s, Cycle limit) const {
           BankCand& c = s.cand[bank];
           if (c.mode != mode) find_candidate(s, bank, mode);
           if (c.e < 0) continue;
-          const Cycle t = std::max(std::max(c.bank_t, rank_t[c.kind]), s.timing.group_earliest(c.cmd, c.group));
+          const Cycle t = std::max(std::max(c.bank_t, rank_t[c.kind]), s.timing.group_earliest_by_kind(c.kind, c.group));
           const std::uint64_t key = (std::uint64_t(t) << 1) | (c.kind < 2 ? 1u : 0u);
           if (key < best_key || (key == best_key && c.seq < best_seq)) {
             best_key = key;

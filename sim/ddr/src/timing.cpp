@@ -83,7 +83,7 @@ void TimingState::apply(Command cmd, BankId b, std::uint32_t row, Cycle t) {
       raise(k.next_pre, t + t_.tRAS);
       raise(k.next_rd, t + t_.tRCD);
       raise(k.next_wr, t + t_.tRCD);
-      raise(g.next_act, t + t_.tRRD_L);
+      raise(g.by_kind[kKindAct], t + t_.tRRD_L);
       raise(next_act_, t + t_.tRRD_S);
       // Four-activate window: the ACT after this one waits for the oldest of the
       // last four (this one included) plus tFAW.
@@ -113,8 +113,8 @@ void TimingState::apply(Command cmd, BankId b, std::uint32_t row, Cycle t) {
       Bank& k = banks_[b.value];
       Group& g = groups_[group_of(b)];
       raise(k.next_pre, t + t_.tRTP);
-      raise(g.next_rd, t + t_.tCCD_L);
-      raise(g.next_wr, t + t_.tCCD_L);
+      raise(g.by_kind[kKindRd], t + t_.tCCD_L);
+      raise(g.by_kind[kKindWr], t + t_.tCCD_L);
       raise(next_rd_, t + t_.tCCD_S);
       raise(next_wr_, t + rd_to_wr_);
       break;
@@ -123,8 +123,8 @@ void TimingState::apply(Command cmd, BankId b, std::uint32_t row, Cycle t) {
       Bank& k = banks_[b.value];
       Group& g = groups_[group_of(b)];
       raise(k.next_pre, t + wr_to_pre_);
-      raise(g.next_wr, t + t_.tCCD_L);
-      raise(g.next_rd, t + wr_to_rd_l_);
+      raise(g.by_kind[kKindWr], t + t_.tCCD_L);
+      raise(g.by_kind[kKindRd], t + wr_to_rd_l_);
       raise(next_wr_, t + t_.tCCD_S);
       raise(next_rd_, t + wr_to_rd_s_);
       break;

@@ -49,15 +49,15 @@ class TimingState {
     switch (cmd) {
       case Command::ACT: {
         const Group& g = groups_[group_of(b)];
-        return max4(k.next_act, g.next_act, next_act_, next_cmd_);
+        return max4(k.next_act, g.by_kind[kKindAct], next_act_, next_cmd_);
       }
       case Command::RD: {
         const Group& g = groups_[group_of(b)];
-        return max4(k.next_rd, g.next_rd, next_rd_, next_cmd_);
+        return max4(k.next_rd, g.by_kind[kKindRd], next_rd_, next_cmd_);
       }
       case Command::WR: {
         const Group& g = groups_[group_of(b)];
-        return max4(k.next_wr, g.next_wr, next_wr_, next_cmd_);
+        return max4(k.next_wr, g.by_kind[kKindWr], next_wr_, next_cmd_);
       }
       case Command::PRE:
         return k.next_pre > next_cmd_ ? k.next_pre : next_cmd_;
@@ -86,12 +86,15 @@ class TimingState {
   Cycle group_earliest(Command cmd, std::uint32_t group) const {
     const Group& g = groups_[group];
     switch (cmd) {
-      case Command::ACT: return g.next_act;
-      case Command::RD: return g.next_rd;
-      case Command::WR: return g.next_wr;
+      case Command::ACT: return g.by_kind[kKindAct];
+      case Command::RD: return g.by_kind[kKindRd];
+      case Command::WR: return g.by_kind[kKindWr];
       default: return 0;
     }
   }
+  /// group_earliest() by command kind (kKindAct, kKindPre, kKindRd, kKindWr): one load.
+  static constexpr int kKindAct = 0, kKindPre = 1, kKindRd = 2, kKindWr = 3;
+  Cycle group_earliest_by_kind(int kind, std::uint32_t group) const { return groups_[group].by_kind[kind]; }
   Cycle rank_earliest(Command cmd) const {
     switch (cmd) {
       case Command::ACT: return max2(next_act_, next_cmd_);
@@ -136,7 +139,7 @@ class TimingState {
     std::uint32_t group = 0;  ///< bank group (kept here: no division per command)
   };
   struct Group {
-    Cycle next_act = 0, next_rd = 0, next_wr = 0;
+    Cycle by_kind[4] = {0, 0, 0, 0};  ///< next ACT, (PRE: no group constraint), RD, WR
   };
   void apply(Command cmd, BankId b, std::uint32_t row, Cycle t);
   static Cycle max2(Cycle a, Cycle b) { return a > b ? a : b; }
