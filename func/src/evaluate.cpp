@@ -167,20 +167,33 @@ std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, cons
                            " (" + std::to_string(train.count) + " images)");
   const int n = static_cast<int>(idx.size());
 
+  // Each calibration image's token stream is carried from selector to selector: the
+  // blocks before selector s run once, not once per later selector. Identical to
+  // FuncModel::run with selectors 0..s-1 at their calibrated thresholds (TokenState
+  // runs are bit-identical to run()); the scores are pooled and sorted, so their order
+  // within an image does not matter.
+  const int workers = thread_count(threads);
+  std::vector<FuncModel::ScratchPtr> scratch(static_cast<std::size_t>(workers));
+  std::vector<std::unique_ptr<TokenState>> state(static_cast<std::size_t>(n));
+  std::vector<std::vector<std::int32_t>> scores(static_cast<std::size_t>(n));
   for (std::size_t s = 0; s < sel.size(); ++s) {
-    // earlier selectors at their calibrated thresholds; this one keeps everything
-    std::vector<SelectorThreshold> active(sel.begin(), sel.begin() + static_cast<std::ptrdiff_t>(s) + 1);
-    active.back().threshold = INT32_MIN;
-    std::vector<std::vector<std::int32_t>> per_image(static_cast<std::size_t>(n));
-    for_each_image(n, threads, [&](int i, ImageResult& res) {
-      model.run(train.image(idx[static_cast<std::size_t>(i)]), active, res, true);
-      const std::uint64_t reach = s == 0 ? (std::uint64_t(1) << Shape::kPatches) - 1 : res.kept[s - 1];
-      auto& out = per_image[static_cast<std::size_t>(i)];
-      for (int p = 0; p < Shape::kPatches; ++p)
-        if ((reach >> p) & 1u) out.push_back(res.score[s][p]);
-    });
+    parallel_for(n, workers, [&](int i, int t) {
+      auto& sc = scratch[static_cast<std::size_t>(t)];
+      if (!sc) sc = model.make_scratch();
+      auto& st = state[static_cast<std::size_t>(i)];
+      if (!st) {
+        st = std::make_unique<TokenState>();
+        model.begin(train.image(idx[static_cast<std::size_t>(i)]), *st, *sc);
+      } else {
+        model.select(*st, scores[static_cast<std::size_t>(i)].data(), sel[s - 1].threshold, *sc);
+      }
+      model.advance(*st, sel[s].block, *sc);
+      auto& out = scores[static_cast<std::size_t>(i)];
+      out.resize(static_cast<std::size_t>(Shape::kPatches));
+      out.resize(static_cast<std::size_t>(model.scores(*st, out.data(), *sc)));
+    }, 4);
     std::vector<std::int32_t> all;
-    for (const auto& v : per_image) all.insert(all.end(), v.begin(), v.end());
+    for (const auto& v : scores) all.insert(all.end(), v.begin(), v.end());
     std::sort(all.begin(), all.end());
     const auto keep_milli = static_cast<int>(std::nearbyint(sel[s].keep * 1000.0));
     sel[s].threshold = quantile_threshold(all, keep_milli);
