@@ -13,6 +13,7 @@
 #include "heatvit/sim/job.hpp"
 #include "heatvit/sim/masks.hpp"
 #include "heatvit/func/evaluate.hpp"
+#include "heatvit/func/parallel.hpp"
 #include "heatvit/models/idx.hpp"
 
 namespace heatvit::cli {
@@ -109,6 +110,47 @@ func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& s
   return func::evaluate(fm, th, data, images, 0, &progress);
 }
 
+namespace {
+
+/// The trained model's tokens for the first `images` test images under `sched`, fed to
+/// the job image by image while the SystemC model simulates (the integer model runs in
+/// chunks; everything that can be bad input is checked before the job starts).
+void stream_trained_model_tokens(sim::SimJob& job, const Schedule& sched, int images, bool quiet) {
+  const std::string weights = trained_model_path();
+  if (!std::filesystem::exists(weights))
+    throw InputError(weights, "", "not found: per-image token counts of deit-micro come from the trained model "
+                                  "(make train), or give --tokens or --masks");
+  auto fm = std::make_shared<const func::FuncModel>(func::FuncModel::load(weights, job.model));
+  auto data = std::make_shared<const ImageSet>(load_fashion_mnist(default_fashion_mnist_dir(), "t10k"));
+  if (images > data->count)
+    throw InputError("--images", "", "the test set has " + std::to_string(data->count) + " images");
+  auto th = std::make_shared<const std::vector<func::SelectorThreshold>>(func::schedule_thresholds(
+      *fm, sched, sched.name, func::Calibration::Sequential, default_fashion_mnist_dir(), 0));
+  job.stream = [fm, data, th, images, quiet](const sim::SimJob::Emit& emit) {
+    Progress progress("integer model", "images", images, quiet);
+    constexpr int kChunk = 256;  // images per integer-model batch, then fed to the simulation
+    // The simulation runs in its own process meanwhile: leave it a core.
+    const int workers = std::max(1, func::thread_count(0) - 1);
+    ImageSet chunk = *data;
+    const std::size_t pixels = static_cast<std::size_t>(data->rows * data->cols);
+    for (int first = 0; first < images; first += kChunk) {
+      const int n = std::min(kChunk, images - first);
+      chunk.count = n;
+      chunk.pixels.assign(data->image(first), data->image(first) + static_cast<std::size_t>(n) * pixels);
+      chunk.labels.assign(data->labels.begin() + first, data->labels.begin() + first + n);
+      const func::EvalResult r = func::evaluate(*fm, *th, chunk, n, workers, &progress);
+      for (int i = 0; i < n; ++i) {
+        const auto ii = static_cast<std::size_t>(i);
+        std::vector<int> kept;
+        for (std::uint64_t m : r.kept_masks[ii]) kept.push_back(__builtin_popcountll(m));
+        emit(r.tokens_per_block[ii], std::move(kept), r.predictions[ii]);
+      }
+    }
+  };
+}
+
+}  // namespace
+
 int run_sim(const std::vector<std::string>& args) {
   po::options_description desc("sim options");
   desc.add_options()
@@ -202,15 +244,7 @@ int run_sim(const std::vector<std::string>& args) {
   } else if (tok.empty() && !sched.empty() && uses_trained_model(job.model)) {
     // The trained model decides each image's tokens: run the integer model on the
     // first K test images with this schedule.
-    const func::EvalResult r = trained_model_tokens(job.model, sched, images, quiet);
-    job.images = r.tokens_per_block;
-    for (const auto& km : r.kept_masks) {
-      std::vector<int> k;
-      for (std::uint64_t m : km) k.push_back(__builtin_popcountll(m));
-      job.kept.push_back(std::move(k));
-    }
-    job.predicted_class = r.predictions;
-    tokens = job.images[0];
+    stream_trained_model_tokens(job, sched, images, quiet);
   } else {
     job.images.assign(static_cast<std::size_t>(images), tokens);
   }
@@ -218,6 +252,7 @@ int run_sim(const std::vector<std::string>& args) {
   job.options.trace_events = vm.count("timeline") > 0;
 
   const sim::JobResult res = sim::run_job(job);
+  if (job.stream) tokens = res.report["tokens"].get<std::vector<int>>();  // the first image's
   // All outputs of the run replace the old ones together, or none does.
   OutputSet out;
   if (!res.vcd_file.empty()) out.add_file(job.options.vcd_path, res.vcd_file);

@@ -124,6 +124,13 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw)
 
 void Accelerator::run(const std::vector<const Plan*>& plans, bool trace_events) {
   plans_ = plans;
+  next_plan_ = [this, i = std::size_t(0)]() mutable -> const Plan* { return i < plans_.size() ? plans_[i++] : nullptr; };
+  trace_on_ = trace_events;
+}
+
+void Accelerator::run(std::function<const Plan*()> next, bool trace_events) {
+  plans_.clear();
+  next_plan_ = std::move(next);
   trace_on_ = trace_events;
 }
 
@@ -140,7 +147,7 @@ void Accelerator::note(const std::string& name, const char* lane, sc_time start)
 void Accelerator::controller() {
   wait(SC_ZERO_TIME);  // let the workers reach their first wait
   const bool trace_requested = trace_on_;
-  for (const Plan* plan : plans_) {
+  while (const Plan* plan = next_plan_ ? next_plan_() : nullptr) {
     trace_on_ = trace_requested && results_.empty();  // events of the first plan only
     PlanTiming pt;
     for (const Pass& p : plan->passes) {

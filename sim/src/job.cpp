@@ -30,43 +30,68 @@ json distribution(std::vector<double> v) {
 
 JobResult run_job(const SimJob& job) {
   const HwConfig& hw = job.hw;
-  if (job.images.empty()) throw InputError("--images", "", "no images to simulate");
+  if (job.images.empty() && !job.stream) throw InputError("--images", "", "no images to simulate");
   const ResourceReport res = estimate_resources(hw);
   check_fits(hw, res);
   if (!job.selector_blocks.empty() && !hw.selector.enabled)
     throw InputError(hw.accelerator_origin, "selector.enabled",
                      "the schedule inserts token selectors but this hardware has no selector support");
 
-  // Distinct token vectors (with their kept counts, when given) are simulated once.
+  // Distinct token vectors (with their kept counts, when given) are simulated once, in
+  // the order they first appear.
   HEATVIT_CHECK(job.kept.empty() || job.kept.size() == job.images.size(), "SimJob: kept counts per image");
   using Key = std::pair<std::vector<int>, std::vector<int>>;
   std::map<Key, std::size_t> index;
-  std::vector<Key> unique;
   std::vector<std::size_t> image_plan;
-  for (std::size_t i = 0; i < job.images.size(); ++i) {
-    Key k{job.images[i], job.kept.empty() ? std::vector<int>{} : job.kept[i]};
-    auto it = index.find(k);
-    if (it == index.end()) {
-      it = index.emplace(k, unique.size()).first;
-      unique.push_back(std::move(k));
-    }
-    image_plan.push_back(it->second);
-  }
   std::vector<Workload> workloads;
   std::vector<Plan> plans;
-  for (const auto& [t, kept] : unique) {
-    workloads.push_back(build_workload(job.model, t, job.selector_blocks, kept));
-    plans.push_back(make_plan(workloads.back(), hw));
-  }
-  std::vector<const Plan*> ptrs;
-  for (const auto& p : plans) ptrs.push_back(&p);
+  auto add_image = [&](const std::vector<int>& tokens, const std::vector<int>& kept) -> bool {
+    Key k{tokens, kept};
+    auto it = index.find(k);
+    const bool fresh = it == index.end();
+    if (fresh) {
+      it = index.emplace(std::move(k), plans.size()).first;
+      workloads.push_back(build_workload(job.model, tokens, job.selector_blocks, kept));
+      plans.push_back(make_plan(workloads.back(), hw));
+    }
+    image_plan.push_back(it->second);
+    return fresh;
+  };
   SimOptions opt = job.options;
-  SimRun run = simulate(hw, ptrs, opt);
+  SimRun run;
+  std::vector<std::vector<int>> streamed_images;
+  std::vector<int> streamed_classes;
+  if (job.stream) {
+    // The producer shows its own progress; a second progress line from the simulation
+    // child would fight it for the terminal line.
+    opt.progress = false;
+    StreamingSim sim(hw, opt, [&job, &hw](const std::vector<int>& tokens, const std::vector<int>& kept) {
+      return make_plan(build_workload(job.model, tokens, job.selector_blocks, kept), hw);
+    });
+    bool any_class = false;
+    job.stream([&](std::vector<int> tokens, std::vector<int> kept, int cls) {
+      if (add_image(tokens, kept)) sim.add(tokens, kept);
+      streamed_images.push_back(std::move(tokens));
+      streamed_classes.push_back(cls);
+      any_class = any_class || cls >= 0;
+    });
+    if (streamed_images.empty()) throw InputError("--images", "", "no images to simulate");
+    if (!any_class) streamed_classes.clear();
+    run = sim.finish();
+  } else {
+    for (std::size_t i = 0; i < job.images.size(); ++i)
+      add_image(job.images[i], job.kept.empty() ? std::vector<int>{} : job.kept[i]);
+    std::vector<const Plan*> ptrs;
+    for (const auto& p : plans) ptrs.push_back(&p);
+    run = simulate(hw, ptrs, opt);
+  }
+  const std::vector<std::vector<int>>& images = job.stream ? streamed_images : job.images;
+  const std::vector<int>& predicted_class = job.stream ? streamed_classes : job.predicted_class;
   const AnalyticModel analytic(hw);
 
   const double f_hz = hw.frequency_mhz * 1e6;
   std::vector<double> cycles, lat_ms, macs;
-  for (std::size_t i = 0; i < job.images.size(); ++i) {
+  for (std::size_t i = 0; i < images.size(); ++i) {
     const auto c = double(run.plans[image_plan[i]].cycles());
     cycles.push_back(c);
     lat_ms.push_back(c / f_hz * 1e3);
@@ -104,7 +129,7 @@ JobResult run_job(const SimJob& job) {
   const double peak_macs = double(hw.pe.macs());
   std::int64_t ddr_bytes = 0;
   double cyc_sum = 0, mac_sum = 0;
-  for (std::size_t i = 0; i < job.images.size(); ++i) {
+  for (std::size_t i = 0; i < images.size(); ++i) {
     ddr_bytes += run.plans[image_plan[i]].ddr_bytes();
     cyc_sum += cycles[i];
     mac_sum += macs[i];
@@ -116,10 +141,10 @@ JobResult run_job(const SimJob& job) {
   r["hw"] = hw.name;
   r["hw_config"] = job.hw_name;
   r["frequency_mhz"] = hw.frequency_mhz;
-  r["images"] = job.images.size();
-  r["distinct_token_vectors"] = unique.size();
+  r["images"] = images.size();
+  r["distinct_token_vectors"] = plans.size();
   r["selector_blocks"] = job.selector_blocks;
-  r["tokens"] = job.images[0];
+  r["tokens"] = images[0];
   r["latency_ms"] = distribution(lat_ms);
   r["cycles"] = distribution(cycles);
   {
@@ -141,11 +166,11 @@ JobResult run_job(const SimJob& job) {
   for (double x : lat_ms) mean_ms += x;
   mean_ms /= double(lat_ms.size());
   r["fps"] = 1000.0 / mean_ms;
-  r["macs_per_image"] = mac_sum / double(job.images.size());
+  r["macs_per_image"] = mac_sum / double(images.size());
   r["layers"] = layers;
   r["pe_utilization"] = mac_sum / (cyc_sum * peak_macs);
   r["ddr_bandwidth_utilization"] = double(ddr_bytes) / (cyc_sum * ddr_peak_per_cycle);
-  r["ddr_bytes_per_image"] = double(ddr_bytes) / double(job.images.size());
+  r["ddr_bytes_per_image"] = double(ddr_bytes) / double(images.size());
   r["peak_macs_per_cycle"] = hw.pe.macs();
   const json rj = to_json(res, hw);
   r["resources"] = rj["total"];
@@ -157,11 +182,11 @@ JobResult run_job(const SimJob& job) {
                    {"worst_layer", worst_name},
                    {"worst_layer_disagreement", worst}};
   r["stats"] = run.stats;
-  if (!job.predicted_class.empty()) {
+  if (!predicted_class.empty()) {
     std::map<int, std::pair<double, int>> per;
-    for (std::size_t i = 0; i < job.images.size() && i < job.predicted_class.size(); ++i) {
-      per[job.predicted_class[i]].first += lat_ms[i];
-      per[job.predicted_class[i]].second += 1;
+    for (std::size_t i = 0; i < images.size() && i < predicted_class.size(); ++i) {
+      per[predicted_class[i]].first += lat_ms[i];
+      per[predicted_class[i]].second += 1;
     }
     json pc = json::array();
     for (const auto& [cls, v] : per)

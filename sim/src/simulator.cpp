@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <deque>
 #include <memory>
 
 #include "heatvit/core/error.hpp"
@@ -70,16 +71,17 @@ struct System {
   }
 };
 
-json run_child(const HwConfig& hw, const std::vector<const Plan*>& plans, const SimOptions& opt,
+/// The child's work: elaborate, run the plans `next` yields (`total` of them, 0 when
+/// not known in advance), return timing and statistics as JSON.
+json run_child(const HwConfig& hw, std::function<const Plan*()> next, std::int64_t total, const SimOptions& opt,
                const std::string& vcd_tmp) {
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   if (opt.quiet) sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DO_NOTHING);
   System sys(hw);
-  sys.acc.run(plans, opt.trace_events);
+  sys.acc.run(std::move(next), opt.trace_events);
   // Runs of many token vectors (sim --masks, demo) take tens of seconds: the child
   // reports on the stderr it shares with its parent.
-  Progress progress("simulating", "token vectors", static_cast<std::int64_t>(plans.size()),
-                    opt.quiet || !opt.progress);
+  Progress progress("simulating", "token vectors", total, opt.quiet || !opt.progress);
   sys.acc.on_plan_done([&](std::size_t) { progress.advance(); });
   sc_core::sc_trace_file* tf = nullptr;
   if (!vcd_tmp.empty()) {
@@ -117,20 +119,29 @@ json run_child(const HwConfig& hw, const std::vector<const Plan*>& plans, const 
   return out;
 }
 
-}  // namespace
 
-SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const SimOptions& opt) {
-  std::string vcd_tmp;
-  if (!opt.vcd_path.empty()) {
-    namespace fs = std::filesystem;
-    const fs::path target(opt.vcd_path);
-    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw InputError(opt.vcd_path, "", "directory " + dir.string() + " does not exist");
-    vcd_tmp = (dir / ("." + target.stem().string() + ".tmp" + std::to_string(::getpid()))).string();
-  }
+std::string vcd_temp_path(const SimOptions& opt) {
+  if (opt.vcd_path.empty()) return {};
+  namespace fs = std::filesystem;
+  const fs::path target(opt.vcd_path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw InputError(opt.vcd_path, "", "directory " + dir.string() + " does not exist");
+  return (dir / ("." + target.stem().string() + ".tmp" + std::to_string(::getpid()))).string();
+}
+
+/// Forks the simulation child. It runs `body` (given the read end of the feed pipe, or
+/// -1) and writes its JSON to the result pipe; the parent keeps the result's read end
+/// and, with `feed`, the feed's write end.
+ChildProc spawn(bool feed, const std::function<json(int)>& body) {
   int fds[2];
   if (::pipe(fds) != 0) throw InternalError(std::string("pipe: ") + std::strerror(errno));
+  int feed_fds[2] = {-1, -1};
+  if (feed && ::pipe(feed_fds) != 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw InternalError(std::string("pipe: ") + std::strerror(errno));
+  }
   std::fflush(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
@@ -141,11 +152,12 @@ SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(1);
     ::close(fds[0]);
+    if (feed) ::close(feed_fds[1]);
     ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
     std::string text;
     int status = 0;
     try {
-      text = run_child(hw, plans, opt, vcd_tmp).dump();
+      text = body(feed_fds[0]).dump();
     } catch (const InputError& e) {
       // Bad input found only while elaborating stays bad input (exit 2) for the parent.
       text = json{{"error", e.what()}, {"input_error", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -167,17 +179,25 @@ SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const
     ::_exit(status);
   }
   ::close(fds[1]);
+  if (feed) ::close(feed_fds[0]);
+  return {pid, fds[0], feed_fds[1]};
+}
+
+/// Reads the child's JSON, reaps it and turns the JSON into a SimRun.
+SimRun collect(ChildProc& c, const std::string& vcd_tmp) {
   std::string text;
   char buf[65536];
   while (true) {
-    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    const ssize_t n = ::read(c.result_fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     text.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(fds[0]);
+  ::close(c.result_fd);
+  c.result_fd = -1;
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  ::waitpid(c.pid, &status, 0);
+  c.pid = -1;
   json out;
   try {
     out = json::parse(text);
@@ -204,6 +224,123 @@ SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const
                          e[3].get<std::uint64_t>()});
   if (!vcd_tmp.empty()) run.vcd_file = vcd_tmp + ".vcd";
   return run;
+}
+
+bool read_exact(int fd, void* p, std::size_t n) {
+  auto* b = static_cast<char*>(p);
+  while (n > 0) {
+    const ssize_t r = ::read(fd, b, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    b += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+}  // namespace
+
+SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const SimOptions& opt) {
+  const std::string vcd_tmp = vcd_temp_path(opt);
+  ChildProc c = spawn(false, [&](int) {
+    std::size_t i = 0;
+    return run_child(hw, [&]() -> const Plan* { return i < plans.size() ? plans[i++] : nullptr; },
+                     static_cast<std::int64_t>(plans.size()), opt, vcd_tmp);
+  });
+  return collect(c, vcd_tmp);
+}
+
+// Feed records: int32 count of a, int32 count of b, the values of a then b; a count
+// of -1 ends the stream.
+StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder build) {
+  vcd_tmp_ = vcd_temp_path(opt);
+  // A child that died (its error is read by finish()) must not kill the parent with
+  // SIGPIPE on the next add().
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  ::sigemptyset(&ign.sa_mask);
+  old_sigpipe_ = std::make_unique<struct sigaction>();
+  ::sigaction(SIGPIPE, &ign, old_sigpipe_.get());
+  const std::string vcd_tmp = vcd_tmp_;
+  child_ = spawn(true, [&](int fd) {
+    std::deque<Plan> plans;  // stable addresses while the simulation runs
+    std::vector<std::int32_t> buf;
+    // An exception inside the SystemC process would come out as a SystemC error:
+    // keep it, end the simulation, and rethrow it as it was.
+    std::exception_ptr failed;
+    auto next = [&]() -> const Plan* {
+      try {
+        return next_plan(fd, buf, plans, build);
+      } catch (...) {
+        failed = std::current_exception();
+        return nullptr;
+      }
+    };
+    json out = run_child(hw, next, 0, opt, vcd_tmp);
+    if (failed) std::rethrow_exception(failed);
+    return out;
+  });
+}
+
+const Plan* StreamingSim::next_plan(int fd, std::vector<std::int32_t>& buf, std::deque<Plan>& plans,
+                                    const Builder& build) {
+  std::int32_t n[2];
+  if (!read_exact(fd, n, sizeof n) || n[0] < 0) return nullptr;
+  if (n[1] < 0 || n[0] > 1 << 20 || n[1] > 1 << 20) throw InternalError("simulation feed: bad record");
+  buf.resize(static_cast<std::size_t>(n[0]) + static_cast<std::size_t>(n[1]));
+  if (!buf.empty() && !read_exact(fd, buf.data(), buf.size() * sizeof(std::int32_t)))
+    throw InternalError("simulation feed ended inside a record");
+  const std::vector<int> a(buf.begin(), buf.begin() + n[0]), b(buf.begin() + n[0], buf.end());
+  plans.push_back(build(a, b));
+  return &plans.back();
+}
+
+void StreamingSim::write_record(const std::vector<std::int32_t>& rec) {
+  if (feed_broken_ || child_.feed_fd < 0) return;
+  const char* p = reinterpret_cast<const char*>(rec.data());
+  std::size_t left = rec.size() * sizeof(std::int32_t);
+  while (left > 0) {
+    const ssize_t n = ::write(child_.feed_fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      feed_broken_ = true;  // the child ended early; finish() reports why
+      return;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+void StreamingSim::add(const std::vector<int>& a, const std::vector<int>& b) {
+  HEATVIT_CHECK(child_.pid > 0, "StreamingSim::add after finish()");
+  std::vector<std::int32_t> rec{static_cast<std::int32_t>(a.size()), static_cast<std::int32_t>(b.size())};
+  rec.insert(rec.end(), a.begin(), a.end());
+  rec.insert(rec.end(), b.begin(), b.end());
+  write_record(rec);
+}
+
+SimRun StreamingSim::finish() {
+  HEATVIT_CHECK(child_.pid > 0, "StreamingSim::finish called twice");
+  write_record({-1, 0});
+  ::close(child_.feed_fd);
+  child_.feed_fd = -1;
+  return collect(child_, vcd_tmp_);
+}
+
+StreamingSim::~StreamingSim() {
+  if (child_.feed_fd >= 0) ::close(child_.feed_fd);
+  if (child_.pid > 0) {
+    // Not finished (an exception in the caller): end the child and leave nothing behind.
+    ::kill(child_.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(child_.pid, &status, 0);
+    if (!vcd_tmp_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(vcd_tmp_ + ".vcd", ec);
+    }
+  }
+  if (child_.result_fd >= 0) ::close(child_.result_fd);
+  if (old_sigpipe_) ::sigaction(SIGPIPE, old_sigpipe_.get(), nullptr);
 }
 
 }  // namespace heatvit::sim

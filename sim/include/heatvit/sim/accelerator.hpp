@@ -99,6 +99,9 @@ class Accelerator : public sc_core::sc_module {
   /// Plans to execute back to back (each image starts when the previous ends).
   /// Pointers must stay valid until sc_start() returns.
   void run(const std::vector<const Plan*>& plans, bool trace_events);
+  /// The same with plans pulled one at a time while simulating: `next` returns the next
+  /// plan (valid until sc_start() returns) or nullptr after the last. It may block.
+  void run(std::function<const Plan*()> next, bool trace_events);
 
   /// Called after each plan completes with the number completed (progress display).
   void on_plan_done(std::function<void(std::size_t)> f) { plan_done_ = std::move(f); }
@@ -123,6 +126,7 @@ class Accelerator : public sc_core::sc_module {
   const HwConfig& hw_;
   sc_core::sc_time clk_;
   std::vector<const Plan*> plans_;
+  std::function<const Plan*()> next_plan_;
   std::vector<PlanTiming> results_;
   bool trace_on_ = false;
   std::vector<TraceEvent> trace_;

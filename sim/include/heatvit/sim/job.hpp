@@ -3,6 +3,7 @@
 // reported as the `heatvit sim` JSON report (contract.md).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@ struct SimJob {
   std::vector<std::vector<int>> kept;
   std::vector<int> predicted_class;        ///< per image, or empty
   SimOptions options;
+
+  /// Optional, instead of `images`, `kept` and `predicted_class`: a producer of the
+  /// images, called once by run_job; it calls `emit(tokens, kept, predicted_class)` per
+  /// image in order (kept may be empty; predicted_class -1 when unknown). The simulation
+  /// runs while it produces (StreamingSim); the report is the same as for the same
+  /// images given up front.
+  using Emit = std::function<void(std::vector<int> tokens, std::vector<int> kept, int predicted_class)>;
+  std::function<void(const Emit& emit)> stream;
 };
 
 struct JobResult {

@@ -4,8 +4,13 @@
 // and statistics.
 #pragma once
 
+#include <deque>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+struct sigaction;
 
 #include "heatvit/core/json_config.hpp"
 #include "heatvit/sim/accelerator.hpp"
@@ -33,5 +38,40 @@ struct SimRun {
 
 /// Simulates the plans back to back on one freshly elaborated model.
 SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const SimOptions& opt = {});
+
+/// The child process of a simulation (internal to simulator.cpp).
+struct ChildProc {
+  int pid = -1;
+  int result_fd = -1;
+  int feed_fd = -1;
+};
+
+/// A simulation fed while it runs, so that producing the plans (e.g. running the
+/// integer model on each image) and simulating them overlap. The child elaborates at
+/// construction; each add() sends two integer vectors from which the child builds the
+/// next plan with `build` (run in the child: it must be deterministic and use only what
+/// existed at construction); finish() returns what simulate() would have returned for
+/// the same plans in the same order. Destroying it unfinished ends the child. SIGPIPE is
+/// ignored while it lives (a child that failed is reported by finish(), not by a signal).
+class StreamingSim {
+ public:
+  using Builder = std::function<Plan(const std::vector<int>& a, const std::vector<int>& b)>;
+  StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder build);
+  ~StreamingSim();
+  StreamingSim(const StreamingSim&) = delete;
+  StreamingSim& operator=(const StreamingSim&) = delete;
+
+  void add(const std::vector<int>& a, const std::vector<int>& b);
+  SimRun finish();
+
+ private:
+  void write_record(const std::vector<std::int32_t>& rec);
+  /// In the child: reads the next record from `fd` and builds its plan (nullptr at the end).
+  static const Plan* next_plan(int fd, std::vector<std::int32_t>& buf, std::deque<Plan>& plans, const Builder& build);
+  ChildProc child_;
+  std::string vcd_tmp_;
+  bool feed_broken_ = false;
+  std::unique_ptr<struct sigaction> old_sigpipe_;
+};
 
 }  // namespace heatvit::sim
