@@ -22,6 +22,7 @@
 #include "heatvit/dse/store.hpp"
 #include "heatvit/dse/strategy.hpp"
 #include "heatvit/func/func_model.hpp"
+#include "heatvit/func/parallel.hpp"
 #include "heatvit/models/idx.hpp"
 #include "heatvit/sim/job.hpp"
 
@@ -370,7 +371,19 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     Metrics m;
     json systemc;
   };
-  auto test_of = [&](const Candidate& c) -> TestView {
+  // Test metrics and stored SystemC results on this thread; the SystemC runs still
+  // missing (independent child processes, one per front point) on `threads` threads.
+  // Each report depends only on its own job, so the results do not depend on the
+  // thread count.
+  struct Pending {
+    std::size_t view;
+    std::string key;
+    Candidate cand;
+    OutcomePtr outcome;
+    sim::SimJob job;
+    json report;
+  };
+  auto test_of = [&](const Candidate& c, std::vector<Pending>& pending, std::size_t view) -> TestView {
     const SchedulePoint& s = ev.schedules()[static_cast<std::size_t>(c.schedule)];
     const OutcomePtr o = oracle->run({s}, Split::Test, test_n).at(0);
     TestView tv{ev.metrics(c, *o, Split::Test, test_n, dense_test.get()), json()};
@@ -386,14 +399,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
       for (int i = 0; i < sysc_n; ++i)
         job.images.emplace_back(o->tokens.begin() + static_cast<std::ptrdiff_t>(i * depth),
                                 o->tokens.begin() + static_cast<std::ptrdiff_t>((i + 1) * depth));
-      const json rep = sim::run_job(job).report;
-      const Distribution an = distribution_of(ev.latencies(s, *o, sysc_n, c.hw));
-      tv.systemc = {{"images", sysc_n},
-                    {"latency_ms", {{"mean", rep["latency_ms"]["mean"]}, {"p50", rep["latency_ms"]["p50"]},
-                                    {"p99", rep["latency_ms"]["p99"]}}},
-                    {"analytic_same_images", dist_json(an)},
-                    {"disagreement", an.mean > 0 ? rep["latency_ms"]["mean"].get<double>() / an.mean - 1.0 : 0.0}};
-      store.put_extra(key, tv.systemc);
+      pending.push_back({view, key, c, o, std::move(job), json()});
     }
     return tv;
   };
@@ -404,13 +410,39 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     say("front: " + std::to_string(fs.size()) + " points on " + std::to_string(test_n) + " test images");
     oracle->run(fs, Split::Test, test_n);
   }
-  Progress sysc_progress("dse front: SystemC", "points", static_cast<std::int64_t>(front.size()), opt.quiet);
   std::vector<TestView> tests;
-  for (std::size_t i : front) {
-    if (g_interrupted) throw Interrupted();
-    tests.push_back(test_of(pts[i].cand));
-    sysc_progress.advance();
+  std::vector<Pending> pending;
+  for (std::size_t i : front) tests.push_back(test_of(pts[i].cand, pending, tests.size()));
+  Progress sysc_progress("dse front: SystemC", "points", static_cast<std::int64_t>(front.size()), opt.quiet);
+  sysc_progress.advance(static_cast<std::int64_t>(front.size() - pending.size()));  // stored results
+  std::exception_ptr failed;
+  try {
+    func::parallel_for(
+        static_cast<int>(pending.size()), opt.threads,
+        [&](int i, int) {
+          if (g_interrupted) throw Interrupted();
+          pending[static_cast<std::size_t>(i)].report = sim::run_job(pending[static_cast<std::size_t>(i)].job).report;
+          sysc_progress.advance();
+        },
+        1);
+  } catch (...) {
+    failed = std::current_exception();  // what finished is stored first (a resume reuses it)
   }
+  for (Pending& p : pending) {
+    if (p.report.is_null()) continue;
+    const SchedulePoint& s = ev.schedules()[static_cast<std::size_t>(p.cand.schedule)];
+    const json& rep = p.report;
+    const Distribution an = distribution_of(ev.latencies(s, *p.outcome, sysc_n, p.cand.hw));
+    json& sc = tests[p.view].systemc;
+    sc = {{"images", sysc_n},
+          {"latency_ms", {{"mean", rep["latency_ms"]["mean"]}, {"p50", rep["latency_ms"]["p50"]},
+                          {"p99", rep["latency_ms"]["p99"]}}},
+          {"analytic_same_images", dist_json(an)},
+          {"disagreement", an.mean > 0 ? rep["latency_ms"]["mean"].get<double>() / an.mean - 1.0 : 0.0}};
+    store.put_extra(p.key, sc);
+  }
+  if (failed) std::rethrow_exception(failed);
+  if (g_interrupted) throw Interrupted();
 
   // ---- winner: nearest the ideal point on validation ----
   std::vector<std::vector<double>> fvals;
