@@ -412,7 +412,10 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   }
   std::vector<TestView> tests;
   std::vector<Pending> pending;
-  for (std::size_t i : front) tests.push_back(test_of(pts[i].cand, pending, tests.size()));
+  for (std::size_t i : front) {
+    if (g_interrupted) throw Interrupted();
+    tests.push_back(test_of(pts[i].cand, pending, tests.size()));
+  }
   Progress sysc_progress("dse front: SystemC", "points", static_cast<std::int64_t>(front.size()), opt.quiet);
   sysc_progress.advance(static_cast<std::int64_t>(front.size() - pending.size()));  // stored results
   std::exception_ptr failed;

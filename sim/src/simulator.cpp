@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <deque>
 #include <memory>
+#include <mutex>
 
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/progress.hpp"
@@ -133,7 +134,13 @@ std::string vcd_temp_path(const SimOptions& opt) {
 /// Forks the simulation child. It runs `body` (given the read end of the feed pipe, or
 /// -1) and writes its JSON to the result pipe; the parent keeps the result's read end
 /// and, with `feed`, the feed's write end.
+/// Held from pipe() to the parent closing the child's ends: a fork on another thread in
+/// between would give its child a copy of this child's result write end, and the
+/// parent would then wait for that unrelated child's exit to see end-of-file.
+std::mutex g_spawn_mu;
+
 ChildProc spawn(bool feed, const std::function<json(int)>& body) {
+  std::lock_guard<std::mutex> lock(g_spawn_mu);
   int fds[2];
   if (::pipe(fds) != 0) throw InternalError(std::string("pipe: ") + std::strerror(errno));
   int feed_fds[2] = {-1, -1};
@@ -164,6 +171,10 @@ ChildProc spawn(bool feed, const std::function<json(int)>& body) {
       status = 1;
     } catch (const std::exception& e) {
       text = json{{"error", e.what()}}.dump(-1, ' ', false, json::error_handler_t::replace);
+      status = 1;
+    } catch (...) {
+      // Never let anything unwind out of the child into the parent's code.
+      text = json{{"error", "unknown exception"}}.dump();
       status = 1;
     }
     const char* p = text.data();
@@ -250,17 +261,32 @@ SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const
   return collect(c, vcd_tmp);
 }
 
+namespace {
+std::mutex g_sigpipe_mu;
+int g_sigpipe_users = 0;
+struct sigaction g_sigpipe_old;
+}  // namespace
+
+// A child that died must not kill the parent with SIGPIPE on the next add(): its error
+// is read and thrown instead.
+StreamingSim::SigpipeIgnored::SigpipeIgnored() {
+  std::lock_guard<std::mutex> lock(g_sigpipe_mu);
+  if (g_sigpipe_users++ > 0) return;
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  ::sigemptyset(&ign.sa_mask);
+  ::sigaction(SIGPIPE, &ign, &g_sigpipe_old);
+}
+
+StreamingSim::SigpipeIgnored::~SigpipeIgnored() {
+  std::lock_guard<std::mutex> lock(g_sigpipe_mu);
+  if (--g_sigpipe_users == 0) ::sigaction(SIGPIPE, &g_sigpipe_old, nullptr);
+}
+
 // Feed records: int32 count of a, int32 count of b, the values of a then b; a count
 // of -1 ends the stream.
 StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder build) {
   vcd_tmp_ = vcd_temp_path(opt);
-  // A child that died (its error is read by finish()) must not kill the parent with
-  // SIGPIPE on the next add().
-  struct sigaction ign {};
-  ign.sa_handler = SIG_IGN;
-  ::sigemptyset(&ign.sa_mask);
-  old_sigpipe_ = std::make_unique<struct sigaction>();
-  ::sigaction(SIGPIPE, &ign, old_sigpipe_.get());
   const std::string vcd_tmp = vcd_tmp_;
   child_ = spawn(true, [&](int fd) {
     std::deque<Plan> plans;  // stable addresses while the simulation runs
@@ -317,6 +343,12 @@ void StreamingSim::add(const std::vector<int>& a, const std::vector<int>& b) {
   rec.insert(rec.end(), a.begin(), a.end());
   rec.insert(rec.end(), b.begin(), b.end());
   write_record(rec);
+  if (feed_broken_) {
+    // The child ended before its input did: report why now, not after the producer
+    // has produced everything.
+    finish();  // throws the child's error
+    throw InternalError("SystemC simulation ended before its input");
+  }
 }
 
 SimRun StreamingSim::finish() {
@@ -340,7 +372,6 @@ StreamingSim::~StreamingSim() {
     }
   }
   if (child_.result_fd >= 0) ::close(child_.result_fd);
-  if (old_sigpipe_) ::sigaction(SIGPIPE, old_sigpipe_.get(), nullptr);
 }
 
 }  // namespace heatvit::sim

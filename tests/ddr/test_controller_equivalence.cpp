@@ -5,6 +5,7 @@
 // or a counter (row hits, turnarounds, precharges) and fails here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -49,12 +50,12 @@ struct Traffic {
 /// Drives both controllers through the same calls: closed-loop traffic that enqueues on
 /// completions (as the SystemC target does), predictions that get discarded, fine
 /// advance_to() steps, arrivals in the past and in the future.
-void run_pair(const DdrSpec& spec, const Traffic& tr, std::uint64_t seed, int requests) {
+void run_pair(const DdrSpec& spec, const Traffic& tr, std::uint64_t seed, int requests, int addr_bits = 33) {
   Controller c(spec);
   reference::ReferenceController r(spec);
   std::mt19937_64 rng(seed);
   std::vector<std::uint64_t> stream_addr(static_cast<std::size_t>(std::max(tr.streams, 1)));
-  for (auto& a : stream_addr) a = (rng() % (std::uint64_t(1) << 30)) & ~std::uint64_t(4095);
+  for (auto& a : stream_addr) a = (rng() % (std::uint64_t(1) << (addr_bits - 3))) & ~std::uint64_t(4095);
   std::uint64_t now = 0, arrival = 0, id = 0;
   auto make = [&]() {
     Request q;
@@ -67,7 +68,7 @@ void run_pair(const DdrSpec& spec, const Traffic& tr, std::uint64_t seed, int re
       q.address = a;
       a += q.bytes;
     } else {
-      q.address = rng() % (std::uint64_t(1) << 33);
+      q.address = rng() % (std::uint64_t(1) << addr_bits);
     }
     arrival += rng() % (tr.max_gap_ps + 1);
     // Now and then an arrival in the past (treated as now) or far in the future.
@@ -133,6 +134,34 @@ void run_pair(const DdrSpec& spec, const Traffic& tr, std::uint64_t seed, int re
   expect_same_stats(c.stats(), r.stats(), where + " end");
 }
 
+int log2_of(int v) {
+  int b = 0;
+  while ((1 << b) < v) ++b;
+  return b;
+}
+
+/// A mapping string covering the field widths exactly, each field split into 1-3
+/// parts in random order (e.g. "Co2BaRo7BgCo5Ro9").
+std::string random_mapping(std::mt19937_64& rng, const int width[4]) {
+  static const char* names[4] = {"Ro", "Ba", "Bg", "Co"};
+  std::vector<std::pair<int, int>> parts;
+  for (int f = 0; f < 4; ++f) {
+    int left = width[f];
+    if (left == 0) continue;
+    const int k = std::min(left, 1 + int(rng() % 3));
+    for (int i = 0; i < k - 1; ++i) {
+      const int p = 1 + int(rng() % std::uint64_t(left - (k - 1 - i)));
+      parts.push_back({f, p});
+      left -= p;
+    }
+    parts.push_back({f, left});
+  }
+  std::shuffle(parts.begin(), parts.end(), rng);
+  std::string m;
+  for (const auto& [f, p] : parts) m += std::string(names[f]) + std::to_string(p);
+  return m;
+}
+
 }  // namespace
 
 TEST(ControllerEquivalence, ShippedPresetsStreaming) {
@@ -160,6 +189,59 @@ TEST(ControllerEquivalence, RandomConfigurations) {
                      std::uint64_t(rng() % 30000)};
     SCOPED_TRACE("round " + std::to_string(round));
     run_pair(s, tr, 100 + std::uint64_t(round), 250);
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+// The controller maps a burst as the OR of the mappings of its low 10 and its high
+// index bits (the mapping is a bit permutation): checked for random geometries and
+// split mappings, addresses up to 2^48 (bits beyond the geometry dropped in both).
+TEST(ControllerEquivalence, MappingSplitsIntoLowAndHighBits) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    DdrOrganization o;
+    o.bank_groups = 1 << (rng() % 3);
+    o.banks_per_group = 1 << (rng() % 4);
+    o.rows = 1 << (1 + rng() % 17);
+    o.columns = 8 << (rng() % 9);
+    const int width[4] = {log2_of(o.rows), log2_of(o.banks_per_group), log2_of(o.bank_groups),
+                          log2_of(o.bursts_per_row())};
+    const std::string m = random_mapping(rng, width);
+    const AddressMapper am(o, m);
+    for (int i = 0; i < 500; ++i) {
+      const std::uint64_t a = (rng() % (std::uint64_t(1) << (rng() % 48 + 1))) & ~std::uint64_t(63);
+      const std::uint64_t burst = a >> am.offset_bits();
+      const DramAddress d = am.map(a);
+      const DramAddress lo = am.map((burst & 1023) << am.offset_bits());
+      const DramAddress hi = am.map(((burst >> 10) << 10) << am.offset_bits());
+      ASSERT_EQ(am.flat_bank(d), am.flat_bank(lo) | am.flat_bank(hi)) << m;
+      ASSERT_EQ(d.row, lo.row | hi.row) << m;
+    }
+  }
+}
+
+TEST(ControllerEquivalence, RandomGeometriesAndSplitMappings) {
+  std::mt19937_64 rng(12345);
+  for (int round = 0; round < 80; ++round) {
+    DdrSpec s = preset(round % 2 ? "ddr4-2400-x64.json" : "ddr4-2133-zcu102.json");
+    s.org.bank_groups = 1 << (rng() % 3);
+    s.org.banks_per_group = 1 << (rng() % 4);
+    s.org.rows = 1 << (1 + rng() % 16);
+    s.org.columns = 8 << (rng() % 8);
+    const int width[4] = {log2_of(s.org.rows), log2_of(s.org.banks_per_group), log2_of(s.org.bank_groups),
+                          log2_of(s.org.bursts_per_row())};
+    s.ctrl.address_mapping = random_mapping(rng, width);
+    s.ctrl.queue_depth = int(1 + rng() % 64);
+    s.ctrl.page_policy = rng() % 3 ? PagePolicy::Open : PagePolicy::Closed;
+    s.ctrl.scheduler = rng() % 5 ? SchedulerKind::FrFcfs : SchedulerKind::Fcfs;
+    s.ctrl.refresh = rng() % 4 != 0;
+    s.ctrl.rw_switch_bursts = int(1 + rng() % 40);
+    if (round % 3 == 0) s.timing.tREFI = 800 + int(rng() % 2000);
+    const Traffic tr{int(rng() % 8), std::uint32_t(64 + rng() % 8000), int(rng() % 101),
+                     std::uint64_t(rng() % 40000)};
+    const int addr_bits = 12 + int(rng() % 30);
+    SCOPED_TRACE("round " + std::to_string(round) + " mapping " + s.ctrl.address_mapping);
+    run_pair(s, tr, 1000 + std::uint64_t(round), 200, addr_bits);
     if (::testing::Test::HasFailure()) return;
   }
 }

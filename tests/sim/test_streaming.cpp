@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <csignal>
+#include <memory>
 #include <stdexcept>
 
 #include "heatvit/core/error.hpp"
@@ -111,12 +113,48 @@ TEST(Streaming, ProducerFailureEndsTheChild) {
   EXPECT_TRUE(no_children_left());
 }
 
-TEST(Streaming, ChildFailureIsReportedByFinish) {
+TEST(Streaming, ChildFailureIsReportedAsItsError) {
   const HwConfig h = hw();
   StreamingSim s(h, {}, [](const std::vector<int>&, const std::vector<int>&) -> Plan {
     throw InputError("feed", "tokens", "refused in the child");
   });
-  for (int i = 0; i < 2000; ++i) s.add(std::vector<int>(64, i), {});  // more than a pipe holds: no SIGPIPE death
-  EXPECT_THROW(s.finish(), InputError);
+  // More than a pipe holds: the child's end of the feed closes, the parent gets EPIPE
+  // (not a SIGPIPE death) and add() throws the child's error.
+  EXPECT_THROW(
+      {
+        for (int i = 0; i < 2000; ++i) s.add(std::vector<int>(64, i), {});
+        s.finish();
+      },
+      InputError);
+  EXPECT_TRUE(no_children_left());
+}
+
+TEST(Streaming, AnyExceptionInTheChildStaysInTheChild) {
+  const HwConfig h = hw();
+  StreamingSim s(h, {}, [](const std::vector<int>&, const std::vector<int>&) -> Plan { throw 42; });
+  s.add({1}, {});
+  EXPECT_THROW(s.finish(), InternalError);
+  EXPECT_TRUE(no_children_left());
+}
+
+namespace {
+void (*sigpipe_handler())(int) {
+  struct sigaction now {};
+  ::sigaction(SIGPIPE, nullptr, &now);
+  return now.sa_handler;
+}
+}  // namespace
+
+TEST(Streaming, SigpipeIgnoredWhileAnyLivesAndRestoredAfterTheLast) {
+  const HwConfig h = hw();
+  auto build = [](const std::vector<int>&, const std::vector<int>&) -> Plan { return Plan{}; };
+  ASSERT_EQ(sigpipe_handler(), SIG_DFL);
+  auto a = std::make_unique<StreamingSim>(h, SimOptions{}, build);
+  auto b = std::make_unique<StreamingSim>(h, SimOptions{}, build);
+  EXPECT_EQ(sigpipe_handler(), SIG_IGN);
+  a.reset();  // not in reverse order of construction
+  EXPECT_EQ(sigpipe_handler(), SIG_IGN);
+  b.reset();
+  EXPECT_EQ(sigpipe_handler(), SIG_DFL);
   EXPECT_TRUE(no_children_left());
 }

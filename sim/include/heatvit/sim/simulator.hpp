@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-struct sigaction;
 
 #include "heatvit/core/json_config.hpp"
 #include "heatvit/sim/accelerator.hpp"
@@ -52,7 +51,8 @@ struct ChildProc {
 /// next plan with `build` (run in the child: it must be deterministic and use only what
 /// existed at construction); finish() returns what simulate() would have returned for
 /// the same plans in the same order. Destroying it unfinished ends the child. SIGPIPE is
-/// ignored while it lives (a child that failed is reported by finish(), not by a signal).
+/// ignored while any StreamingSim lives (a child that failed is reported as an
+/// exception from add() or finish(), not by a signal).
 class StreamingSim {
  public:
   using Builder = std::function<Plan(const std::vector<int>& a, const std::vector<int>& b)>;
@@ -61,17 +61,25 @@ class StreamingSim {
   StreamingSim(const StreamingSim&) = delete;
   StreamingSim& operator=(const StreamingSim&) = delete;
 
+  /// Sends the next plan's vectors. Throws the child's error when it has ended early.
   void add(const std::vector<int>& a, const std::vector<int>& b);
   SimRun finish();
 
  private:
+  /// SIGPIPE ignored from the first live StreamingSim to the last (process-wide count).
+  struct SigpipeIgnored {
+    SigpipeIgnored();
+    ~SigpipeIgnored();
+    SigpipeIgnored(const SigpipeIgnored&) = delete;
+    SigpipeIgnored& operator=(const SigpipeIgnored&) = delete;
+  };
+  SigpipeIgnored sigpipe_;  // first member: restored even when the constructor throws
   void write_record(const std::vector<std::int32_t>& rec);
   /// In the child: reads the next record from `fd` and builds its plan (nullptr at the end).
   static const Plan* next_plan(int fd, std::vector<std::int32_t>& buf, std::deque<Plan>& plans, const Builder& build);
   ChildProc child_;
   std::string vcd_tmp_;
   bool feed_broken_ = false;
-  std::unique_ptr<struct sigaction> old_sigpipe_;
 };
 
 }  // namespace heatvit::sim
