@@ -95,19 +95,37 @@ std::string trained_model_path() { return project_root() + "/models/deit-micro/e
 
 bool uses_trained_model(const ModelShape& model) { return model.name == "deit-micro"; }
 
-func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& sched, int images, bool quiet) {
+namespace {
+
+/// The trained model, the test images and the schedule's thresholds (sequential
+/// calibration), with every bad-input check done before any image runs.
+struct TrainedRun {
+  std::shared_ptr<const func::FuncModel> model;
+  std::shared_ptr<const ImageSet> data;
+  std::shared_ptr<const std::vector<func::SelectorThreshold>> thresholds;
+};
+
+TrainedRun load_trained_run(const ModelShape& model, const Schedule& sched, int images) {
   const std::string weights = trained_model_path();
   if (!std::filesystem::exists(weights))
     throw InputError(weights, "", "not found: per-image token counts of deit-micro come from the trained model "
                                   "(make train), or give --tokens or --masks");
-  const func::FuncModel fm = func::FuncModel::load(weights, model);
-  const ImageSet data = load_fashion_mnist(default_fashion_mnist_dir(), "t10k");
-  if (images > data.count)
-    throw InputError("--images", "", "the test set has " + std::to_string(data.count) + " images");
-  const auto th = func::schedule_thresholds(fm, sched, sched.name, func::Calibration::Sequential,
-                                           default_fashion_mnist_dir(), 0);
+  TrainedRun t;
+  t.model = std::make_shared<const func::FuncModel>(func::FuncModel::load(weights, model));
+  t.data = std::make_shared<const ImageSet>(load_fashion_mnist(default_fashion_mnist_dir(), "t10k"));
+  if (images > t.data->count)
+    throw InputError("--images", "", "the test set has " + std::to_string(t.data->count) + " images");
+  t.thresholds = std::make_shared<const std::vector<func::SelectorThreshold>>(func::schedule_thresholds(
+      *t.model, sched, sched.name, func::Calibration::Sequential, default_fashion_mnist_dir(), 0));
+  return t;
+}
+
+}  // namespace
+
+func::EvalResult trained_model_tokens(const ModelShape& model, const Schedule& sched, int images, bool quiet) {
+  const TrainedRun t = load_trained_run(model, sched, images);
   Progress progress("integer model", "images", images, quiet);
-  return func::evaluate(fm, th, data, images, 0, &progress);
+  return func::evaluate(*t.model, *t.thresholds, *t.data, images, 0, &progress);
 }
 
 namespace {
@@ -116,22 +134,17 @@ namespace {
 /// the job image by image while the SystemC model simulates (the integer model runs in
 /// chunks; everything that can be bad input is checked before the job starts).
 void stream_trained_model_tokens(sim::SimJob& job, const Schedule& sched, int images, bool quiet) {
-  const std::string weights = trained_model_path();
-  if (!std::filesystem::exists(weights))
-    throw InputError(weights, "", "not found: per-image token counts of deit-micro come from the trained model "
-                                  "(make train), or give --tokens or --masks");
-  auto fm = std::make_shared<const func::FuncModel>(func::FuncModel::load(weights, job.model));
-  auto data = std::make_shared<const ImageSet>(load_fashion_mnist(default_fashion_mnist_dir(), "t10k"));
-  if (images > data->count)
-    throw InputError("--images", "", "the test set has " + std::to_string(data->count) + " images");
-  auto th = std::make_shared<const std::vector<func::SelectorThreshold>>(func::schedule_thresholds(
-      *fm, sched, sched.name, func::Calibration::Sequential, default_fashion_mnist_dir(), 0));
-  job.stream = [fm, data, th, images, quiet](const sim::SimJob::Emit& emit) {
+  const TrainedRun t = load_trained_run(job.model, sched, images);
+  job.stream = [fm = t.model, data = t.data, th = t.thresholds, images, quiet](const sim::SimJob::Emit& emit) {
     Progress progress("integer model", "images", images, quiet);
     constexpr int kChunk = 256;  // images per integer-model batch, then fed to the simulation
     // The simulation runs in its own process meanwhile: leave it a core.
     const int workers = std::max(1, func::thread_count(0) - 1);
-    ImageSet chunk = *data;
+    ImageSet chunk;  // the test set's description, with one chunk's pixels and labels
+    chunk.images_path = data->images_path;
+    chunk.labels_path = data->labels_path;
+    chunk.rows = data->rows;
+    chunk.cols = data->cols;
     const std::size_t pixels = static_cast<std::size_t>(data->rows * data->cols);
     for (int first = 0; first < images; first += kChunk) {
       const int n = std::min(kChunk, images - first);

@@ -249,6 +249,21 @@ bool read_exact(int fd, void* p, std::size_t n) {
   return true;
 }
 
+/// In the child: reads the next feed record from `fd` and builds its plan (nullptr at the
+/// end of the feed).
+const Plan* next_plan(int fd, std::vector<std::int32_t>& buf, std::deque<Plan>& plans,
+                      const StreamingSim::Builder& build) {
+  std::int32_t n[2];
+  if (!read_exact(fd, n, sizeof n) || n[0] < 0) return nullptr;
+  if (n[1] < 0 || n[0] > 1 << 20 || n[1] > 1 << 20) throw InternalError("simulation feed: bad record");
+  buf.resize(static_cast<std::size_t>(n[0]) + static_cast<std::size_t>(n[1]));
+  if (!buf.empty() && !read_exact(fd, buf.data(), buf.size() * sizeof(std::int32_t)))
+    throw InternalError("simulation feed ended inside a record");
+  const std::vector<int> a(buf.begin(), buf.begin() + n[0]), b(buf.begin() + n[0], buf.end());
+  plans.push_back(build(a, b));
+  return &plans.back();
+}
+
 }  // namespace
 
 SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const SimOptions& opt) {
@@ -308,18 +323,6 @@ StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder bu
   });
 }
 
-const Plan* StreamingSim::next_plan(int fd, std::vector<std::int32_t>& buf, std::deque<Plan>& plans,
-                                    const Builder& build) {
-  std::int32_t n[2];
-  if (!read_exact(fd, n, sizeof n) || n[0] < 0) return nullptr;
-  if (n[1] < 0 || n[0] > 1 << 20 || n[1] > 1 << 20) throw InternalError("simulation feed: bad record");
-  buf.resize(static_cast<std::size_t>(n[0]) + static_cast<std::size_t>(n[1]));
-  if (!buf.empty() && !read_exact(fd, buf.data(), buf.size() * sizeof(std::int32_t)))
-    throw InternalError("simulation feed ended inside a record");
-  const std::vector<int> a(buf.begin(), buf.begin() + n[0]), b(buf.begin() + n[0], buf.end());
-  plans.push_back(build(a, b));
-  return &plans.back();
-}
 
 void StreamingSim::write_record(const std::vector<std::int32_t>& rec) {
   if (feed_broken_ || child_.feed_fd < 0) return;

@@ -286,25 +286,10 @@ bool Controller::step(State& s, Cycle limit) const {
 
     // Candidates: per bank, the oldest allowed row hit (column command), else the
     // command the oldest entry needs (PRE on a conflict, ACT on a closed bank).
-    // Ties: the earlier time, then column commands, then the older burst.
     Cycle best_t = kInf;
-    bool best_col = false;
     std::uint64_t best_seq = ~std::uint64_t(0);
     std::int32_t best_e = -1, best_prev = -1;
     Command best_cmd = Command::ACT;
-
-    auto consider = [&](Command cmd, Cycle t, std::int32_t e, std::int32_t prev) {
-      const std::uint64_t seq = s.entries[static_cast<std::size_t>(e)].seq;
-      const bool col = cmd == Command::RD || cmd == Command::WR;
-      if (t < best_t || (t == best_t && ((col && !best_col) || (col == best_col && seq < best_seq)))) {
-        best_t = t;
-        best_col = col;
-        best_seq = seq;
-        best_e = e;
-        best_prev = prev;
-        best_cmd = cmd;
-      }
-    };
 
     if (!frfcfs) {
       // FCFS: only the oldest entry in the window may be served.
@@ -318,10 +303,11 @@ bool Controller::step(State& s, Cycle limit) const {
       if (oldest >= 0) {
         const Entry& en = s.entries[static_cast<std::size_t>(oldest)];
         const std::int64_t open = s.timing.open_row(BankId{en.bank});
-        const Command cmd = open == std::int64_t(en.row) ? (en.is_write ? Command::WR : Command::RD)
-                            : open >= 0                  ? Command::PRE
-                                                         : Command::ACT;
-        consider(cmd, std::max(s.now, s.timing.earliest(cmd, BankId{en.bank})), oldest, -1);
+        best_cmd = open == std::int64_t(en.row) ? (en.is_write ? Command::WR : Command::RD)
+                   : open >= 0                  ? Command::PRE
+                                                : Command::ACT;
+        best_t = std::max(s.now, s.timing.earliest(best_cmd, BankId{en.bank}));
+        best_e = oldest;
       }
     } else {
       // The rank-wide constraints are the same for every bank: computed once per command.
@@ -338,7 +324,7 @@ bool Controller::step(State& s, Cycle limit) const {
           BankCand& c = s.cand[bank];
           if (c.mode != mode) find_candidate(s, bank, mode);
           if (c.e < 0) continue;
-          const Cycle t = std::max(std::max(c.bank_t, rank_t[c.kind]), s.timing.group_earliest_by_kind(c.kind, c.group));
+          const Cycle t = std::max(std::max(c.bank_t, rank_t[c.kind]), s.timing.group_earliest(c.kind, c.group));
           const std::uint64_t key = (std::uint64_t(t) << 1) | (c.kind < 2 ? 1u : 0u);
           if (key < best_key || (key == best_key && c.seq < best_seq)) {
             best_key = key;

@@ -4,7 +4,6 @@
 // and statistics.
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,8 +74,6 @@ class StreamingSim {
   };
   SigpipeIgnored sigpipe_;  // first member: restored even when the constructor throws
   void write_record(const std::vector<std::int32_t>& rec);
-  /// In the child: reads the next record from `fd` and builds its plan (nullptr at the end).
-  static const Plan* next_plan(int fd, std::vector<std::int32_t>& buf, std::deque<Plan>& plans, const Builder& build);
   ChildProc child_;
   std::string vcd_tmp_;
   bool feed_broken_ = false;

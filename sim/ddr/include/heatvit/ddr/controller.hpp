@@ -151,8 +151,8 @@ class Controller {
     std::int32_t e = -1, prev = -1;  // e < 0: no candidate in this mode
     Command cmd = Command::ACT;
     std::uint8_t mode = 0;
-    std::uint8_t kind = 0;   // index of cmd in the per-command tables: ACT 0, PRE 1, RD 2, WR 3
-    std::uint8_t group = 0;  // the bank's group
+    std::uint8_t kind = 0;   // cmd as a TimingState kind (kKindAct ...): indexes the per-kind constraints
+    std::uint8_t group = 0;  // the bank's group (TimingState::group_of), kept here for the scan
   };
   struct InFlight {
     Cycle done;

@@ -40,7 +40,6 @@ class TimingState {
   }
   std::uint32_t group_of(BankId b) const { return banks_[b.value].group; }
   std::uint32_t banks() const { return static_cast<std::uint32_t>(banks_.size()); }
-  std::uint32_t groups() const { return static_cast<std::uint32_t>(groups_.size()); }
 
   /// Earliest cycle at which `cmd` to bank `b` satisfies every timing constraint
   /// (ignores whether the bank state allows it; PREA and REF ignore `b`).
@@ -69,10 +68,14 @@ class TimingState {
     return next_cmd_;
   }
 
+  /// Command kinds indexing the per-group constraints (PRE has none: always 0).
+  static constexpr int kKindAct = 0, kKindPre = 1, kKindRd = 2, kKindWr = 3;
+
   /// earliest() split in three for ACT, PRE, RD and WR: the constraints of bank `b`
-  /// alone, of its bank group, and the rank-wide ones (command bus included);
-  /// earliest(cmd, b) == max(bank_earliest, group_earliest, rank_earliest). A scheduler
-  /// that compares many banks keeps the bank part and computes the rank part once.
+  /// alone, of its bank group (by command kind), and the rank-wide ones (command bus
+  /// included); earliest(cmd, b) == max(bank_earliest, group_earliest, rank_earliest). A
+  /// scheduler that compares many banks keeps the bank part and computes the rank part
+  /// once.
   Cycle bank_earliest(Command cmd, BankId b) const {
     const Bank& k = banks_[b.value];
     switch (cmd) {
@@ -82,19 +85,7 @@ class TimingState {
       default: return k.next_pre;
     }
   }
-  Cycle group_earliest(Command cmd, BankId b) const { return group_earliest(cmd, banks_[b.value].group); }
-  Cycle group_earliest(Command cmd, std::uint32_t group) const {
-    const Group& g = groups_[group];
-    switch (cmd) {
-      case Command::ACT: return g.by_kind[kKindAct];
-      case Command::RD: return g.by_kind[kKindRd];
-      case Command::WR: return g.by_kind[kKindWr];
-      default: return 0;
-    }
-  }
-  /// group_earliest() by command kind (kKindAct, kKindPre, kKindRd, kKindWr): one load.
-  static constexpr int kKindAct = 0, kKindPre = 1, kKindRd = 2, kKindWr = 3;
-  Cycle group_earliest_by_kind(int kind, std::uint32_t group) const { return groups_[group].by_kind[kind]; }
+  Cycle group_earliest(int kind, std::uint32_t group) const { return groups_[group].by_kind[kind]; }
   Cycle rank_earliest(Command cmd) const {
     switch (cmd) {
       case Command::ACT: return max2(next_act_, next_cmd_);
