@@ -297,6 +297,14 @@ int run_sim(const std::vector<std::string>& args) {
                 r["dsp"].get<long long>(), d["dsp"].get<long long>(), r["bram36"].get<long long>(),
                 d["bram36"].get<long long>(), r["lut"].get<long long>(), d["lut"].get<long long>(),
                 r["ff"].get<long long>(), d["ff"].get<long long>());
+    const auto& e = report["energy"];
+    if (e.value("modelled", false)) {
+      std::printf("  energy: %.3f mJ/image, %.2f W average (dynamic %.2f W, static %.2f W)\n",
+                  e["mj_per_image"].get<double>(), e["average_power_w"].get<double>(), e["dynamic_w"].get<double>(),
+                  e["static_w"].get<double>());
+    } else {
+      std::printf("  energy: not modelled (the hw config has no \"power\" section)\n");
+    }
   }
   return 0;
 }

@@ -11,6 +11,9 @@ const std::vector<Subcommand>& subcommands() {
 #ifdef HEATVIT_HAVE_DSE
       {"dse", "design-space exploration of pruning schedules x hardware knobs (accuracy, latency, resources)",
        run_dse},
+      {"calibrate", "fit the physical parameters of the HeatViT and baseline presets to the published figures; "
+                    "residual per figure",
+       run_calibrate},
 #endif
 #ifdef HEATVIT_HAVE_HLS
       {"hls", "emit a design point as a Vitis HLS project (layer program, packed weights, bit-exact testbench)",

@@ -26,6 +26,7 @@ std::string schedule_path(const sim::HwConfig& hw, const ModelShape& model, cons
 #endif
 #ifdef HEATVIT_HAVE_DSE
 int run_dse(const std::vector<std::string>& args);
+int run_calibrate(const std::vector<std::string>& args);
 /// The demo's short DSE run (configs/dse/demo.json on deit-micro) into `out_dir`.
 json demo_dse(const std::string& out_dir);
 #endif

@@ -23,6 +23,7 @@ Schedule parse_schedule(ConfigReader& r, const ModelShape& model) {
   s.name = r.string("name", "");
   // Informational members written by the trainer's schedule search.
   r.string("note", "");
+  r.string("source", "");  // where the keep rates come from (configs/schedules/published)
   if (r.has("stages")) r.raw("stages");
   auto items = r.children("selectors");
   for (std::size_t i = 0; i < items.size(); ++i) {

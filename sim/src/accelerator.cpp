@@ -115,7 +115,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw)
       selector_ctrl("selector_ctrl", sc_time(1e6 / hw.frequency_mhz, SC_PS)),
       load_busy("load_busy"), pe_busy("pe_busy"), store_busy("store_busy"),
       loaded_tiles("loaded_tiles"), pending_stores("pending_stores"), pass_index("pass_index"),
-      hw_(hw), clk_(sc_time(1e6 / hw.frequency_mhz, SC_PS)) {
+      hw_(hw), clk_(sc_time(1e6 / hw.frequency_mhz, SC_PS)),
+      in_slots_(hw.buffer_slots), out_slots_(hw.buffer_slots) {
   SC_THREAD(controller);
   SC_THREAD(load_thread);
   SC_THREAD(compute_thread);

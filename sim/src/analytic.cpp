@@ -39,12 +39,26 @@ AnalyticModel::AnalyticModel(const HwConfig& hw) {
                        double(hw.ddr.read_to_write() - hw.ddr.burst_cycles());
   pl_per_dram_ = double(t.tCK_ps) * hw.frequency_mhz / 1e6;
   max_burst_ = hw.axi.max_burst_bytes;
-  read_bw_ = std::min(ddr, hw.axi.read_ports.size() * hw.port_bytes_per_cycle());
-  write_bw_ = std::min(ddr, hw.axi.write_ports.size() * hw.port_bytes_per_cycle());
+  slots_ = hw.buffer_slots;
   // First data: AXI/interconnect latency + a row switch (precharge, activate) and a
   // column access: a new stream rarely finds its row open, other streams use the banks.
   const double dram_ns = (t.tRP + t.tRCD + t.CL + hw.ddr.burst_cycles()) * t.tCK_ps / 1000.0;
   latency_ = hw.axi.latency_cycles + std::ceil(dram_ns * hw.frequency_mhz / 1000.0);
+  // A port moves at most its width per cycle, and (Little's law) at most
+  // max_outstanding bursts per round trip. A read's data slot runs while the request
+  // crosses the interconnect and the DDR serves it (column access, the burst's data at
+  // the DDR's rate; a stream's bursts mostly find their row open): it takes the longer
+  // of the two. A write's data crosses the port first, then the DDR write is issued.
+  // With the shipped presets (16 x 4 KB in flight) the width binds.
+  const double width = hw.port_bytes_per_cycle(), burst = double(hw.axi.max_burst_bytes);
+  const double pl_per_ns = hw.frequency_mhz / 1000.0, ddr_bytes_per_ns = hw.ddr.peak_bytes_per_second() / 1e9;
+  auto dram = [&](int access_ck) { return std::ceil((access_ck * t.tCK_ps / 1000.0 + burst / ddr_bytes_per_ns) * pl_per_ns); };
+  const double read_trip = std::max(burst / width, hw.axi.latency_cycles + dram(t.CL));
+  const double write_trip = burst / width + hw.axi.latency_cycles + dram(t.CWL);
+  const double read_port = std::min(width, hw.axi.max_outstanding * burst / read_trip);
+  const double write_port = std::min(width, hw.axi.max_outstanding * burst / write_trip);
+  read_bw_ = std::min(ddr, hw.axi.read_ports.size() * read_port);
+  write_bw_ = std::min(ddr, hw.axi.write_ports.size() * write_port);
 }
 
 double AnalyticModel::ddr_cycles(std::int64_t read_bytes, std::int64_t write_bytes) const {
@@ -75,13 +89,25 @@ namespace {
 struct Interval {
   double start = 0, end = 0, bytes = 0;
 };
-// Bytes of `others` that flow during [a, b], each spread evenly over its interval.
+// The non-empty intervals of one engine, in time order. Each engine's transfers are
+// sequential (a transfer starts after the previous one ended), so these are sorted by
+// start and by end and do not overlap.
+std::vector<Interval> nonempty(const std::vector<Interval>& v) {
+  std::vector<Interval> out;
+  out.reserve(v.size());
+  for (const auto& o : v)
+    if (o.end - o.start > 0) out.push_back(o);
+  return out;
+}
+// Bytes of `others` (nonempty(), in time order) that flow during [a, b], each spread
+// evenly over its interval: the intervals from the first ending after a to the last
+// starting before b, summed in order.
 double overlapping_bytes(double a, double b, const std::vector<Interval>& others) {
   double sum = 0;
-  for (const auto& o : others) {
-    const double len = o.end - o.start;
-    if (len <= 0 || o.end <= a || o.start >= b) continue;
-    sum += o.bytes * (std::min(b, o.end) - std::max(a, o.start)) / len;
+  auto it = std::partition_point(others.begin(), others.end(), [a](const Interval& o) { return o.end <= a; });
+  for (; it != others.end() && it->start < b; ++it) {
+    const double len = it->end - it->start;
+    sum += it->bytes * (std::min(b, it->end) - std::max(a, it->start)) / len;
   }
   return sum;
 }
@@ -101,7 +127,9 @@ PassTiming AnalyticModel::time_pass(const Pass& p) const {
 
   // Double buffering: the load of step s needs the buffer half that step s-2
   // computed from; the compute of a new output tile needs the output half that the
-  // tile two back was stored from.
+  // tile two back was stored from. With one half (buffer_slots = 1): step s-1 and
+  // the previous tile.
+  const bool single = slots_ == 1;
   auto walk = [&](const std::vector<double>* write_mem) {
     double load_end = 0, c_end2 = 0, store_end_prev = 0;
     bool new_tile = true;
@@ -110,11 +138,11 @@ PassTiming AnalyticModel::time_pass(const Pass& p) const {
     busy = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const Step& s = p.steps[i];
-      const double load_start = std::max(load_end, c_end2);
+      const double load_start = std::max(load_end, single ? c_end1 : c_end2);
       load_end = load_start + std::max(load_mem[i], double(s.load_cycles));
       loads[i] = {load_start, load_start + load_mem[i], double(s.load_a_bytes + s.load_b_bytes)};
       double c_start = std::max(c_end1, load_end);
-      if (new_tile) c_start = std::max(c_start, store_end_prev);
+      if (new_tile) c_start = std::max(c_start, single ? store_end : store_end_prev);
       const double c_end = c_start + double(s.compute_cycles);
       busy += double(s.compute_cycles);
       c_end2 = c_end1;
@@ -139,15 +167,16 @@ PassTiming AnalyticModel::time_pass(const Pass& p) const {
   // engine takes at least the time the bus needs for both (turnarounds included).
   std::vector<double> write_mem(n, 0.0);
   for (std::size_t i = 0; i < n; ++i) write_mem[i] = write_cycles(p.steps[i].store_bytes);
+  const std::vector<Interval> load_list = nonempty(loads), store_list = nonempty(stores);
   for (std::size_t i = 0; i < n; ++i) {
     const Step& s = p.steps[i];
     const std::int64_t lb = s.load_a_bytes + s.load_b_bytes;
     if (lb > 0) {
-      const double other = overlapping_bytes(loads[i].start, loads[i].end, stores);
+      const double other = overlapping_bytes(loads[i].start, loads[i].end, store_list);
       load_mem[i] = std::max(load_mem[i], latency_ + ddr_cycles(lb, static_cast<std::int64_t>(other)));
     }
     if (s.ends_tile && s.store_bytes > 0) {
-      const double other = overlapping_bytes(stores[i].start, stores[i].end, loads);
+      const double other = overlapping_bytes(stores[i].start, stores[i].end, load_list);
       const double both = latency_ + ddr_cycles(static_cast<std::int64_t>(other) + s.store_read_bytes, s.store_bytes);
       write_mem[i] = std::max(write_mem[i], both - store_mem[i]);
     }

@@ -41,6 +41,7 @@ std::vector<int> parse_ports(ConfigReader& r, const std::string& key, int ports)
 HwConfig parse_hw_config(ConfigReader& r) {
   HwConfig hw;
   hw.name = r.string("name");
+  r.string("source", "");  // how a preset was obtained (calibrated presets say so)
   // A clock the fabric can run: below 1 MHz a run of one image would take simulated
   // seconds of DDR refreshes (and 1e-308 MHz would never end).
   hw.frequency_mhz = r.number("frequency_mhz", kMinFrequencyMhz, kMaxFrequencyMhz);
@@ -92,6 +93,16 @@ HwConfig parse_hw_config(ConfigReader& r) {
   if (hw.macs_per_dsp == 2 && hw.precision_bits != 8)
     ac.fail("macs_per_dsp", "two MACs per DSP48E2 need 8-bit operands (precision_bits = 8)");
   hw.accumulator_bits = static_cast<int>(ac.integer("accumulator_bits", 32, 16, 64));
+  hw.buffer_slots = static_cast<int>(ac.integer("buffer_slots", 2, 1, 2));
+  if (ac.has("ps")) {
+    ConfigReader& p = ac.child("ps");
+    p.string("source", "");
+    hw.ps.layernorm = p.boolean("layernorm");
+    hw.ps.frequency_mhz = p.number("frequency_mhz", 100.0, 3000.0);
+    hw.ps.cycles_per_element = p.number("cycles_per_element", 0.01, 10000.0);
+    hw.ps.cores = static_cast<int>(p.integer("cores", 1, 1, 16));
+    hw.ps.handoff_us = p.number("handoff_us", 0.0, 100000.0);
+  }
   {
     ConfigReader& p = ac.child("pe");
     hw.pe.th = static_cast<int>(p.integer("th", 1, 64));
@@ -137,6 +148,9 @@ HwConfig parse_hw_config(ConfigReader& r) {
     hw.costs.selector_ff_base = c.integer("selector_ff_base", 0, 10000000);
   }
 
+  // Optional: without it the reports say energy is not modelled (no default numbers).
+  if (r.has("power")) hw.power = parse_power_spec(r.child("power"), hw.ddr);
+
   if (r.has("default_schedules")) {
     ConfigReader& ds = r.child("default_schedules");
     const json& node = r.raw("default_schedules");
@@ -155,7 +169,7 @@ json compose_hw_config(const std::string& path, Provenance& prov) {
   if (!root.is_object()) throw InputError(path, "", "must be a JSON object");
   prov.set("", path);
   const std::string dir = dir_of(path);
-  for (const char* key : {"device", "ddr", "accelerator"}) {
+  for (const char* key : {"device", "ddr", "accelerator", "power"}) {
     auto it = root.find(key);
     if (it == root.end() || !it->is_string()) continue;
     const std::string file = resolve_relative(dir, it->get<std::string>());

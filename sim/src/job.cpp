@@ -5,6 +5,7 @@
 #include <map>
 
 #include "heatvit/core/error.hpp"
+#include "heatvit/sim/energy.hpp"
 #include "heatvit/sim/plan.hpp"
 #include "heatvit/sim/resources.hpp"
 #include "heatvit/sim/timing.hpp"
@@ -182,6 +183,20 @@ JobResult run_job(const SimJob& job) {
                    {"worst_layer", worst_name},
                    {"worst_layer_disagreement", worst}};
   r["stats"] = run.stats;
+  if (hw.power.modelled) {
+    // Energy per distinct token vector (its plan, timing and share of the run's DRAM
+    // commands), averaged over the images (docs/energy.md).
+    const std::vector<DdrCounts> ddr = split_ddr_counts(run.stats.at("ddr"), run.plans, hw.frequency_mhz);
+    std::vector<EnergyBreakdown> per_plan;
+    std::vector<double> weights(plans.size(), 0.0);
+    for (std::size_t i : image_plan) weights[i] += 1;
+    const std::int64_t ff = res.total().ff;
+    for (std::size_t i = 0; i < plans.size(); ++i)
+      per_plan.push_back(image_energy(activity(workloads[i], plans[i], run.plans[i], ddr[i], hw), hw, ff));
+    r["energy"] = energy_report(hw, per_plan, weights);
+  } else {
+    r["energy"] = energy_not_modelled();
+  }
   if (!predicted_class.empty()) {
     std::map<int, std::pair<double, int>> per;
     for (std::size_t i = 0; i < images.size() && i < predicted_class.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "heatvit/sim/plan.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "heatvit/core/error.hpp"
@@ -146,7 +147,7 @@ class Lowering {
     const auto& ops = w_.ops;
     for (std::size_t i = 0; i < ops.size();) {
       const Op& o = ops[i];
-      if (o.kind == OpKind::LayerNorm && next_weight_gemm(i)) {
+      if (o.kind == OpKind::LayerNorm && next_weight_gemm(i) && !hw_.ps.layernorm) {
         pending_ln_ = &o;
         ++i;
         continue;
@@ -387,6 +388,17 @@ class Lowering {
         s.compute_cycles = cdiv(o.rows * o.cols, sel.package_lanes) + (o.rows > 0 ? 1 : 0);
         s.store_bytes = o.rows > 0 ? o.cols * eb : 0;
         break;
+      case OpKind::LayerNorm:
+        if (hw_.ps.layernorm) {
+          if (o.rows * o.cols == 0) return;
+          // On the PS: it reads the activations, normalizes them on its cores and writes
+          // them back while the accelerator waits (docs/validation.md, "LayerNorm on the PS").
+          s.load_a_bytes = o.rows * o.cols * eb;
+          s.compute_cycles = ps_cycles(o.rows * o.cols);
+          s.store_bytes = o.rows * o.cols * eb;
+          break;
+        }
+        [[fallthrough]];
       default: {
         if (o.rows * o.cols == 0) return;
         const NonlinearUnit* u = &hw_.nonlinear.add;
@@ -404,6 +416,14 @@ class Lowering {
     if (s.compute_cycles == 0 && s.load_a_bytes == 0 && s.load_b_bytes == 0 && s.store_bytes == 0) return;
     p.steps.push_back(s);
     plan_.passes.push_back(std::move(p));
+  }
+
+  /// PL cycles the PS takes for one LayerNorm over `elements` elements.
+  std::int64_t ps_cycles(std::int64_t elements) const {
+    const auto& ps = hw_.ps;
+    const double ps_cycles = std::ceil(double(elements) * ps.cycles_per_element / ps.cores);
+    return static_cast<std::int64_t>(std::ceil(ps_cycles * hw_.frequency_mhz / ps.frequency_mhz +
+                                               ps.handoff_us * hw_.frequency_mhz));
   }
 
   const Workload& w_;

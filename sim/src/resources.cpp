@@ -24,9 +24,9 @@ Resources ResourceReport::selector_support() const {
   return r;
 }
 
-std::int64_t buffer_bram36(std::int64_t half_bytes, std::int64_t port_bits) {
+std::int64_t buffer_bram36(std::int64_t half_bytes, std::int64_t port_bits, int halves) {
   constexpr std::int64_t kBytesPerBram = 4096, kPortBits = 64;
-  return 2 * std::max(cdiv(half_bytes, kBytesPerBram), cdiv(port_bits, kPortBits));
+  return halves * std::max(cdiv(half_bytes, kBytesPerBram), cdiv(port_bits, kPortBits));
 }
 
 ResourceReport estimate_resources(const HwConfig& hw) {
@@ -41,10 +41,10 @@ ResourceReport estimate_resources(const HwConfig& hw) {
 
   // Buffers: port widths follow what the PE array reads or writes per cycle.
   const auto& pe = hw.pe;
-  rep.items.push_back({"buffer.input", {0, buffer_bram36(hw.buffers.input_bytes, pe.th * pe.ti * bits), 0, 0}, false});
-  rep.items.push_back({"buffer.weight", {0, buffer_bram36(hw.buffers.weight_bytes, pe.ti * pe.to * bits), 0, 0}, false});
-  rep.items.push_back({"buffer.output", {0, buffer_bram36(hw.buffers.output_bytes, pe.th * pe.to * bits), 0, 0}, false});
-  rep.items.push_back({"buffer.attention", {0, buffer_bram36(hw.buffers.attention_bytes, pe.th * pe.to * bits), 0, 0}, false});
+  rep.items.push_back({"buffer.input", {0, buffer_bram36(hw.buffers.input_bytes, pe.th * pe.ti * bits, hw.buffer_slots), 0, 0}, false});
+  rep.items.push_back({"buffer.weight", {0, buffer_bram36(hw.buffers.weight_bytes, pe.ti * pe.to * bits, hw.buffer_slots), 0, 0}, false});
+  rep.items.push_back({"buffer.output", {0, buffer_bram36(hw.buffers.output_bytes, pe.th * pe.to * bits, hw.buffer_slots), 0, 0}, false});
+  rep.items.push_back({"buffer.attention", {0, buffer_bram36(hw.buffers.attention_bytes, pe.th * pe.to * bits, hw.buffer_slots), 0, 0}, false});
 
   // Nonlinear units. The sigmoid unit only serves the selectors' head weights.
   const auto& nl = hw.nonlinear;
@@ -56,6 +56,7 @@ ResourceReport estimate_resources(const HwConfig& hw) {
                      {"selector.sigmoid", &nl.sigmoid, true}};
   for (const auto& u : units) {
     if (u.sel && !hw.selector.enabled) continue;
+    if (u.u == &nl.layernorm && hw.ps.layernorm) continue;  // runs on the PS
     rep.items.push_back({u.name,
                          {std::int64_t(u.u->lanes) * u.u->dsp_per_lane, 0, lround(c.lut_per_nl_lane * u.u->lanes),
                           lround(c.ff_per_nl_lane * u.u->lanes)},

@@ -502,6 +502,10 @@ void check_engine_support(const sim::HwConfig& hw, const Schedule& schedule) {
                                                 "; the emitted engine computes the INT8 numerics (precision_bits 8)");
   if (hw.accumulator_bits != 32)
     throw InputError(cfg, "accumulator_bits", "must be 32 for the emitted engine (int32 partial sums)");
+  if (hw.ps.layernorm)
+    throw InputError(cfg, "ps.layernorm", "the emitted engine computes LayerNorm on the PL (ps.layernorm false)");
+  if (hw.buffer_slots != 2)
+    throw InputError(cfg, "buffer_slots", "the emitted engine double-buffers its operands (buffer_slots 2)");
 }
 
 sim::Plan program_plan(const ModelShape& model, const sim::HwConfig& hw, const std::vector<int>& selector_blocks) {

@@ -139,8 +139,8 @@ class Accelerator : public sc_core::sc_module {
   bool compute_done_ = false, store_done_ = false;
   std::int64_t pass_busy_ = 0;
 
-  sc_core::sc_semaphore in_slots_{2};
-  sc_core::sc_semaphore out_slots_{2};
+  sc_core::sc_semaphore in_slots_;   // free input/weight buffer halves (HwConfig::buffer_slots)
+  sc_core::sc_semaphore out_slots_;  // free output buffer halves
   sc_core::sc_fifo<int> loaded_{1024};
   struct StoreJob {
     int step = 0;

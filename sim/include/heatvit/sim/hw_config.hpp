@@ -10,6 +10,7 @@
 
 #include "heatvit/core/json_config.hpp"
 #include "heatvit/ddr/spec.hpp"
+#include "heatvit/sim/power_spec.hpp"
 
 namespace heatvit::sim {
 
@@ -88,6 +89,17 @@ struct SelectorSupport {
   int mean_lanes = 32;        ///< channels of the token-mean accumulator per cycle
 };
 
+/// Work handed to the PS (the Zynq's ARM Cortex-A53 cores) instead of a PL unit.
+/// Only LayerNorm can go there: the accelerator stops, the PS reads the activations
+/// from DDR, normalizes them and writes them back, and the accelerator resumes.
+struct PsOffload {
+  bool layernorm = false;         ///< LayerNorm on the PS (no PL LayerNorm unit)
+  double frequency_mhz = 1200;    ///< APU clock
+  double cycles_per_element = 0;  ///< APU cycles per normalized element, one core (compute only)
+  int cores = 1;                  ///< cores sharing each LayerNorm
+  double handoff_us = 0;          ///< per LayerNorm: interrupt, cache maintenance, restart
+};
+
 /// Per-unit cost constants of the resource model (documented in docs/resources.md).
 struct ResourceCosts {
   double lut_per_mac = 0;       ///< adder tree, operand muxing, packing correction
@@ -112,11 +124,17 @@ struct HwConfig {
   int precision_bits = 8;   ///< activations and weights
   int macs_per_dsp = 2;     ///< 2: two 8-bit MACs share a DSP48E2 (shared operand)
   int accumulator_bits = 32;
+  /// Halves of each on-chip buffer: 2 overlaps the next load and the previous store
+  /// with compute (double buffering); 1 runs load, compute and store in turn.
+  int buffer_slots = 2;
+  PsOffload ps;
   PeArray pe;
   Buffers buffers;
   NonlinearUnits nonlinear;
   SelectorSupport selector;
   ResourceCosts costs;
+  /// Energy constants (optional "power" section; modelled == false without it).
+  PowerSpec power;
   /// Default pruning schedule file per model name (resolved paths).
   std::map<std::string, std::string> default_schedules;
 
@@ -129,7 +147,7 @@ struct HwConfig {
 /// Parses a composed hw config (sections already inlined) and validates it.
 HwConfig parse_hw_config(ConfigReader& r);
 
-/// Reads a root hw config file: sections "device", "ddr", "accelerator" may be
+/// Reads a root hw config file: sections "device", "ddr", "accelerator", "power" may be
 /// objects or paths (relative to the file) to preset files, which are inlined.
 /// Returns the composed JSON with `prov` recording where each section came from.
 json compose_hw_config(const std::string& path, Provenance& prov);

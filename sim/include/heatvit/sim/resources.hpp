@@ -21,10 +21,10 @@ struct ResourceReport {
   Resources selector_support() const;
 };
 
-/// BRAM36 blocks of one double-buffered buffer: two halves, each enough blocks for
+/// BRAM36 blocks of one buffer of `halves` halves (2: double-buffered), each enough blocks for
 /// its capacity (4 KiB of data per BRAM36) and for its port width (64 data bits per
 /// BRAM36 port in simple dual-port mode).
-std::int64_t buffer_bram36(std::int64_t half_bytes, std::int64_t port_bits);
+std::int64_t buffer_bram36(std::int64_t half_bytes, std::int64_t port_bits, int halves = 2);
 
 ResourceReport estimate_resources(const HwConfig& hw);
 

@@ -52,6 +52,7 @@ class AnalyticModel {
  private:
   double read_bw_ = 0, write_bw_ = 0, ddr_bw_ = 0, latency_ = 0;
   std::int64_t max_burst_ = 4096;
+  int slots_ = 2;
   double refresh_ = 1, burst_bytes_ = 64, burst_cycles_ = 4, rw_switch_bursts_ = 16;
   double turnaround_cycles_ = 0, pl_per_dram_ = 0.3;
 };

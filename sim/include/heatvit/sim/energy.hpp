@@ -1,0 +1,102 @@
+// Energy and power of a simulated inference: dynamic energy per component (DSP MACs
+// and their fabric, on-chip buffer reads/writes, nonlinear units, selector logic,
+// clocking, the AXI path, DDR I/O and the DRAM devices' ACT/RD/WR/REF energy computed
+// from IDD currents the way DRAMPower does) plus static power (PL, PS, board, DRAM
+// background) over the latency. Plain C++ on plans, timings and DDR counts; constants
+// from the hw config's "power" section (configs/power/*.json); see docs/energy.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "heatvit/core/json_config.hpp"
+#include "heatvit/models/workload.hpp"
+#include "heatvit/sim/hw_config.hpp"
+#include "heatvit/sim/plan.hpp"
+#include "heatvit/sim/timing.hpp"
+
+namespace heatvit::sim {
+
+/// DRAM commands of one run (or one image's share of it).
+struct DdrCounts {
+  double activates = 0;     ///< ACT (each with its PRE)
+  double read_bursts = 0;   ///< RD column commands
+  double write_bursts = 0;  ///< WR column commands
+  double refreshes = 0;     ///< all-bank REF
+  double seconds = 0;       ///< time the DRAM spends in standby (background energy)
+};
+
+/// DRAM energy, joules, per DRAMPower's DDR4 equations over `devices` devices:
+///   ACT+PRE  (IDD0*tRC - (IDD3N*tRAS + IDD2N*(tRC - tRAS))) * VDD
+///   RD       (IDD4R - IDD3N) * VDD * tBurst      WR likewise with IDD4W
+///   REF      (IDD5B - IDD3N) * VDD * tRFC
+///   background IDD3N (open-page controller) or IDD2N (closed page) * VDD * time,
+///   plus the VPP standby current IPP3N * VPP * time.
+struct DramEnergy {
+  double activate = 0, read = 0, write = 0, refresh = 0, background = 0;
+};
+DramEnergy dram_energy(const DdrCounts& c, const ddr::DdrSpec& spec, const DramPower& p);
+
+/// DRAM devices forming the data bus (data_bus_bits / device_bits).
+int dram_devices(const ddr::DdrSpec& spec);
+
+/// Activity of one image that the energy model charges.
+struct Activity {
+  double macs = 0;                 ///< every GEMM MAC (backbone and selector MLPs)
+  double bram_read_bytes = 0;      ///< on-chip buffer reads (see buffer_traffic)
+  double bram_write_bytes = 0;
+  double nonlinear_pj = 0;         ///< LUT + DSP energy of the nonlinear units, pJ
+  double selector_pj = 0;          ///< LUT energy of the selector control logic, pJ
+  double ddr_bytes = 0;            ///< through AXI and the DDR bus, both directions
+  double cycles = 0;               ///< PL cycles (latency)
+  DdrCounts ddr;
+};
+
+/// On-chip buffer bytes of a plan: every byte loaded from DDR (operands, store-path
+/// residuals) is written into a buffer once; the PE array reads its input and weight
+/// ports (Th*Ti and Ti*To elements) every compute cycle; each output (partial) sum is
+/// written once per k-step and read once (next k-step or the store path).
+struct BufferTraffic {
+  double read_bytes = 0, write_bytes = 0;
+};
+BufferTraffic buffer_traffic(const Plan& plan, const HwConfig& hw);
+
+/// The activity of one image from its workload, plan, timing and DDR command counts.
+Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, const DdrCounts& ddr,
+                  const HwConfig& hw);
+
+/// One image's energy by component, joules. `total_j()` is computed as the sum of the
+/// components in their order, so the parts always add up to the total.
+struct EnergyBreakdown {
+  struct Component {
+    std::string name;
+    bool is_static = false;  ///< time-proportional (power x latency) rather than per event
+    double joules = 0;
+  };
+  std::vector<Component> components;
+  double seconds = 0;  ///< the latency the static power is charged over
+  double total_j() const;
+  double dynamic_j() const;
+  double static_j() const;
+};
+
+/// Energy of one image. `ff` is the design's flip-flop count (the clock component).
+/// Requires hw.power.modelled.
+EnergyBreakdown image_energy(const Activity& a, const HwConfig& hw, std::int64_t ff);
+
+/// The report's "energy" object for images with these breakdowns (mean over images;
+/// `weights` how many images each breakdown stands for). Without a power section:
+/// {"modelled": false, "reason": ...}.
+json energy_report(const HwConfig& hw, const std::vector<EnergyBreakdown>& per_plan,
+                   const std::vector<double>& weights);
+json energy_not_modelled();
+
+/// Splits a run's DDR statistics (stats.ddr of the report: activates, read/write bursts
+/// and bytes, refreshes) over the plans it simulated: ACT and RD/WR bursts in
+/// proportion to each plan's DDR bytes, REF and standby time in proportion to its
+/// cycles. With one plan the counts are the run's.
+std::vector<DdrCounts> split_ddr_counts(const json& ddr_stats, const std::vector<PlanTiming>& plans,
+                                        double frequency_mhz);
+
+}  // namespace heatvit::sim
