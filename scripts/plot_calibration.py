@@ -25,35 +25,52 @@ def main(argv):
     labels = [f'{r["id"]} ({r["model"]})' if r["model"] not in r["id"] and r["model"] != "-" else r["id"]
               for r in rows]
     n = len(rows)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 0.32 * n + 2.2), sharey=True)
-    for i, r in enumerate(rows):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, max(6.0, 0.3 * n + 2.2)),
+                                   gridspec_kw={"width_ratios": [1.0, 1.15]})
+    # Left: simulated against published, log-log; a range is drawn as a horizontal bar
+    # at its geometric middle. Right: each row's residual with its tolerance.
+    metrics = sorted({r["metric"] for r in rows})
+    cmap = plt.get_cmap("tab10")  # colour = metric
+    colour_of = {m: cmap(i % 10) for i, m in enumerate(metrics)}
+    lo_all, hi_all = [], []
+    for r in rows:
         pub = r["published"]
         lo, hi = (pub[0], pub[1]) if isinstance(pub, list) else (pub, pub)
+        mid = (lo * hi) ** 0.5
         ours = r["ours"]
-        colour = "tab:blue" if r["fit"] else "tab:gray"
-        if r["residual_kind"] == "points":  # overheads and cuts: fractions, drawn as they are
-            ax1.plot([lo, hi], [i, i], color="black", lw=4, alpha=0.35, solid_capstyle="butt")
-            ax1.plot([ours], [i], "o", color=colour)
-        else:
-            ref = (lo * hi) ** 0.5
-            ax1.plot([lo / ref, hi / ref], [i, i], color="black", lw=4, alpha=0.35, solid_capstyle="butt")
-            ax1.plot([ours / ref], [i], "o", color=colour)
+        c = colour_of[r["metric"]]
+        ax1.plot([lo, hi], [ours, ours], color=c, lw=1.2, alpha=0.7)
+        ax1.plot([mid], [ours], "o" if r["fit"] else "s", color=c, mfc=c if r["fit"] else "white", ms=6)
+        lo_all += [lo, ours]
+        hi_all += [hi, ours]
+    lo_v, hi_v = min(lo_all) / 1.5, max(hi_all) * 1.5
+    xs = [lo_v, hi_v]
+    ax1.plot(xs, xs, color="black", lw=0.8)
+    ax1.fill_between(xs, [x * 0.9 for x in xs], [x * 1.1 for x in xs], color="black", alpha=0.08)
+    ax1.set_xscale("log")
+    ax1.set_yscale("log")
+    ax1.set_xlim(lo_v, hi_v)
+    ax1.set_ylim(lo_v, hi_v)
+    for m in metrics:
+        ax1.plot([], [], "o", color=colour_of[m], label=m)
+    ax1.plot([], [], "o", color="black", label="(filled) fitted")
+    ax1.plot([], [], "s", color="black", mfc="white", label="(open) reported only")
+    ax1.legend(fontsize=7, loc="upper left")
+    ax1.set_xlabel("published (a bar: the published range)")
+    ax1.set_ylabel("simulated (SystemC, calibrated presets)")
+    ax1.set_title("published vs simulated (line: equal; band: +-10%)")
+    for i, r in enumerate(rows):
         res = r["residual"] if r["residual"] is not None else 0.0
         tol = r["tolerance"]
-        scale = 100.0
-        ax2.barh(i, res * scale, color=("tab:green" if r["within"] else ("tab:red" if r["fit"] else "tab:gray")))
-        ax2.plot([-tol * scale, tol * scale], [i, i], "|", color="black", ms=9)
-    ax1.set_xscale("log")
-    ax1.axvline(1.0, color="black", lw=0.6)
-    ax1.set_yticks(range(n))
-    ax1.set_yticklabels(labels, fontsize=7)
-    ax1.invert_yaxis()
-    ax1.set_xlabel("simulated / published (grey band: the published value or range;\n"
-                   "overhead rows: the fraction itself)")
-    ax1.set_title("published vs simulated (blue: fitted, grey: reported only)")
+        ax2.barh(i, res * 100.0, color=("tab:green" if r["within"] else ("tab:red" if r["fit"] else "tab:gray")))
+        ax2.plot([-tol * 100.0, tol * 100.0], [i, i], "|", color="black", ms=9)
+    ax2.set_yticks(range(n))
+    ax2.set_yticklabels(labels, fontsize=7)
+    ax2.invert_yaxis()
     ax2.axvline(0.0, color="black", lw=0.6)
     ax2.set_xlabel("residual, % (relative) or points (overheads); | marks the tolerance")
-    ax2.set_title(f'residuals: {doc["fitted_within_tolerance"]} of {doc["fitted_rows"]} fitted rows within tolerance')
+    ax2.set_title('green: within tolerance, red: fitted and out, grey: reported only\n'
+                  f'residuals: : {doc["fitted_within_tolerance"]} of {doc["fitted_rows"]} fitted rows within tolerance')
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     return 0

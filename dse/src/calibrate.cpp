@@ -384,10 +384,19 @@ class Calibration {
     std::mt19937_64 rng(seed);
     const int restarts = opt_.restarts > 0 ? opt_.restarts : sp_.restarts;
     for (int restart = 0; restart < restarts && evaluated_ < budget && !g_calibrate_interrupted; ++restart) {
+      // Start 1: every knob's first value. Then, alternately, a random point and the best
+      // point so far with three knobs changed at random (iterated local search).
       std::vector<int> cur(dims_.size(), 0);
-      if (restart > 0)
+      if (restart > 0 && (restart % 2 == 1 || best.empty())) {
         for (std::size_t d = 0; d < dims_.size(); ++d)
           cur[d] = static_cast<int>(rng() % dims_[d]->values.size());
+      } else if (restart > 0) {
+        cur = best;
+        for (int k = 0; k < 3; ++k) {
+          const std::size_t d = rng() % dims_.size();
+          cur[d] = static_cast<int>(rng() % dims_[d]->values.size());
+        }
+      }
       double cur_f = evaluate({cur})[0];
       bool improved = true;
       while (improved && evaluated_ < budget && !g_calibrate_interrupted) {
@@ -424,6 +433,10 @@ class Calibration {
     for (const auto& [x, f] : seen_)
       if (std::isfinite(f)) top.push_back({f, x});
     std::sort(top.begin(), top.end());
+    // Points with the same objective differ only in knobs that do not matter there (the
+    // PS's cost while LayerNorm runs on the PL): one of them is checked.
+    top.erase(std::unique(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+              top.end());
     if (int(top.size()) > sp_.confirm) top.resize(std::size_t(sp_.confirm));
     double best_sc = kInf;
     for (std::size_t i = 0; i < top.size(); ++i) {

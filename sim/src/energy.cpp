@@ -1,6 +1,7 @@
 #include "heatvit/sim/energy.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "heatvit/core/error.hpp"
 
@@ -44,6 +45,11 @@ PowerSpec parse_power_spec(ConfigReader& r, const ddr::DdrSpec& ddr) {
     p.pl_static_w = constant(s, "pl_static_w", 0.0, 1000.0);
     p.ps_static_w = constant(s, "ps_static_w", 0.0, 1000.0);
     p.board_w = constant(s, "board_w", 0.0, 1000.0);
+  }
+  if (r.has("ps")) {
+    ConfigReader& s = r.child("ps");
+    p.ps_core_active_w = constant(s, "a53_core_active_w", 0.0, 100.0);
+    p.has_ps_core = true;
   }
   {
     ConfigReader& d = r.child("dram");
@@ -99,12 +105,28 @@ DramEnergy dram_energy(const DdrCounts& c, const ddr::DdrSpec& spec, const DramP
   return e;
 }
 
-BufferTraffic buffer_traffic(const Plan& plan, const HwConfig& hw) {
+std::vector<bool> ps_passes(const Workload& w, const Plan& plan, const HwConfig& hw) {
+  std::vector<bool> on_ps(plan.passes.size(), false);
+  if (!hw.ps.layernorm) return on_ps;
+  std::set<std::string> layernorms;
+  for (const Op& o : w.ops)
+    if (o.kind == OpKind::LayerNorm) layernorms.insert(o.name);
+  for (std::size_t i = 0; i < plan.passes.size(); ++i) {
+    const Pass& p = plan.passes[i];
+    on_ps[i] = p.kind == PassKind::Unit && p.ops.size() == 1 && layernorms.count(p.ops[0]) > 0;
+  }
+  return on_ps;
+}
+
+BufferTraffic buffer_traffic(const Plan& plan, const HwConfig& hw, const std::vector<bool>& on_ps) {
+  HEATVIT_CHECK(on_ps.empty() || on_ps.size() == plan.passes.size(), "buffer_traffic: one flag per pass");
   BufferTraffic b;
   const double elem = hw.element_bytes();
   const double acc = hw.accumulator_bits / 8.0;
   const double port_bytes = double(hw.pe.th * hw.pe.ti + hw.pe.ti * hw.pe.to) * elem;
-  for (const Pass& p : plan.passes) {
+  for (std::size_t i = 0; i < plan.passes.size(); ++i) {
+    const Pass& p = plan.passes[i];
+    if (!on_ps.empty() && on_ps[i]) continue;  // the PS reads and writes DDR through its caches, not PL buffers
     for (const Step& s : p.steps) {
       const double loaded = double(s.load_a_bytes + s.load_b_bytes);
       b.write_bytes += loaded + double(s.store_read_bytes);  // DDR -> buffer, once
@@ -129,7 +151,8 @@ Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, cons
   Activity a;
   const PowerSpec& pw = hw.power;
   a.macs = double(w.total_macs());
-  const BufferTraffic b = buffer_traffic(plan, hw);
+  const std::vector<bool> on_ps = ps_passes(w, plan, hw);
+  const BufferTraffic b = buffer_traffic(plan, hw, on_ps);
   a.bram_read_bytes = b.read_bytes;
   a.bram_write_bytes = b.write_bytes;
   auto nl = [&](const NonlinearUnit& u) { return hw.costs.lut_per_nl_lane * pw.lut_op_pj + u.dsp_per_lane * pw.dsp_op_pj; };
@@ -139,7 +162,7 @@ Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, cons
     switch (o.kind) {
       case OpKind::Gemm: break;
       case OpKind::LayerNorm:
-        if (!hw.ps.layernorm) a.nonlinear_pj += n * nl(hw.nonlinear.layernorm);  // PS work: not modelled
+        if (!hw.ps.layernorm) a.nonlinear_pj += n * nl(hw.nonlinear.layernorm);  // on the PS: ps_busy_s
         break;
       case OpKind::Softmax: a.nonlinear_pj += n * nl(hw.nonlinear.softmax); break;
       case OpKind::Gelu: a.nonlinear_pj += n * nl(hw.nonlinear.gelu); break;
@@ -151,7 +174,18 @@ Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, cons
       case OpKind::Compaction: a.selector_pj += n * sel_lane; break;
     }
   }
-  a.ddr_bytes = double(t.ddr_bytes());
+  // The PS's passes: their time at the cores' active power; their DDR round trip goes
+  // through the PS's own port to the DDR controller (the DRAM and DDR I/O terms count
+  // it), not through the PL's DMA and AXI HP path.
+  double ps_cycles = 0, ps_bytes = 0;
+  for (std::size_t i = 0; i < plan.passes.size(); ++i) {
+    if (!on_ps[i]) continue;
+    const Pass& p = plan.passes[i];
+    ps_cycles += double(p.compute_cycles());
+    ps_bytes += double(p.ddr_read_bytes() + p.ddr_write_bytes());
+  }
+  a.ps_busy_s = ps_cycles / (hw.frequency_mhz * 1e6);
+  a.ddr_bytes = std::max(0.0, double(t.ddr_bytes()) - ps_bytes);
   a.cycles = double(t.cycles());
   a.ddr = ddr;
   return a;
@@ -190,6 +224,7 @@ EnergyBreakdown image_energy(const Activity& a, const HwConfig& hw, std::int64_t
   dyn("bram", (a.bram_read_bytes * p.bram_read_pj_per_byte + a.bram_write_bytes * p.bram_write_pj_per_byte) * kPico);
   dyn("nonlinear", a.nonlinear_pj * kPico);
   dyn("selector", a.selector_pj * kPico);
+  dyn("ps_layernorm", a.ps_busy_s > 0 ? double(hw.ps.cores) * p.ps_core_active_w * a.ps_busy_s : 0.0);
   dyn("clock", double(ff) * a.cycles * p.clock_pj_per_ff_cycle * kPico);
   dyn("axi", a.ddr_bytes * p.axi_pj_per_byte * kPico);
   dyn("ddr_io", bus_bits * p.ddr_io_pj_per_bit * kPico);

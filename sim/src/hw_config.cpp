@@ -149,7 +149,13 @@ HwConfig parse_hw_config(ConfigReader& r) {
   }
 
   // Optional: without it the reports say energy is not modelled (no default numbers).
-  if (r.has("power")) hw.power = parse_power_spec(r.child("power"), hw.ddr);
+  if (r.has("power")) {
+    ConfigReader& pr = r.child("power");
+    hw.power = parse_power_spec(pr, hw.ddr);
+    if (hw.ps.layernorm && !hw.power.has_ps_core)
+      pr.fail("ps", "accelerator.ps.layernorm is true: the power section needs the PS cores' active power "
+                    "(\"ps\": {\"a53_core_active_w\": {...}})");
+  }
 
   if (r.has("default_schedules")) {
     ConfigReader& ds = r.child("default_schedules");

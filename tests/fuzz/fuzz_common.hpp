@@ -4,8 +4,13 @@
 // crash or a hang, is a finding.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -44,6 +49,32 @@ inline std::vector<std::string> lines(const std::string& s) {
   }
   if (!cur.empty()) out.push_back(cur);
   return out;
+}
+
+/// A scratch directory of this process (created on first use, removed at exit), for the
+/// readers that take a path: the harness writes its input there and loads it.
+inline const std::filesystem::path& scratch_dir() {
+  // Never destroyed: the exit handler that removes it runs after static destructors.
+  static const std::filesystem::path* dir = [] {
+    std::string t = (std::filesystem::temp_directory_path() / "heatvit-fuzz-XXXXXX").string();
+    if (!::mkdtemp(t.data())) __builtin_trap();
+    auto* p = new std::filesystem::path(t);
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(*dir, ec);
+    });
+    return p;
+  }();
+  return *dir;
+}
+
+/// Writes `text` to `path` (replacing it) and returns the path as a string.
+inline std::string write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << text;
+  f.close();
+  if (!f) __builtin_trap();
+  return path.string();
 }
 
 /// A preset model shape read once from models/presets.

@@ -298,3 +298,146 @@ TEST(Energy, BadPowerFieldIsAnInputErrorNamingFileAndField) {
   b["dram"]["idd4w_ma"]["value"] = 10;
   expect_error(b, "dram.idd4w_ma.value", "IDD3N");
 }
+
+namespace {
+
+/// zcu102-heatvit with LayerNorm on the PS (`cores` A53 cores at 1.2 GHz, 4 cycles per
+/// element, 5 us hand-off).
+HwConfig with_ps_layernorm(int cores) {
+  HwConfig h = hw();
+  h.ps.layernorm = true;
+  h.ps.frequency_mhz = 1200;
+  h.ps.cycles_per_element = 4;
+  h.ps.cores = cores;
+  h.ps.handoff_us = 5;
+  return h;
+}
+
+}  // namespace
+
+TEST(Energy, LayerNormOnThePsIsChargedAtTheCoresActivePower) {
+  const HwConfig pl = hw();
+  ASSERT_TRUE(pl.power.has_ps_core);
+  EXPECT_GT(pl.power.ps_core_active_w, 0.0);
+  const Workload w = build_dense_workload(load_model("deit-tiny"));
+  DdrCounts d;
+  d.activates = 5000;
+  d.read_bursts = 150000;
+  d.write_bursts = 50000;
+  d.refreshes = 200;
+  auto act = [&](const HwConfig& h, Plan* plan_out, PlanTiming* t_out) {
+    const Plan p = make_plan(w, h);
+    const PlanTiming t = AnalyticModel(h).time_plan(p);
+    DdrCounts dd = d;
+    dd.seconds = double(t.cycles()) / (h.frequency_mhz * 1e6);
+    if (plan_out) *plan_out = p;
+    if (t_out) *t_out = t;
+    return activity(w, p, t, dd, h);
+  };
+  const Activity a_pl = act(pl, nullptr, nullptr);
+  const EnergyBreakdown e_pl = image_energy(a_pl, pl, 150000);
+  EXPECT_EQ(a_pl.ps_busy_s, 0.0);
+  EXPECT_EQ(component(e_pl, "ps_layernorm"), 0.0);  // present, and 0, with LayerNorm on the PL
+
+  for (int cores : {1, 2}) {
+    const HwConfig h = with_ps_layernorm(cores);
+    Plan p;
+    PlanTiming t;
+    const Activity a = act(h, &p, &t);
+
+    // By hand from the workload: per LayerNorm, ceil(elements x 4 / cores) A53 cycles at
+    // 1200 MHz plus 5 us, in 300 MHz PL cycles (rounded up), all of them in the plan as
+    // one unit pass each whose compute cycles are that time.
+    double cycles = 0, ln_elements = 0;
+    int lns = 0;
+    for (const Op& o : w.ops) {
+      if (o.kind != OpKind::LayerNorm) continue;
+      const double n = double(o.elements());
+      ln_elements += n;
+      ++lns;
+      cycles += std::ceil(std::ceil(n * 4 / cores) * 300.0 / 1200.0 + 5 * 300.0);
+    }
+    ASSERT_EQ(lns, 2 * 12 + 1);  // two per block and the final norm
+    const std::vector<bool> on_ps = ps_passes(w, p, h);
+    double plan_cycles = 0, ps_bytes = 0;
+    int ps_count = 0;
+    for (std::size_t i = 0; i < p.passes.size(); ++i) {
+      if (!on_ps[i]) continue;
+      ++ps_count;
+      EXPECT_EQ(p.passes[i].kind, PassKind::Unit);
+      plan_cycles += double(p.passes[i].compute_cycles());
+      ps_bytes += double(p.passes[i].ddr_read_bytes() + p.passes[i].ddr_write_bytes());
+    }
+    EXPECT_EQ(ps_count, lns);
+    EXPECT_EQ(plan_cycles, cycles);
+    const double busy = cycles / 300e6;
+    EXPECT_DOUBLE_EQ(a.ps_busy_s, busy);
+    const EnergyBreakdown e = image_energy(a, h, 150000);
+    EXPECT_DOUBLE_EQ(component(e, "ps_layernorm"), cores * h.power.ps_core_active_w * busy);
+    EXPECT_GT(component(e, "ps_layernorm"), 0.0);
+
+    // The parts still add up to the total.
+    double sum = 0;
+    for (const auto& c : e.components) sum += c.joules;
+    EXPECT_EQ(sum, e.total_j());
+
+    // No PL LayerNorm energy for them: the nonlinear units are charged for everything
+    // but the LayerNorm elements, ...
+    const double ln_pj = ln_elements * (h.costs.lut_per_nl_lane * h.power.lut_op_pj +
+                                        h.nonlinear.layernorm.dsp_per_lane * h.power.dsp_op_pj);
+    EXPECT_GT(ln_pj, 0.0);
+    EXPECT_NEAR(a.nonlinear_pj, a_pl.nonlinear_pj - ln_pj, 1e-9 * a_pl.nonlinear_pj);
+    // ... their operands pass through no PL buffer (the unit path would write each loaded
+    // byte once and read it once) ...
+    const BufferTraffic all = buffer_traffic(p, h), pl_only = buffer_traffic(p, h, on_ps);
+    double ps_loaded = 0;
+    for (std::size_t i = 0; i < p.passes.size(); ++i)
+      if (on_ps[i])
+        for (const auto& s : p.passes[i].steps) ps_loaded += double(s.load_a_bytes + s.load_b_bytes);
+    EXPECT_GT(ps_loaded, 0.0);
+    EXPECT_DOUBLE_EQ(all.write_bytes - pl_only.write_bytes, ps_loaded);
+    EXPECT_DOUBLE_EQ(all.read_bytes - pl_only.read_bytes, ps_loaded);
+    EXPECT_DOUBLE_EQ(a.bram_write_bytes, pl_only.write_bytes);
+    // ... and not through the PL's AXI path (the DRAM terms still count their bursts).
+    EXPECT_DOUBLE_EQ(a.ddr_bytes, double(t.ddr_bytes()) - ps_bytes);
+  }
+}
+
+TEST(Energy, LayerNormOnThePsNeedsTheCoresPower) {
+  TempDir t;
+  json power = load_json_file(kConfigs + "/power/zcu102.json");
+  power.erase("ps");
+  const std::string pfile = t.write("power-no-ps.json", power.dump(2));
+  json root = load_json_file(root_with_power(t, pfile));
+  json accel = load_json_file(root["accelerator"].get<std::string>());
+  accel["ps"] = {{"layernorm", true}, {"frequency_mhz", 1200}, {"cycles_per_element", 4}, {"cores", 1},
+                 {"handoff_us", 5}};
+  root["accelerator"] = t.write("accel-ps.json", accel.dump(2));
+  try {
+    load_hw_config(t.write("root-ps.json", root.dump(2)));
+    FAIL() << "no error for a PS LayerNorm without the cores' power";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("power.ps"), std::string::npos) << e.what();
+  }
+  // With LayerNorm on the PL the PS constant is not needed.
+  accel["ps"]["layernorm"] = false;
+  root["accelerator"] = t.write("accel-ps.json", accel.dump(2));
+  EXPECT_FALSE(load_hw_config(t.write("root-ps.json", root.dump(2))).power.has_ps_core);
+}
+
+TEST(Energy, EveryReportWithLayerNormOnThePsChargesIt) {
+  SimJob j;
+  j.model = load_model("deit-micro");
+  j.hw = with_ps_layernorm(1);
+  j.hw_name = "zcu102-heatvit";
+  j.images = {std::vector<int>(std::size_t(j.model.depth), j.model.dense_tokens())};
+  const json r = run_job(j).report;
+  const json& e = r.at("energy");
+  double mj = 0, ps = -1;
+  for (const auto& c : e["components"]) {
+    mj += c["mj"].get<double>();
+    if (c["name"] == "ps_layernorm") ps = c["mj"].get<double>();
+  }
+  EXPECT_EQ(mj, e["mj_per_image"].get<double>());
+  EXPECT_GT(ps, 0.0);
+}

@@ -1,6 +1,6 @@
 // Energy and power of a simulated inference: dynamic energy per component (DSP MACs
-// and their fabric, on-chip buffer reads/writes, nonlinear units, selector logic,
-// clocking, the AXI path, DDR I/O and the DRAM devices' ACT/RD/WR/REF energy computed
+// and their fabric, on-chip buffer reads/writes, nonlinear units, selector logic, the
+// PS's cores running offloaded LayerNorms, clocking, the AXI path, DDR I/O and the DRAM devices' ACT/RD/WR/REF energy computed
 // from IDD currents the way DRAMPower does) plus static power (PL, PS, board, DRAM
 // background) over the latency. Plain C++ on plans, timings and DDR counts; constants
 // from the hw config's "power" section (configs/power/*.json); see docs/energy.md.
@@ -48,19 +48,28 @@ struct Activity {
   double bram_write_bytes = 0;
   double nonlinear_pj = 0;         ///< LUT + DSP energy of the nonlinear units, pJ
   double selector_pj = 0;          ///< LUT energy of the selector control logic, pJ
-  double ddr_bytes = 0;            ///< through AXI and the DDR bus, both directions
+  double ps_busy_s = 0;            ///< time the PS's cores run offloaded LayerNorms (each of
+                                   ///< hw.ps.cores cores busy), seconds: the PS passes' compute
+                                   ///< cycles (hand-off included) at the PL clock
+  double ddr_bytes = 0;            ///< through the PL's AXI path, both directions (PS passes excluded)
   double cycles = 0;               ///< PL cycles (latency)
   DdrCounts ddr;
 };
 
+/// Which passes of `plan` run on the PS: with hw.ps.layernorm, the unit passes of the
+/// workload's LayerNorm ops (plan.cpp lowers each to one; their compute cycles are the
+/// PS's time). All false when LayerNorm runs on the PL.
+std::vector<bool> ps_passes(const Workload& w, const Plan& plan, const HwConfig& hw);
+
 /// On-chip buffer bytes of a plan: every byte loaded from DDR (operands, store-path
 /// residuals) is written into a buffer once; the PE array reads its input and weight
 /// ports (Th*Ti and Ti*To elements) every compute cycle; each output (partial) sum is
-/// written once per k-step and read once (next k-step or the store path).
+/// written once per k-step and read once (next k-step or the store path). Passes flagged
+/// in `on_ps` (see ps_passes; empty: none) touch no PL buffer.
 struct BufferTraffic {
   double read_bytes = 0, write_bytes = 0;
 };
-BufferTraffic buffer_traffic(const Plan& plan, const HwConfig& hw);
+BufferTraffic buffer_traffic(const Plan& plan, const HwConfig& hw, const std::vector<bool>& on_ps = {});
 
 /// The activity of one image from its workload, plan, timing and DDR command counts.
 Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, const DdrCounts& ddr,
@@ -82,7 +91,8 @@ struct EnergyBreakdown {
 };
 
 /// Energy of one image. `ff` is the design's flip-flop count (the clock component).
-/// Requires hw.power.modelled.
+/// Requires hw.power.modelled. The "ps_layernorm" component is hw.ps.cores x
+/// power.ps_core_active_w x a.ps_busy_s (0 when LayerNorm runs on the PL).
 EnergyBreakdown image_energy(const Activity& a, const HwConfig& hw, std::int64_t ff);
 
 /// The report's "energy" object for images with these breakdowns (mean over images;

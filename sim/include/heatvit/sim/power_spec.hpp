@@ -41,6 +41,11 @@ struct PowerSpec {
   double pl_static_w = 0;
   double ps_static_w = 0;
   double board_w = 0;
+  // The PS's Cortex-A53 cores while they run offloaded work (LayerNorm with
+  // accelerator.ps.layernorm), W per busy core above ps_static_w. Optional in the file
+  // ("ps": {"a53_core_active_w": ...}); a config that offloads LayerNorm needs it.
+  bool has_ps_core = false;
+  double ps_core_active_w = 0;
   DramPower dram;
 };
 
