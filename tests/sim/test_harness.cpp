@@ -84,6 +84,42 @@ TEST(Harness, LoadPathProcessingAndTwoInputBuffers) {
   EXPECT_EQ(analytic_one(h, p), 130);
 }
 
+TEST(Harness, SingleBufferedStoresBlockTheNextTile) {
+  // buffer_slots = 1: the next tile's compute waits for the previous tile's store.
+  // Compute 10, post-processing 100 + latency 2, fill 8: C0 = [0, 10], S0 = [18, 120],
+  // C1 = [120, 130], S1 = [138, 240], C2 = [240, 250], S2 = [258, 360].
+  HwConfig h = hw();
+  h.buffer_slots = 1;
+  Pass p;
+  p.kind = PassKind::Linear;
+  p.fill_cycles = 8;
+  p.post_latency = 2;
+  for (int i = 0; i < 3; ++i) {
+    Step s = compute_step(10);
+    s.post_cycles = 100;
+    p.steps.push_back(s);
+  }
+  EXPECT_EQ(simulate_one(h, p), 360);
+  EXPECT_EQ(analytic_one(h, p), 360);
+}
+
+TEST(Harness, SingleBufferedLoadsWaitForTheCompute) {
+  // buffer_slots = 1: the load of step s waits for the compute of step s-1.
+  // L0 = [0, 40], C0 = [40, 50], L1 = [50, 90], C1 = [90, 100], L2 = [100, 140],
+  // C2 = [140, 150].
+  HwConfig h = hw();
+  h.buffer_slots = 1;
+  Pass p;
+  p.kind = PassKind::Linear;
+  for (int i = 0; i < 3; ++i) {
+    Step s = compute_step(10);
+    s.load_cycles = 40;
+    p.steps.push_back(s);
+  }
+  EXPECT_EQ(simulate_one(h, p), 150);
+  EXPECT_EQ(analytic_one(h, p), 150);
+}
+
 TEST(Harness, PartialSumTilesStoreOnlyOnTheLastKStep) {
   // Two k-steps per output tile: only the second stores (post 30); fill 4.
   // C: [0,20] [20,40] | [40,60] [60,80]; S0 = [44, 74], S1 = [84, 114].

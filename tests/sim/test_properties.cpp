@@ -109,4 +109,5 @@ TEST(Resources, BufferBramCountsCapacityAndWidth) {
   EXPECT_EQ(buffer_bram36(128 * 1024, 512), 2 * 32);    // capacity-bound
   EXPECT_EQ(buffer_bram36(16 * 1024, 8192), 2 * 128);   // width-bound
   EXPECT_EQ(buffer_bram36(4097, 64), 2 * 2);
+  EXPECT_EQ(buffer_bram36(4097, 64, 1), 2);              // single-buffered: one half
 }

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include "heatvit/core/error.hpp"
+#include "heatvit/models/model.hpp"
 #include "heatvit/sim/plan.hpp"
+#include "heatvit/sim/resources.hpp"
 
 using namespace heatvit;
 using namespace heatvit::sim;
@@ -116,4 +118,43 @@ TEST(Plan, SelectorWithNothingLeftToScoreIsSkipped) {
     EXPECT_NE(x.block == 6 && x.phase == Phase::Selector, true) << x.name;
     EXPECT_FALSE(x.steps.empty()) << x.name;
   }
+}
+
+// LayerNorm on the PS: every LayerNorm becomes a pass of its own (the PS's DDR read,
+// its time, its write), no GEMM carries a fused LayerNorm, and the PL unit is not built.
+TEST(Plan, LayerNormOnThePs) {
+  HwConfig h = hw("zcu102-heatvit");
+  const ModelShape m = load_model("deit-small");
+  const Workload w = build_dense_workload(m);
+  const Plan pl = make_plan(w, h);
+  h.ps.layernorm = true;
+  h.ps.frequency_mhz = 1200;
+  h.ps.cycles_per_element = 4;
+  h.ps.cores = 2;
+  h.ps.handoff_us = 5;
+  const Plan ps = make_plan(w, h);
+  int ln_ops = 0, ln_passes = 0;
+  for (const auto& o : w.ops)
+    if (o.kind == OpKind::LayerNorm) ++ln_ops;
+  for (const auto& p : ps.passes) {
+    for (const auto& s : p.steps) EXPECT_EQ(s.load_cycles, 0) << p.name;
+    if (p.kind != PassKind::Unit || p.ops.size() != 1) continue;
+    const Op* op = nullptr;
+    for (const auto& o : w.ops)
+      if (o.name == p.ops[0]) op = &o;
+    ASSERT_NE(op, nullptr);
+    if (op->kind != OpKind::LayerNorm) continue;
+    ++ln_passes;
+    ASSERT_EQ(p.steps.size(), 1u);
+    const std::int64_t e = op->rows * op->cols;
+    // ceil(e * 4 / 2) APU cycles at 1200 MHz = e / 4 PL cycles at 300 MHz, + 5 us = 1500.
+    EXPECT_EQ(p.steps[0].compute_cycles, (e * 2 + 3) / 4 + 1500) << p.name;
+    EXPECT_EQ(p.steps[0].load_a_bytes, e);
+    EXPECT_EQ(p.steps[0].store_bytes, e);
+  }
+  EXPECT_EQ(ln_passes, ln_ops);
+  EXPECT_EQ(pl.macs(), ps.macs());
+  bool pl_unit = false;
+  for (const auto& i : estimate_resources(h).items) pl_unit |= i.name == "nonlinear.layernorm";
+  EXPECT_FALSE(pl_unit);
 }
