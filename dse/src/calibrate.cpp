@@ -589,6 +589,11 @@ class Calibration {
     return o.str();
   }
 
+  void make_dirs() const {
+    std::filesystem::create_directories(opt_.out_dir);
+    std::filesystem::create_directories(presets_dir());
+  }
+
   std::string presets_dir() const { return opt_.presets_dir.empty() ? opt_.out_dir : opt_.presets_dir; }
 
   // The preset file: the resolved config, named, with its source and default schedules
@@ -649,6 +654,7 @@ class Calibration {
             preset_doc(sp_.heatvit, hres, knobs["heatvit"], objective(rs)).dump(2) + "\n");
     out.add(pd + sp_.baseline.name + ".json",
             preset_doc(sp_.baseline, bres, knobs["baseline"], objective(rs)).dump(2) + "\n");
+    make_dirs();  // only now: a run that fails leaves no directory behind
     out.check();
     out.commit();
     return doc;
@@ -670,6 +676,7 @@ class Calibration {
     doc["presets_evaluated"] = {pd + sp_.heatvit.name + ".json", pd + sp_.baseline.name + ".json"};
     OutputSet out;
     write_common(out, opt_.out_dir + "/", doc);
+    make_dirs();  // only now: a run that fails leaves no directory behind
     out.check();
     out.commit();
     return doc;
@@ -787,8 +794,6 @@ json run_calibrate(const CalibrateOptions& opt) {
     if (!d.empty() && fs::exists(d) && !fs::is_directory(d))
       throw InputError(d, "", "exists and is not a directory");
   Calibration c(opt);
-  fs::create_directories(opt.out_dir);
-  if (!opt.presets_dir.empty()) fs::create_directories(opt.presets_dir);
   return c.run();
 }
 

@@ -94,6 +94,11 @@ HwConfig parse_hw_config(ConfigReader& r) {
     ac.fail("macs_per_dsp", "two MACs per DSP48E2 need 8-bit operands (precision_bits = 8)");
   hw.accumulator_bits = static_cast<int>(ac.integer("accumulator_bits", 32, 16, 64));
   hw.buffer_slots = static_cast<int>(ac.integer("buffer_slots", 2, 1, 2));
+  if (ac.has("packing")) {
+    ConfigReader& k = ac.child("packing");
+    hw.packing.linear = k.boolean("linear", true);
+    hw.packing.attention = k.boolean("attention", true);
+  }
   if (ac.has("ps")) {
     ConfigReader& p = ac.child("ps");
     p.string("source", "");

@@ -59,6 +59,7 @@ Tiling choose_tiling(std::int64_t m, std::int64_t n, std::int64_t k, bool a_ln, 
   const std::int64_t eb = hw.element_bytes(), acc = hw.accumulator_bits / 8;
   const auto& B = hw.buffers;
   const auto& pe = hw.pe;
+  const PeArray pe_linear = hw.pe_for(false);
   // Bytes the load DMA moves per PL cycle at best (ports x width, capped by DDR peak).
   const double dram_per_cycle = hw.ddr.peak_bytes_per_second() / (hw.frequency_mhz * 1e6);
   const double bw = std::min(hw.axi.read_ports.size() * hw.port_bytes_per_cycle(), dram_per_cycle);
@@ -83,7 +84,7 @@ Tiling choose_tiling(std::int64_t m, std::int64_t n, std::int64_t k, bool a_ln, 
             a_bytes = (nm == 1 && nk == 1) ? m * k : m * k * nn;
           }
           const std::int64_t traffic = (a_bytes + w_bytes + m * n) * eb;
-          const std::int64_t compute = nm * nn * nk * gemm_tile_cycles(pe, tm, tn, tk, false);
+          const std::int64_t compute = nm * nn * nk * gemm_tile_cycles(pe_linear, tm, tn, tk, false);
           const double cost = std::max<double>(compute, traffic / bw) +
                               static_cast<double>(nm * nn * nk) * pe.pipeline_depth();
           if (cost < best_cost || (cost == best_cost && traffic < best_traffic)) {
@@ -266,7 +267,7 @@ class Lowering {
           s.load_a_bytes = hg * tmm * o.k * eb;
           s.load_b_bytes = (m0 == 0) ? hg * (o.k * o.n * eb + o.n * bias_bytes) : 0;
           if (ln) s.load_cycles = unit_cycles(ln_unit, hg * tmm * o.k) + ln_unit.latency;
-          s.compute_cycles = gemm_tile_cycles(hw_.pe, tmm, o.n, o.k, true);
+          s.compute_cycles = gemm_tile_cycles(hw_.pe_for(false), tmm, o.n, o.k, true);
           s.macs = hg * tmm * o.n * o.k;
           s.post_cycles = post_cycles(hg * tmm * o.n);
           s.store_bytes = hg * tmm * o.n * eb;
@@ -297,7 +298,7 @@ class Lowering {
         s.load_b_bytes = tkk * tnn * eb + (ki == 0 && o.has_bias ? tnn * bias_bytes : 0);
         last_w = w_id;
       }
-      s.compute_cycles = gemm_tile_cycles(hw_.pe, tmm, tnn, tkk, false);
+      s.compute_cycles = gemm_tile_cycles(hw_.pe_for(false), tmm, tnn, tkk, false);
       s.macs = tmm * tnn * tkk;
       s.ends_tile = (ki == nk - 1);
       if (s.ends_tile) {
@@ -347,7 +348,8 @@ class Lowering {
         // Row pipeline: the PE array computes Q*K^T of row r+1 and A*V of row r-1
         // while the softmax unit normalizes row r (all heads of the group), so a
         // row costs the slower of the two, plus one softmax row to drain.
-        const std::int64_t pe_row = gemm_tile_cycles(hw_.pe, 1, n, d, true) + gemm_tile_cycles(hw_.pe, 1, d, n, true);
+        const PeArray ape = hw_.pe_for(true);
+        const std::int64_t pe_row = gemm_tile_cycles(ape, 1, n, d, true) + gemm_tile_cycles(ape, 1, d, n, true);
         const std::int64_t sm_row = unit_cycles(smu, hg * n);
         s.compute_cycles = tmm * std::max(pe_row, sm_row) + sm_row + smu.latency;
         s.macs = 2 * hg * tmm * n * d;

@@ -158,3 +158,33 @@ TEST(Plan, LayerNormOnThePs) {
   for (const auto& i : estimate_resources(h).items) pl_unit |= i.name == "nonlinear.layernorm";
   EXPECT_FALSE(pl_unit);
 }
+
+// DSP packing per GEMM kind: an unpacked kind runs on half the output lanes, the other
+// kind is unchanged, and the array keeps its DSPs.
+TEST(Plan, PackingPerGemmKind) {
+  HwConfig h = hw("zcu102-heatvit");
+  ASSERT_EQ(h.macs_per_dsp, 2);
+  const Workload w = build_dense_workload(load_model("deit-tiny"));
+  const Plan both = make_plan(w, h);
+  h.packing.attention = false;
+  const Plan no_att = make_plan(w, h);
+  EXPECT_EQ(h.pe_for(true).to, h.pe.to / 2);
+  EXPECT_EQ(h.pe_for(false).to, h.pe.to);
+  ASSERT_EQ(both.passes.size(), no_att.passes.size());
+  int attention = 0;
+  for (std::size_t i = 0; i < both.passes.size(); ++i) {
+    const Pass &a = both.passes[i], &b = no_att.passes[i];
+    if (a.kind == PassKind::Attention) {
+      ++attention;
+      EXPECT_GT(b.compute_cycles(), a.compute_cycles()) << a.name;
+    } else {
+      EXPECT_EQ(b.compute_cycles(), a.compute_cycles()) << a.name;
+    }
+  }
+  EXPECT_EQ(attention, 12);
+  // On a 16-bit array (one MAC per DSP) packing does not apply.
+  HwConfig b16 = hw("zcu102-baseline");
+  b16.packing.linear = false;
+  EXPECT_EQ(b16.pe_for(false).to, b16.pe.to);
+  EXPECT_EQ(estimate_resources(h).total().dsp, estimate_resources(hw("zcu102-heatvit")).total().dsp);
+}

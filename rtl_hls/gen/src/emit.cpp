@@ -504,6 +504,8 @@ void check_engine_support(const sim::HwConfig& hw, const Schedule& schedule) {
     throw InputError(cfg, "accumulator_bits", "must be 32 for the emitted engine (int32 partial sums)");
   if (hw.ps.layernorm)
     throw InputError(cfg, "ps.layernorm", "the emitted engine computes LayerNorm on the PL (ps.layernorm false)");
+  if (hw.macs_per_dsp == 2 && !(hw.packing.linear && hw.packing.attention))
+    throw InputError(cfg, "packing", "the emitted engine packs every GEMM when macs_per_dsp is 2");
   if (hw.buffer_slots != 2)
     throw InputError(cfg, "buffer_slots", "the emitted engine double-buffers its operands (buffer_slots 2)");
 }

@@ -127,6 +127,12 @@ struct HwConfig {
   /// Halves of each on-chip buffer: 2 overlaps the next load and the previous store
   /// with compute (double buffering); 1 runs load, compute and store in turn.
   int buffer_slots = 2;
+  /// With macs_per_dsp = 2: which GEMMs use the packing. An unpacked kind runs on the
+  /// same DSPs at one MAC each, i.e. on half the output lanes.
+  struct Packing {
+    bool linear = true;     ///< weight GEMMs (the selector's per-head layers included)
+    bool attention = true;  ///< Q*K^T and A*V
+  } packing;
   PsOffload ps;
   PeArray pe;
   Buffers buffers;
@@ -139,6 +145,13 @@ struct HwConfig {
   std::map<std::string, std::string> default_schedules;
 
   int element_bytes() const { return precision_bits / 8; }
+  /// The PE array as a GEMM of this kind sees it (half the output lanes when it is
+  /// not packed on a packing array).
+  PeArray pe_for(bool attention) const {
+    PeArray p = pe;
+    if (macs_per_dsp == 2 && !(attention ? packing.attention : packing.linear)) p.to = (p.to + 1) / 2;
+    return p;
+  }
   double cycle_ns() const { return 1000.0 / frequency_mhz; }
   /// Peak bytes per PL cycle of one AXI port.
   double port_bytes_per_cycle() const { return axi.width_bits / 8.0; }
