@@ -11,7 +11,12 @@
 namespace heatvit::cli {
 
 namespace {
-extern "C" void on_calibrate_sigint(int) { dse::g_calibrate_interrupted = true; }
+// The first Ctrl-C ends the search (the best point so far is reported); a second one
+// ends the program.
+extern "C" void on_calibrate_sigint(int) {
+  dse::g_calibrate_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);
+}
 
 void print_table(const json& doc) {
   std::printf("%-34s %-10s %-13s %-10s %-10s %s\n", "figure", "model", "published", "ours", "residual", "");

@@ -8,6 +8,9 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <tuple>
+
+#include <unistd.h>
 
 #include "heatvit/core/atomic_file.hpp"
 #include "heatvit/core/error.hpp"
@@ -34,9 +37,6 @@ const std::vector<std::string> kMetrics = {"gops_per_dsp", "fps_per_dsp",   "lat
 const std::vector<std::string> kModels = {"deit-tiny", "deit-small", "deit-base", "lvvit-s", "lvvit-m"};
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-bool needs_baseline(const std::string& metric) {
-  return metric == "speedup" || metric == "int8_speedup" || metric == "dsp_overhead" || metric == "lut_overhead";
-}
 
 std::vector<CalKnob> parse_knobs(ConfigReader& r, const std::string& key, const std::string& file) {
   std::vector<CalKnob> out;
@@ -55,6 +55,12 @@ std::vector<CalKnob> parse_knobs(ConfigReader& r, const std::string& key, const 
     out.push_back(std::move(k));
   }
   return out;
+}
+
+// A path as reports show it: relative to the project when inside it.
+std::string shown(const std::string& path) {
+  const std::string root = project_root() + "/";
+  return path.rfind(root, 0) == 0 ? path.substr(root.size()) : path;
 }
 
 double ms_of(std::int64_t cycles, const sim::HwConfig& hw) { return double(cycles) / hw.frequency_mhz / 1000.0; }
@@ -221,8 +227,10 @@ std::vector<Residual> residuals(const PublishedSet& pub, const PresetResult& h, 
       Residual r;
       r.fig = &f;
       r.model = m;
-      const bool ok = p.ok && (!needs_baseline(f.metric) || b.ok) &&
-                      (m == "-" || (p.dense_ms.count(m) && (f.schedule == "dense" || p.sched_ms.count(m))));
+      // Every row needs both presets timed (a two-preset metric reads both; a point whose
+      // other preset does not fit is no answer either), and the models it reads.
+      const bool ok = h.ok && b.ok &&
+                      (m == "-" || (h.dense_ms.count(m) && h.sched_ms.count(m) && b.dense_ms.count(m)));
       if (!ok) {
         r.ours = std::numeric_limits<double>::quiet_NaN();
         r.residual = kInf;
@@ -362,19 +370,62 @@ class Calibration {
       for (const auto& k : p->knobs) b.knobs.push_back(&k);
       for (const auto& k : sp_.shared) b.knobs.push_back(&k);
       base_[p->role] = std::move(b);
+      for (const auto& k : p->knobs)
+        for (const auto& sk : sp_.shared)
+          if (k.path == sk.path)
+            throw InputError(opt_.space_path, "shared." + sk.path, "is also a knob of presets." + p->role);
     }
-  }
-
-  json run() {
-    const int nh = int(sp_.heatvit.knobs.size()), nb = int(sp_.baseline.knobs.size()), ns = int(sp_.shared.size());
-    dims_.clear();
     for (const auto& k : sp_.heatvit.knobs) dims_.push_back(&k);
     for (const auto& k : sp_.baseline.knobs) dims_.push_back(&k);
     for (const auto& k : sp_.shared) dims_.push_back(&k);
-    nh_ = nh;
-    nb_ = nb;
-    ns_ = ns;
+    nh_ = int(sp_.heatvit.knobs.size());
+    nb_ = int(sp_.baseline.knobs.size());
+    ns_ = int(sp_.shared.size());
+    check_outputs();
+    if (!opt_.evaluate_only) {
+      // Every knob value must make a valid config (with the other knobs at their first
+      // values): a bad one fails now, naming the space file and knob, not minutes into
+      // the search.
+      for (std::size_t d = 0; d < dims_.size(); ++d)
+        for (std::size_t v = 0; v < dims_[d]->values.size(); ++v) {
+          std::vector<int> x(dims_.size(), 0);
+          x[d] = int(v);
+          for (const char* role : {"heatvit", "baseline"}) {
+            if ((role == std::string("heatvit") && int(d) >= nh_ && int(d) < nh_ + nb_) ||
+                (role == std::string("baseline") && int(d) < nh_))
+              continue;
+            const Base& b = base_.at(role);
+            apply_knobs(b.composed, b.prov, b.knobs, preset_values(role, x), opt_.space_path, nullptr);
+          }
+        }
+    }
+  }
+
+  // Output names and directories are checked before any work.
+  void check_outputs() const {
+    namespace fs = std::filesystem;
+    auto same = [](const std::string& a, const std::string& b) {
+      return fs::weakly_canonical(fs::absolute(a)) == fs::weakly_canonical(fs::absolute(b));
+    };
+    if (!opt_.evaluate_only && same(presets_dir(), opt_.out_dir))
+      for (const CalPreset* p : {&sp_.heatvit, &sp_.baseline})
+        for (const char* reserved : {"residuals", "published.resolved", "space.resolved", "report", "search"})
+          if (p->name == reserved)
+            throw InputError(opt_.space_path, "presets." + p->role + ".name",
+                             "'" + p->name + "' is an output of the run in the same directory");
+    for (const std::string& d : {opt_.out_dir, presets_dir()}) {
+      fs::path a = fs::absolute(d);
+      while (!a.empty() && !fs::exists(a) && a.has_parent_path() && a.parent_path() != a) a = a.parent_path();
+      if (!fs::is_directory(a) || ::access(a.c_str(), W_OK) != 0)
+        throw InputError(d, "", "cannot be created or written (" + a.string() + " is not a writable directory)");
+    }
+    for (const char* f : {"residuals.json", "residuals.csv", "report.md"})
+      if (fs::exists(opt_.out_dir)) check_output_path(opt_.out_dir + "/" + f);
+  }
+
+  json run() {
     std::vector<int> best;
+    bool have_best = false;
     double best_f = kInf;
     if (opt_.evaluate_only) {
       return finish_evaluate_only();
@@ -387,7 +438,7 @@ class Calibration {
       // Start 1: every knob's first value. Then, alternately, a random point and the best
       // point so far with three knobs changed at random (iterated local search).
       std::vector<int> cur(dims_.size(), 0);
-      if (restart > 0 && (restart % 2 == 1 || best.empty())) {
+      if (restart > 0 && (restart % 2 == 1 || !have_best)) {
         for (std::size_t d = 0; d < dims_.size(); ++d)
           cur[d] = static_cast<int>(rng() % dims_[d]->values.size());
       } else if (restart > 0) {
@@ -409,6 +460,8 @@ class Calibration {
             c[d] = v;
             cands.push_back(c);
           }
+          const std::int64_t left = budget - evaluated_;
+          if (std::int64_t(cands.size()) > left) cands.resize(std::size_t(std::max<std::int64_t>(left, 0)));
           const auto fs = evaluate(cands);
           for (std::size_t i = 0; i < cands.size(); ++i)
             if (fs[i] < cur_f - 1e-12) {
@@ -418,13 +471,14 @@ class Calibration {
             }
         }
       }
-      if (cur_f < best_f) {
+      if (!have_best || cur_f < best_f) {
         best_f = cur_f;
         best = cur;
+        have_best = true;
       }
       progress(restart, best_f, budget);
     }
-    if (best.empty()) throw InputError(opt_.space_path, "search", "no point was evaluated");
+    if (!have_best) throw InputError(opt_.space_path, "search", "no point was evaluated");
     if (!std::isfinite(best_f))
       throw InputError(opt_.space_path, "presets", "no evaluated point fits the device and the buffers");
     // The analytic model steers the search; the SystemC model decides among the best
@@ -439,6 +493,8 @@ class Calibration {
               top.end());
     if (int(top.size()) > sp_.confirm) top.resize(std::size_t(sp_.confirm));
     double best_sc = kInf;
+    best = top.at(0).second;
+    best_f = top[0].first;
     for (std::size_t i = 0; i < top.size(); ++i) {
       if (!opt_.quiet)
         std::fprintf(stderr, "calibrate: SystemC check of candidate %zu of %zu (analytic objective %s)\n", i + 1,
@@ -455,6 +511,8 @@ class Calibration {
         best_f = top[i].first;
       }
     }
+    if (!std::isfinite(best_sc))
+      throw InputError(opt_.space_path, "presets", "no checked point can be timed by the SystemC model");
     return finish(best, best_f);
   }
 
@@ -481,6 +539,14 @@ class Calibration {
     return v;
   }
 
+  /// A resolved config without the sections that have no effect in it.
+  static json effective(json resolved) {
+    json& ac = resolved["accelerator"];
+    if (ac.contains("ps") && !ac["ps"].value("layernorm", false)) ac.erase("ps");
+    if (ac.value("macs_per_dsp", 1) == 1) ac.erase("packing");
+    return resolved;
+  }
+
   PresetResult eval_preset(const std::string& role, const std::vector<json>& values, bool systemc,
                            json* resolved = nullptr) const {
     const Base& b = base_.at(role);
@@ -489,15 +555,18 @@ class Calibration {
   }
 
   const PresetResult& cached(const std::string& role, const std::vector<int>& x) {
-    const auto values = preset_values(role, x);
-    const std::string key = role + json(values).dump();
+    // Keyed by the effective config: points that differ only in knobs without effect
+    // there (the PS's costs with LayerNorm on the PL, packing on a one-MAC array) share it.
+    const Base& b = base_.at(role);
+    json resolved;
+    const sim::HwConfig hw = apply_knobs(b.composed, b.prov, b.knobs, preset_values(role, x), opt_.space_path, &resolved);
+    const std::string key = role + effective(resolved).dump();
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = cache_.find(key);
       if (it != cache_.end()) return it->second;
     }
-    // A knob value the config rejects (InputError) is a mistake in the space file: it ends the run.
-    PresetResult r = eval_preset(role, values, false);
+    PresetResult r = time_on(hw, work_, sp_.models, role == "heatvit", false, opt_.threads);
     std::lock_guard<std::mutex> lock(mu_);
     return cache_.emplace(key, std::move(r)).first->second;
   }
@@ -589,9 +658,28 @@ class Calibration {
     return o.str();
   }
 
-  void make_dirs() const {
-    std::filesystem::create_directories(opt_.out_dir);
-    std::filesystem::create_directories(presets_dir());
+  // Creates the output directories only now, writes every file together, and removes
+  // the directories it created when that fails: a failed run leaves nothing behind.
+  void commit_outputs(OutputSet& out) const {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> created;
+    try {
+      for (const std::string& d : {opt_.out_dir, presets_dir()}) {
+        std::vector<fs::path> chain;
+        for (fs::path a = fs::absolute(d); !a.empty() && !fs::exists(a); a = a.parent_path()) {
+          chain.push_back(a);
+          if (a == a.parent_path()) break;
+        }
+        for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+          if (fs::create_directory(*it)) created.push_back(*it);
+      }
+      out.check();
+      out.commit();
+    } catch (...) {
+      std::error_code ec;
+      for (auto it = created.rbegin(); it != created.rend(); ++it) fs::remove(*it, ec);
+      throw;
+    }
   }
 
   std::string presets_dir() const { return opt_.presets_dir.empty() ? opt_.out_dir : opt_.presets_dir; }
@@ -600,6 +688,8 @@ class Calibration {
   // relative to where it is written.
   json preset_doc(const CalPreset& p, json resolved, const json& knobs, double obj) const {
     namespace fs = std::filesystem;
+    const json base_schedules = resolved.contains("default_schedules") ? resolved["default_schedules"] : json::object();
+    resolved = effective(std::move(resolved));
     resolved["name"] = p.name;
     std::ostringstream src;
     src << "calibrated by `heatvit calibrate --space " << fs::path(opt_.space_path).filename().string()
@@ -612,6 +702,10 @@ class Calibration {
       const fs::path dir = fs::absolute(presets_dir());
       for (const auto& m : sp_.models)
         ds[m] = fs::relative(fs::absolute(sp_.schedules.at(m)), dir).generic_string();
+      // The base's schedules for other models (deit-micro's trained one) stay.
+      for (auto it = base_schedules.begin(); it != base_schedules.end(); ++it)
+        if (!ds.contains(it.key()) && it->is_string())
+          ds[it.key()] = fs::relative(fs::absolute(it->get<std::string>()), dir).generic_string();
     }
     if (ds.empty()) resolved.erase("default_schedules");
     else resolved["default_schedules"] = ds;
@@ -625,7 +719,7 @@ class Calibration {
     const auto& [hs, bs] = systemc_.at(best);
     const auto rs = residuals(pub_, hs, bs), ra = residuals(pub_, ha, ba);
     const json knobs = knob_json(best);
-    json doc = summary_doc(rs, ra, hs, bs, objective(rs));
+    json doc = summary_doc(rs, ra, hs, bs, ha, ba, objective(rs));
     doc["objective_analytic"] = best_f;
     doc["knobs"] = knobs;
     doc["evaluated"] = evaluated_;
@@ -634,7 +728,8 @@ class Calibration {
 
     std::ostringstream scsv;
     scsv << "order";
-    for (const auto* d : dims_) scsv << "," << d->path;
+    for (std::size_t i = 0; i < dims_.size(); ++i)
+      scsv << "," << (int(i) < nh_ ? "heatvit:" : int(i) < nh_ + nb_ ? "baseline:" : "shared:") << dims_[i]->path;
     scsv << ",objective\n";
     for (std::size_t i = 0; i < log_.size(); ++i) {
       scsv << i;
@@ -654,9 +749,7 @@ class Calibration {
             preset_doc(sp_.heatvit, hres, knobs["heatvit"], objective(rs)).dump(2) + "\n");
     out.add(pd + sp_.baseline.name + ".json",
             preset_doc(sp_.baseline, bres, knobs["baseline"], objective(rs)).dump(2) + "\n");
-    make_dirs();  // only now: a run that fails leaves no directory behind
-    out.check();
-    out.commit();
+    commit_outputs(out);
     return doc;
   }
 
@@ -672,21 +765,19 @@ class Calibration {
     const PresetResult hs = load(sp_.heatvit, true), bs = load(sp_.baseline, true);
     const PresetResult ha = load(sp_.heatvit, false), ba = load(sp_.baseline, false);
     const auto rs = residuals(pub_, hs, bs), ra = residuals(pub_, ha, ba);
-    json doc = summary_doc(rs, ra, hs, bs, objective(rs));
-    doc["presets_evaluated"] = {pd + sp_.heatvit.name + ".json", pd + sp_.baseline.name + ".json"};
+    json doc = summary_doc(rs, ra, hs, bs, ha, ba, objective(rs));
+    doc["presets_evaluated"] = {shown(pd + sp_.heatvit.name + ".json"), shown(pd + sp_.baseline.name + ".json")};
     OutputSet out;
     write_common(out, opt_.out_dir + "/", doc);
-    make_dirs();  // only now: a run that fails leaves no directory behind
-    out.check();
-    out.commit();
+    commit_outputs(out);
     return doc;
   }
 
   json summary_doc(const std::vector<Residual>& rs, const std::vector<Residual>& ra, const PresetResult& h,
-                   const PresetResult& b, double obj) const {
+                   const PresetResult& b, const PresetResult& ha, const PresetResult& ba, double obj) const {
     json doc;
-    doc["published"] = pub_.path;
-    doc["space"] = opt_.space_path;
+    doc["published"] = shown(pub_.path);
+    doc["space"] = shown(opt_.space_path);
     doc["objective"] = obj;
     doc["timing"] = "SystemC (ours); ours_analytic: the analytic model";
     doc["figures"] = residual_rows(rs, &ra);
@@ -699,17 +790,26 @@ class Calibration {
     doc["fitted_rows"] = fitted;
     doc["fitted_within_tolerance"] = within;
     json presets;
-    for (const auto& [role, p] : {std::pair<std::string, const PresetResult*>{"heatvit", &h}, {"baseline", &b}}) {
+    double worst = 0;  // largest analytic-vs-SystemC latency difference, relative
+    for (const auto& [role, p, a] : {std::tuple<std::string, const PresetResult*, const PresetResult*>{"heatvit", &h, &ha},
+                                     {"baseline", &b, &ba}}) {
       json lat = json::object();
       for (const auto& [m, v] : p->dense_ms) {
         lat[m]["dense_ms"] = v;
-        if (p->sched_ms.count(m)) lat[m]["schedule_ms"] = p->sched_ms.at(m);
+        lat[m]["dense_ms_analytic"] = a->dense_ms.at(m);
+        worst = std::max(worst, std::abs(a->dense_ms.at(m) / v - 1));
+        if (p->sched_ms.count(m)) {
+          lat[m]["schedule_ms"] = p->sched_ms.at(m);
+          lat[m]["schedule_ms_analytic"] = a->sched_ms.at(m);
+          worst = std::max(worst, std::abs(a->sched_ms.at(m) / p->sched_ms.at(m) - 1));
+        }
       }
       presets[role] = {{"name", role == "heatvit" ? sp_.heatvit.name : sp_.baseline.name},
                        {"resources", to_json(p->res)},
                        {"latency", lat}};
     }
     doc["presets"] = presets;
+    doc["analytic_vs_systemc_worst"] = worst;
     return doc;
   }
 
@@ -788,6 +888,7 @@ PresetResult time_preset(const sim::HwConfig& hw, const std::vector<std::string>
 }
 
 json run_calibrate(const CalibrateOptions& opt) {
+  g_calibrate_interrupted = false;
   if (opt.out_dir.empty()) throw InputError("--out", "", "is required");
   namespace fs = std::filesystem;
   for (const std::string& d : {opt.out_dir, opt.presets_dir})

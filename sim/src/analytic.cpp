@@ -1,6 +1,7 @@
 #include "heatvit/sim/timing.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 
 namespace heatvit::sim {
@@ -97,6 +98,8 @@ std::vector<Interval> nonempty(const std::vector<Interval>& v) {
   out.reserve(v.size());
   for (const auto& o : v)
     if (o.end - o.start > 0) out.push_back(o);
+  for (std::size_t i = 1; i < out.size(); ++i)
+    assert(out[i - 1].end <= out[i].start && "an engine's transfers are sequential");
   return out;
 }
 // Bytes of `others` (nonempty(), in time order) that flow during [a, b], each spread

@@ -220,6 +220,18 @@ TEST(Calibrate, RecoversAKnownAnswer) {
   opt.plot = false;
   const json doc = run_calibrate(opt);
   EXPECT_LT(doc["objective_analytic"].get<double>(), 1e-12);
+  // The thread count changes nothing: the same points in the same order.
+  opt.threads = 1;
+  opt.out_dir = d + "/one-thread";
+  const json one = run_calibrate(opt);
+  EXPECT_EQ(one["knobs"], doc["knobs"]);
+  EXPECT_EQ(one["figures"], doc["figures"]);
+  std::ifstream fa(d + "/out/search.csv"), fb(d + "/one-thread/search.csv");
+  const std::string sa((std::istreambuf_iterator<char>(fa)), {}), sb((std::istreambuf_iterator<char>(fb)), {});
+  EXPECT_FALSE(sa.empty());
+  EXPECT_EQ(sa, sb);
+  opt.threads = 2;
+  opt.out_dir = d + "/out";
   EXPECT_EQ(doc["knobs"]["heatvit"]["accelerator.pe.to"], 32);
   EXPECT_EQ(doc["knobs"]["baseline"]["accelerator.pe.to"], 16);
   EXPECT_EQ(doc["knobs"]["heatvit"]["accelerator.buffer_slots"], 1);
@@ -274,6 +286,34 @@ TEST(Calibrate, SpaceErrorsNameTheField) {
   s = space;
   s["schedules"] = json::object();
   EXPECT_EQ(field(s), "schedules.deit-tiny");
+  // Checked when the run starts, before any work: a knob both per preset and shared,
+  // a preset named like an output in the same directory, a bad value anywhere in a list.
+  auto run_field = [&](const json& sp) {
+    write(d + "/s.json", sp);
+    CalibrateOptions o;
+    o.space_path = d + "/s.json";
+    o.out_dir = d + "/run";
+    o.quiet = true;
+    o.plot = false;
+    try {
+      run_calibrate(o);
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("s.json"), std::string::npos) << e.what();
+      return e.field();
+    }
+    return std::string("<accepted>");
+  };
+  s = space;
+  s["presets"]["heatvit"]["knobs"] = {{"accelerator.buffer_slots", {2, 1}}};
+  s["shared"] = {{"accelerator.buffer_slots", {2}}};
+  EXPECT_EQ(run_field(s), "shared.accelerator.buffer_slots");
+  s = space;
+  s["presets"]["baseline"]["name"] = "residuals";
+  EXPECT_EQ(run_field(s), "presets.baseline.name");
+  s = space;
+  s["shared"] = {{"accelerator.buffer_slots", {2, 1, 3}}};
+  EXPECT_NE(run_field(s).find("buffer_slots"), std::string::npos);
+  EXPECT_FALSE(fs::exists(d + "/run"));
   // A knob value the hw config rejects fails the run naming the space file and knob.
   s = space;
   s["presets"]["heatvit"]["knobs"] = {{"accelerator.pe.to", {100000}}};
