@@ -123,9 +123,10 @@ BufferTraffic buffer_traffic(const Plan& plan, const HwConfig& hw, const std::ve
   BufferTraffic b;
   const double elem = hw.element_bytes();
   const double acc = hw.accumulator_bits / 8.0;
-  const double port_bytes = double(hw.pe.th * hw.pe.ti + hw.pe.ti * hw.pe.to) * elem;
   for (std::size_t i = 0; i < plan.passes.size(); ++i) {
     const Pass& p = plan.passes[i];
+    const PeArray pe = hw.pe_for(p.kind == PassKind::Attention);  // an unpacked kind reads half the lanes
+    const double port_bytes = double(pe.th * pe.ti + pe.ti * pe.to) * elem;
     if (!on_ps.empty() && on_ps[i]) continue;  // the PS reads and writes DDR through its caches, not PL buffers
     for (const Step& s : p.steps) {
       const double loaded = double(s.load_a_bytes + s.load_b_bytes);
@@ -151,6 +152,10 @@ Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, cons
   Activity a;
   const PowerSpec& pw = hw.power;
   a.macs = double(w.total_macs());
+  for (const Pass& p : plan.passes) {
+    const bool packed = hw.macs_per_dsp == 2 && (p.kind == PassKind::Attention ? hw.packing.attention : hw.packing.linear);
+    a.dsp_ops += double(p.macs()) / (packed ? 2.0 : 1.0);
+  }
   const std::vector<bool> on_ps = ps_passes(w, plan, hw);
   const BufferTraffic b = buffer_traffic(plan, hw, on_ps);
   a.bram_read_bytes = b.read_bytes;
@@ -219,7 +224,7 @@ EnergyBreakdown image_energy(const Activity& a, const HwConfig& hw, std::int64_t
   e.seconds = secs;
   auto dyn = [&](const char* n, double j) { e.components.push_back({n, false, j}); };
   auto stat = [&](const char* n, double j) { e.components.push_back({n, true, j}); };
-  dyn("mac_dsp", a.macs / hw.macs_per_dsp * p.dsp_op_pj * kPico);
+  dyn("mac_dsp", a.dsp_ops * p.dsp_op_pj * kPico);
   dyn("mac_fabric", a.macs * hw.costs.lut_per_mac * p.lut_op_pj * kPico);
   dyn("bram", (a.bram_read_bytes * p.bram_read_pj_per_byte + a.bram_write_bytes * p.bram_write_pj_per_byte) * kPico);
   dyn("nonlinear", a.nonlinear_pj * kPico);

@@ -175,6 +175,7 @@ TEST(Energy, ScalesWithTheActivityThatCausesIt) {
   const EnergyBreakdown e1 = image_energy(a, h, 100000);
   Activity a2 = a;
   a2.macs *= 2;
+  a2.dsp_ops *= 2;
   const EnergyBreakdown e2 = image_energy(a2, h, 100000);
   EXPECT_DOUBLE_EQ(component(e2, "mac_dsp"), 2 * component(e1, "mac_dsp"));
   EXPECT_DOUBLE_EQ(component(e2, "mac_fabric"), 2 * component(e1, "mac_fabric"));
@@ -182,7 +183,17 @@ TEST(Energy, ScalesWithTheActivityThatCausesIt) {
   // INT8 packing: two MACs per DSP operation; the 16-bit baseline spends one per MAC.
   EXPECT_DOUBLE_EQ(component(e1, "mac_dsp"), a.macs / 2 * h.power.dsp_op_pj * 1e-12);
   const HwConfig b = hw("zcu102-baseline");
-  EXPECT_DOUBLE_EQ(component(image_energy(a, b, 100000), "mac_dsp"), a.macs * b.power.dsp_op_pj * 1e-12);
+  const Activity ab = some_activity(b);
+  EXPECT_DOUBLE_EQ(component(image_energy(ab, b, 100000), "mac_dsp"), ab.macs * b.power.dsp_op_pj * 1e-12);
+  // Packing off for the attention GEMMs alone: their MACs cost one DSP operation each.
+  HwConfig hu = h;
+  hu.packing.attention = false;
+  const Activity au = some_activity(hu);
+  double att = 0;
+  for (const Pass& p : make_plan(build_dense_workload(load_model("deit-tiny")), hu).passes)
+    if (p.kind == PassKind::Attention) att += double(p.macs());
+  EXPECT_GT(att, 0);
+  EXPECT_DOUBLE_EQ(au.dsp_ops, (au.macs - att) / 2 + att);
 
   // Static energy = static power x latency.
   const double secs = a.cycles / (h.frequency_mhz * 1e6);
@@ -417,7 +428,10 @@ TEST(Energy, LayerNormOnThePsNeedsTheCoresPower) {
     load_hw_config(t.write("root-ps.json", root.dump(2)));
     FAIL() << "no error for a PS LayerNorm without the cores' power";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("power.ps"), std::string::npos) << e.what();
+    const std::string msg = e.what();  // names the power file and its missing section
+    EXPECT_NE(msg.find("power-no-ps.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("field 'ps'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("a53_core_active_w"), std::string::npos) << msg;
   }
   // With LayerNorm on the PL the PS constant is not needed.
   accel["ps"]["layernorm"] = false;

@@ -44,6 +44,8 @@ int dram_devices(const ddr::DdrSpec& spec);
 /// Activity of one image that the energy model charges.
 struct Activity {
   double macs = 0;                 ///< every GEMM MAC (backbone and selector MLPs)
+  double dsp_ops = 0;              ///< DSP48E2 operations: MACs / 2 for the GEMM kinds the
+                                   ///< array packs (HwConfig::packing), MACs for the others
   double bram_read_bytes = 0;      ///< on-chip buffer reads (see buffer_traffic)
   double bram_write_bytes = 0;
   double nonlinear_pj = 0;         ///< LUT + DSP energy of the nonlinear units, pJ
