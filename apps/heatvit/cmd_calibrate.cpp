@@ -58,6 +58,8 @@ int run_calibrate(const std::vector<std::string>& args) {
       ("seed", po::value<long long>(), "random seed of the restarts (default: the space's)")
       ("restarts", po::value<int>(), "coordinate-descent starts (default: the space's search.restarts)")
       ("threads", po::value<int>(), "worker threads (default: all hardware threads)")
+      ("no-systemc", "skip the SystemC check and time the table with the analytic model (fast; the table of "
+                     "record uses SystemC)")
       ("no-plot", "do not draw calibration.png")
       ("quiet,q", "no progress on stderr, no table on stdout");
   po::variables_map vm;
@@ -86,6 +88,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   opt.threads = rc.int_option(vm, "threads", 0, 1, 1024);
   opt.restarts = rc.int_option(vm, "restarts", 0, 1, 100000);
   opt.plot = vm.count("no-plot") == 0;
+  opt.systemc = vm.count("no-systemc") == 0;
   opt.quiet = vm.count("quiet") > 0;
   std::signal(SIGINT, on_calibrate_sigint);
   const json doc = dse::run_calibrate(opt);

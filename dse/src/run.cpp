@@ -421,7 +421,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   std::exception_ptr failed;
   try {
     func::parallel_for(
-        static_cast<int>(pending.size()), opt.threads,
+        static_cast<int>(pending.size()), sim::simulation_threads(opt.threads),
         [&](int i, int) {
           if (g_interrupted) throw Interrupted();
           pending[static_cast<std::size_t>(i)].report = sim::run_job(pending[static_cast<std::size_t>(i)].job).report;

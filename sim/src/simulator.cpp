@@ -139,6 +139,18 @@ std::string vcd_temp_path(const SimOptions& opt) {
 /// parent would then wait for that unrelated child's exit to see end-of-file.
 std::mutex g_spawn_mu;
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kForkUnsafeWithThreads = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kForkUnsafeWithThreads = true;
+#else
+constexpr bool kForkUnsafeWithThreads = false;
+#endif
+#else
+constexpr bool kForkUnsafeWithThreads = false;
+#endif
+
 ChildProc spawn(bool feed, const std::function<json(int)>& body) {
   std::lock_guard<std::mutex> lock(g_spawn_mu);
   int fds[2];
@@ -265,6 +277,8 @@ const Plan* next_plan(int fd, std::vector<std::int32_t>& buf, std::deque<Plan>& 
 }
 
 }  // namespace
+
+int simulation_threads(int threads) { return kForkUnsafeWithThreads ? 1 : threads; }
 
 SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const SimOptions& opt) {
   const std::string vcd_tmp = vcd_temp_path(opt);

@@ -216,6 +216,9 @@ TEST(Calibrate, RecoversAKnownAnswer) {
   opt.space_path = d + "/space.json";
   opt.out_dir = d + "/out";
   opt.threads = 2;
+#if defined(__SANITIZE_ADDRESS__)
+  opt.systemc = false;  // the SystemC check under the sanitizers is slow; Release covers it
+#endif
   opt.quiet = true;
   opt.plot = false;
   const json doc = run_calibrate(opt);

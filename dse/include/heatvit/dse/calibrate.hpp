@@ -106,6 +106,7 @@ struct CalibrateOptions {
   int restarts = 0;            ///< 0: the space's
   int threads = 0;
   bool evaluate_only = false;  ///< no search: the presets already in presets_dir
+  bool systemc = true;         ///< false: no SystemC check, the table timed by the analytic model
   bool quiet = false;
   bool plot = true;
 };

@@ -34,6 +34,13 @@ struct SimRun {
   std::string vcd_file;
 };
 
+/// How many threads may start simulations at the same time, for a caller that would
+/// use `threads`. Each simulation forks. Under AddressSanitizer (GCC 12's runtime has no
+/// fork handler for its allocator) a fork while another thread allocates can leave the
+/// child waiting forever on the allocator's lock, so sanitized builds start one at a
+/// time; glibc's malloc is fork-safe, so other builds keep `threads`.
+int simulation_threads(int threads);
+
 /// Simulates the plans back to back on one freshly elaborated model.
 SimRun simulate(const HwConfig& hw, const std::vector<const Plan*>& plans, const SimOptions& opt = {});
 
