@@ -437,6 +437,7 @@ class Calibration {
     for (int restart = 0; restart < restarts && evaluated_ < budget && !g_calibrate_interrupted; ++restart) {
       // Start 1: every knob's first value. Then, alternately, a random point and the best
       // point so far with three knobs changed at random (iterated local search).
+      if (restart > 0 && dims_.empty()) break;  // one point, evaluated
       std::vector<int> cur(dims_.size(), 0);
       if (restart > 0 && (restart % 2 == 1 || !have_best)) {
         for (std::size_t d = 0; d < dims_.size(); ++d)

@@ -310,6 +310,21 @@ TEST(Calibrate, SpaceErrorsNameTheField) {
   s["presets"]["heatvit"]["knobs"] = {{"accelerator.buffer_slots", {2, 1}}};
   s["shared"] = {{"accelerator.buffer_slots", {2}}};
   EXPECT_EQ(run_field(s), "shared.accelerator.buffer_slots");
+  // A space without knobs times its two base presets (and restarts end at once).
+  s = space;
+  s["search"] = {{"restarts", 5}};
+  write(d + "/s.json", s);
+  {
+    CalibrateOptions o;
+    o.space_path = d + "/s.json";
+    o.out_dir = d + "/noknobs";
+    o.quiet = true;
+    o.plot = false;
+    o.systemc = false;
+    const json doc = run_calibrate(o);
+    EXPECT_EQ(doc["evaluated"], 1);
+    EXPECT_TRUE(doc["knobs"]["heatvit"].empty());
+  }
   s = space;
   s["presets"]["baseline"]["name"] = "residuals";
   EXPECT_EQ(run_field(s), "presets.baseline.name");
