@@ -394,7 +394,7 @@ class Lowering {
         if (hw_.ps.layernorm) {
           if (o.rows * o.cols == 0) return;
           // On the PS: it reads the activations, normalizes them on its cores and writes
-          // them back while the accelerator waits (docs/validation.md, "LayerNorm on the PS").
+          // them back while the accelerator waits (docs/microarchitecture.md, "LayerNorm on the PS").
           s.load_a_bytes = o.rows * o.cols * eb;
           s.compute_cycles = ps_cycles(o.rows * o.cols);
           s.store_bytes = o.rows * o.cols * eb;
