@@ -1,4 +1,5 @@
 #include "heatvit/dse/calibrate.hpp"
+#include "heatvit/dse/evaluator.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -196,19 +197,8 @@ sim::HwConfig apply_knobs(const json& base, const Provenance& prov, const std::v
   auto p = std::make_shared<Provenance>(prov);
   std::vector<Override> ovs;
   for (std::size_t k = 0; k < knobs.size(); ++k) {
-    json value = values[k];
     const std::string& path = knobs[k]->path;
-    if ((path == "device" || path == "ddr" || path == "accelerator") && value.is_string()) {
-      std::string file = value.get<std::string>();
-      if (file.find('/') == std::string::npos && file.find(".json") == std::string::npos) {
-        const char* d = path == "accelerator" ? "accel" : path.c_str();
-        file = project_root() + "/configs/" + d + "/" + file + ".json";
-      } else {
-        file = resolve_relative(dir_of(origin), file);
-      }
-      value = load_json_file(file);
-    }
-    ovs.push_back({path, value, origin + " (hw." + path + " = " + values[k].dump() + ")"});
+    ovs.push_back({path, hw_knob_value(path, values[k], origin), origin + " (hw." + path + " = " + values[k].dump() + ")"});
   }
   apply_overrides(doc, ovs, *p);
   ConfigReader r(doc, p);

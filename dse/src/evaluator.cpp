@@ -96,6 +96,20 @@ json HwPoints::knob_values(std::int64_t i) const {
   return j;
 }
 
+json hw_knob_value(const std::string& path, const json& value, const std::string& space_path) {
+  // A section preset by name or path ("ddr": ["ddr4-2400-x64", ...]) is inlined as
+  // the hw config's own preset files are.
+  if (!((path == "device" || path == "ddr" || path == "accelerator") && value.is_string())) return value;
+  std::string file = value.get<std::string>();
+  if (file.find('/') == std::string::npos && file.find(".json") == std::string::npos) {
+    const char* dir = path == "accelerator" ? "accel" : path.c_str();
+    file = project_root() + "/configs/" + dir + "/" + file + ".json";
+  } else {
+    file = resolve_relative(dir_of(space_path), file);
+  }
+  return load_json_file(file);
+}
+
 HwPoints::Entry& HwPoints::at(std::int64_t i) {
   auto& slot = cache_[i];
   if (slot) return *slot;
@@ -107,20 +121,7 @@ HwPoints::Entry& HwPoints::at(std::int64_t i) {
   for (std::size_t k = 0; k < values.size(); ++k) {
     const Knob& knob = space_.knobs[k];
     const std::string origin = space_.path + " (hw." + knob.path + " = " + values[k].dump() + ")";
-    json value = values[k];
-    // A section preset by name or path ("ddr": ["ddr4-2400-x64", ...]) is inlined as
-    // the hw config's own preset files are.
-    if ((knob.path == "device" || knob.path == "ddr" || knob.path == "accelerator") && value.is_string()) {
-      std::string file = value.get<std::string>();
-      if (file.find('/') == std::string::npos && file.find(".json") == std::string::npos) {
-        const char* dir = knob.path == "accelerator" ? "accel" : knob.path.c_str();
-        file = project_root() + "/configs/" + dir + "/" + file + ".json";
-      } else {
-        file = resolve_relative(dir_of(space_.path), file);
-      }
-      value = load_json_file(file);
-    }
-    ovs.push_back({knob.path, value, origin});
+    ovs.push_back({knob.path, hw_knob_value(knob.path, values[k], space_.path), origin});
   }
   apply_overrides(doc, ovs, *prov);
   ConfigReader r(doc, prov);

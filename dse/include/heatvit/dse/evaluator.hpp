@@ -69,6 +69,10 @@ class MacTable {
   TokenTable t_;  // MACs
 };
 
+/// The value a hw knob sets: `value` itself, or for "device", "ddr" and "accelerator"
+/// given as a preset name or a path (relative to the space file) that preset's content.
+json hw_knob_value(const std::string& path, const json& value, const std::string& space_path);
+
 /// The hardware points of a space: each parsed from the base config with its knob
 /// values applied (as --set would), checked, its resources estimated, and its latency
 /// tables built on first use.
