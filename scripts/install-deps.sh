@@ -8,6 +8,7 @@ pkgs=(
   libgtest-dev googletest libbenchmark-dev
   python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
   python3-matplotlib libpagmo-dev libsqlite3-dev
+  openmpi-bin libopenmpi-dev libboost-mpi-dev
 )
 # scripts/fuzz.sh: clang and libFuzzer
 if [ "${HEATVIT_FUZZ_DEPS:-0}" = 1 ]; then pkgs+=(clang libfuzzer-14-dev); fi

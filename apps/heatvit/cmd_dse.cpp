@@ -1,11 +1,15 @@
 // heatvit dse: design-space exploration over pruning schedules and hardware knobs.
+#include <unistd.h>
+
 #include <csignal>
-#include <filesystem>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 
 #include "commands.hpp"
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
+#include "heatvit/dse/mpi_farm.hpp"
 #include "heatvit/dse/run.hpp"
 #include "heatvit/dse/strategy.hpp"
 #include "heatvit/models/idx.hpp"
@@ -14,6 +18,15 @@ namespace heatvit::cli {
 
 namespace {
 extern "C" void on_sigint(int) { dse::g_interrupted = true; }
+
+// Rank 0 of an MPI job: Open MPI ends the whole job when any rank is lost (it sends
+// SIGTERM, then SIGKILL), so the message says what is kept and how to go on.
+char g_term_message[1024];
+extern "C" void on_sigterm(int) {
+  const ssize_t r = write(2, g_term_message, std::strlen(g_term_message));
+  (void)r;
+  _exit(143);
+}
 }  // namespace
 
 namespace {
@@ -88,6 +101,8 @@ int run_dse(const std::vector<std::string>& args) {
       ("weights", po::value<std::string>(), "deit-micro export (default models/deit-micro/export/deit-micro-int8.hvt)")
       ("data", po::value<std::string>(), "Fashion-MNIST directory (default $HEATVIT_FMNIST or "
                                          "/usr/share/datasets/fashion-mnist)")
+      ("unit-seconds", po::value<double>(), "under mpirun: the evaluation time a unit of work sent to a rank aims "
+                                            "at, in (0, 3600] (default 8); docs/scale-out.md")
       ("allow-large", "let exhaustive run over more than 250,000 candidates")
       ("no-plot", "do not draw pareto.png")
       ("quiet,q", "no progress on stderr, no summary on stdout");
@@ -128,15 +143,42 @@ int run_dse(const std::vector<std::string>& args) {
   opt.out_dir = rc.option(vm, "out");
   if (opt.out_dir.empty()) opt.out_dir = "results/dse/" + in.model.name + "-" + opt.strategy;
   opt.allow_large = vm.count("allow-large") > 0;
+  if (vm.count("unit-seconds")) {
+    opt.unit_seconds = vm["unit-seconds"].as<double>();
+    if (!(opt.unit_seconds > 0 && opt.unit_seconds <= 3600)) throw InputError("--unit-seconds", "", "must be in (0, 3600]");
+  }
   opt.plot = vm.count("no-plot") == 0;
   opt.quiet = vm.count("quiet") > 0;
   opt.model_weights = vm.count("weights") ? vm["weights"].as<std::string>() : std::string();
   opt.data_dir = vm.count("data") ? vm["data"].as<std::string>() : default_fashion_mnist_dir();
 
   std::signal(SIGINT, on_sigint);
+  const int world = dse::launcher_world_size();
+  if (world > 1 && !dse::mpi_available())
+    throw InputError("mpirun", "", "this heatvit was built without MPI (install openmpi-bin, libopenmpi-dev and "
+                                   "libboost-mpi-dev, then rebuild); it will not run " + std::to_string(world) +
+                                   " independent copies into one output directory");
   json s;
   try {
+#ifdef HEATVIT_HAVE_MPI
+    if (world > 0) {
+      dse::MpiSession session;
+      if (session.rank() == 0) {
+        std::snprintf(g_term_message, sizeof g_term_message,
+                      "heatvit dse: the MPI job was stopped (a rank was lost, or the job was cancelled); every "
+                      "finished evaluation is in %s/dse.sqlite: run the same command again, with any number of "
+                      "ranks, to resume\n",
+                      opt.out_dir.c_str());
+        std::signal(SIGTERM, on_sigterm);
+      }
+      s = dse::run_dse(in, opt, session);
+      if (session.rank() != 0) return s.value("failed", false) ? 2 : 0;
+    } else {
+      s = dse::run_dse(in, opt);
+    }
+#else
     s = dse::run_dse(in, opt);
+#endif
   } catch (const dse::Interrupted&) {
     std::fprintf(stderr, "heatvit dse: interrupted; every finished evaluation is in %s/dse.sqlite: run the same "
                          "command again to resume\n", opt.out_dir.c_str());

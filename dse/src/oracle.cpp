@@ -188,6 +188,7 @@ void MicroOracle::calibrate(const std::vector<SchedulePoint>& schedules) {
         SchedulePoint q = prefix_of[groups[g]];
         q.selectors.push_back({groups[g].second, keep});
         threshold_cache_[q.key()] = func::quantile_threshold(all, keep);
+        new_thresholds_.push_back(q.key());
       }
     }
   }
@@ -196,6 +197,14 @@ void MicroOracle::calibrate(const std::vector<SchedulePoint>& schedules) {
 json MicroOracle::saved_state() const {
   return {{"weights", model_.path()}, {"calibration_images", model_.calibration_indices().size()},
           {"thresholds", threshold_cache_}};
+}
+
+json MicroOracle::take_new_state() {
+  if (new_thresholds_.empty()) return json();
+  json t = json::object();
+  for (const std::string& k : new_thresholds_) t[k] = threshold_cache_.at(k);
+  new_thresholds_.clear();
+  return {{"weights", model_.path()}, {"calibration_images", model_.calibration_indices().size()}, {"thresholds", t}};
 }
 
 void MicroOracle::load_state(const json& j) {

@@ -18,6 +18,8 @@
 #include "heatvit/core/progress.hpp"
 #include "heatvit/core/paths.hpp"
 #include "heatvit/core/plot.hpp"
+#include "heatvit/dse/farm.hpp"
+#include "heatvit/dse/mpi_farm.hpp"
 #include "heatvit/dse/pareto.hpp"
 #include "heatvit/dse/store.hpp"
 #include "heatvit/dse/strategy.hpp"
@@ -60,8 +62,8 @@ std::string csv_value(const json& v) {
 
 class RunSearch : public Search {
  public:
-  RunSearch(const Space& sp, Evaluator& ev, Store& store, const RunOptions& opt, const Say& say)
-      : sp_(sp), ev_(ev), store_(store), opt_(opt), say_(say) {
+  RunSearch(const Space& sp, Evaluator& ev, Store& store, Farm& farm, const RunOptions& opt, const Say& say)
+      : sp_(sp), ev_(ev), store_(store), farm_(farm), opt_(opt), say_(say) {
     for (std::size_t i = 0; i < ev.schedules().size(); ++i) index_[ev.schedules()[i].key()] = static_cast<std::int64_t>(i);
     full_ = ev.oracle().per_image() ? sp.eval.validation_images : 1;
   }
@@ -137,28 +139,30 @@ class RunSearch : public Search {
     }
     store_.put(over);
     if (todo.empty()) return out;
-    // Chunks of whole schedules, committed one by one.
+    // Whole schedules as the farm's groups; each unit is stored as soon as it is back.
     std::map<std::int64_t, std::vector<std::size_t>> by_sched;
     for (std::size_t i : todo) by_sched[batch[i].schedule].push_back(i);
-    const std::size_t chunk = ev_.oracle().per_image() ? 256 : 100000;
+    FarmBatch fb;
+    fb.split = Split::Validation;
+    fb.images = images;
+    std::vector<std::size_t> where;  // batch index of each of fb.cands
+    for (const auto& [sched, idx] : by_sched) {
+      std::vector<Candidate> g;
+      for (std::size_t i : idx) {
+        g.push_back(batch[i]);
+        where.push_back(i);
+      }
+      fb.add_group(g);
+    }
     Progress progress("dse " + what, "schedules", static_cast<std::int64_t>(by_sched.size()), say_.quiet());
-    auto it = by_sched.begin();
-    while (it != by_sched.end()) {
-      if (g_interrupted) throw Interrupted();
-      std::vector<Candidate> cands;
-      std::vector<std::size_t> where;
-      std::size_t scheds = 0;
-      for (; it != by_sched.end() && scheds < chunk; ++it, ++scheds)
-        for (std::size_t i : it->second) {
-          cands.push_back(batch[i]);
-          where.push_back(i);
-        }
-      std::vector<Metrics> ms = ev_.evaluate(cands, Split::Validation, images);
+    farm_.run(fb, [&](const std::vector<std::size_t>& groups, std::vector<Metrics>&& ms) {
       store_.put(ms);
       save_oracle_state();
-      for (std::size_t k = 0; k < ms.size(); ++k) out[where[k]] = std::move(ms[k]);
-      progress.advance(static_cast<std::int64_t>(scheds));
-    }
+      std::size_t k = 0;
+      for (std::size_t g : groups)
+        for (std::size_t c = fb.group_begin[g]; c < fb.group_begin[g + 1]; ++c) out[where[c]] = std::move(ms[k++]);
+      progress.advance(static_cast<std::int64_t>(groups.size()));
+    });
     return out;
   }
 
@@ -230,6 +234,7 @@ class RunSearch : public Search {
   const Space& sp_;
   Evaluator& ev_;
   Store& store_;
+  Farm& farm_;
   const RunOptions& opt_;
   const Say& say_;
   std::map<std::string, std::int64_t> index_;
@@ -264,13 +269,30 @@ json dist_json(const Distribution& d) { return {{"mean", d.mean}, {"p50", d.p50}
 
 }  // namespace
 
-json run_dse(const RunInputs& in, const RunOptions& opt) {
-  const auto t_start = Clock::now();
-  const Say say(opt.quiet);
+namespace {
 
-  // The oracle: the trained integer model for deit-micro, expected tokens otherwise.
+/// Everything a run reads and builds before its first evaluation; the same on every
+/// rank of an MPI job (rank 0 checks that the identities agree).
+struct Setup {
   std::unique_ptr<func::FuncModel> fm;
-  std::vector<int> bank;
+  std::vector<int> bank;  ///< blocks that can take a selector
+  Space sp;
+  bool has_acc_source = false;
+  std::int64_t total = 0;
+  std::unique_ptr<Strategy> strategy;
+  std::unique_ptr<ScheduleOracle> oracle;
+  std::unique_ptr<HwPoints> hw;
+  std::unique_ptr<Evaluator> ev;
+  json identity;     ///< the resolved space, the model, the base hw config, the weights
+  std::string hash;  ///< of the identity
+};
+
+/// Reads and checks every input (InputError naming the file and field); no output.
+std::unique_ptr<Setup> setup_run(const RunInputs& in, const RunOptions& opt) {
+  // The oracle: the trained integer model for deit-micro, expected tokens otherwise.
+  auto S = std::make_unique<Setup>();
+  std::unique_ptr<func::FuncModel>& fm = S->fm;
+  std::vector<int>& bank = S->bank;
   if (in.model.name == "deit-micro") {
     const std::string weights =
         opt.model_weights.empty() ? project_root() + "/models/deit-micro/export/deit-micro-int8.hvt" : opt.model_weights;
@@ -279,8 +301,9 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   } else {
     for (int b = 1; b < in.model.depth; ++b) bank.push_back(b);
   }
-  Space sp = load_space(opt.space_path, bank, in.model.depth);
-  const bool has_acc_source = fm != nullptr || !sp.eval.accuracy_csv.empty();
+  S->sp = load_space(opt.space_path, bank, in.model.depth);
+  Space& sp = S->sp;
+  const bool has_acc_source = S->has_acc_source = fm != nullptr || !sp.eval.accuracy_csv.empty();
   const bool space_names_objectives = load_json_file(opt.space_path).contains("objectives");
   if (!has_acc_source) {
     if (!space_names_objectives) sp.objectives = {Objective::LatencyMean, Objective::Macs};
@@ -293,23 +316,24 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     sp.resolved["objectives"] = json::array();
     for (auto o : sp.objectives) sp.resolved["objectives"].push_back(objective_name(o));
   }
-  const std::int64_t total = static_cast<std::int64_t>(sp.schedule_count() * sp.hw_count());
+  const std::int64_t total = S->total = static_cast<std::int64_t>(sp.schedule_count() * sp.hw_count());
   if (opt.strategy == "exhaustive" && total > kExhaustiveLimit && !opt.allow_large)
     throw InputError("--strategy", "", "exhaustive over " + std::to_string(total) + " candidates (limit " +
                                            std::to_string(kExhaustiveLimit) +
                                            "): use nsga2 or random, narrow the space, or pass --allow-large");
-  auto strategy = make_strategy(opt.strategy);
+  S->strategy = make_strategy(opt.strategy);
 
-  std::unique_ptr<ScheduleOracle> oracle;
+  std::unique_ptr<ScheduleOracle>& oracle = S->oracle;
   if (fm)
     oracle = std::make_unique<MicroOracle>(*fm, opt.data_dir, sp.eval.validation_images, opt.threads);
   else
     oracle = std::make_unique<ExpectedOracle>(in.model, sp.eval.accuracy_csv);
 
-  HwPoints hw(sp, in.model, in.hw_composed, in.hw_prov, in.hw_name);
+  S->hw = std::make_unique<HwPoints>(sp, in.model, in.hw_composed, in.hw_prov, in.hw_name);
+  HwPoints& hw = *S->hw;
   // Knob values are checked before any work (the first 64 hw points parsed here).
   for (std::uint64_t i = 0; i < std::min<std::uint64_t>(sp.hw_count(), 64); ++i) hw.at(static_cast<std::int64_t>(i));
-  Evaluator ev(sp, in.model, hw, *oracle);
+  S->ev = std::make_unique<Evaluator>(sp, in.model, hw, *oracle);
 
   // Identity of the run: the resolved space, the model and the base hw config.
   std::string weights_hash;
@@ -317,18 +341,40 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     std::ifstream f(fm->path(), std::ios::binary);
     weights_hash = fnv1a_hex(std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>()));
   }
-  const json identity = {{"space", sp.resolved}, {"model", in.model_resolved}, {"hw", in.hw_composed},
+  S->identity = {{"space", sp.resolved}, {"model", in.model_resolved}, {"hw", in.hw_composed},
                          {"weights", fm ? fm->path() : std::string()}, {"weights_fnv1a", weights_hash}};
-  const std::string hash = fnv1a_hex(identity.dump());
+  S->hash = fnv1a_hex(S->identity.dump());
+  return S;
+}
+
+/// The search, the front, the test phase and the outputs (the process that owns the
+/// store). `share_state` passes the stored oracle state to other ranks (may be empty).
+json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Farm& farm,
+                       const std::function<void(const json&)>& share_state, Clock::time_point t_start) {
+  const Say say(opt.quiet);
+  const auto& fm = S.fm;
+  const std::vector<int>& bank = S.bank;
+  Space& sp = S.sp;
+  const bool has_acc_source = S.has_acc_source;
+  const std::int64_t total = S.total;
+  auto& strategy = S.strategy;
+  auto& oracle = S.oracle;
+  HwPoints& hw = *S.hw;
+  Evaluator& ev = *S.ev;
+  const json& identity = S.identity;
+  const std::string& hash = S.hash;
   prepare_out_dir(opt.out_dir);  // only now: bad input leaves no directory behind
   Store store(opt.out_dir + "/dse.sqlite", hash, identity);
   {
     json st;
-    if (store.get_extra("oracle_state", st)) oracle->load_state(st);
+    if (store.get_extra("oracle_state", st)) {
+      oracle->load_state(st);
+      if (share_state) share_state(st);
+    }
   }
   if (store.resumed() > 0) say("resuming: " + std::to_string(store.resumed()) + " stored evaluations in " + store.path());
 
-  RunSearch search(sp, ev, store, opt, say);
+  RunSearch search(sp, ev, store, farm, opt, say);
   say("dse: " + std::to_string(sp.schedule_count()) + " schedules x " + std::to_string(sp.hw_count()) +
            " hw points = " + std::to_string(total) + " candidates; strategy " + strategy->name());
   strategy->run(search);
@@ -383,11 +429,11 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     sim::SimJob job;
     json report;
   };
+  std::map<Candidate, Metrics> test_metrics;  // of the front points, on test_n test images
   auto test_of = [&](const Candidate& c, std::vector<Pending>& pending, std::size_t view) -> TestView {
     const SchedulePoint& s = ev.schedules()[static_cast<std::size_t>(c.schedule)];
-    const OutcomePtr o = oracle->run({s}, Split::Test, test_n).at(0);
-    TestView tv{ev.metrics(c, *o, Split::Test, test_n, dense_test.get()), json()};
-    const std::string key = "systemc:" + s.key() + "@" + std::to_string(c.hw) + "#" + std::to_string(sysc_n);
+    const OutcomePtr o = oracle->run({s}, Split::Test, sysc_n).at(0);  // tokens of the SystemC images
+    TestView tv{test_metrics.at(c), json()};    const std::string key = "systemc:" + s.key() + "@" + std::to_string(c.hw) + "#" + std::to_string(sysc_n);
     if (!store.get_extra(key, tv.systemc)) {
       HwPoints::Entry& e = hw.at(c.hw);
       sim::SimJob job;
@@ -404,11 +450,26 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
     return tv;
   };
   {
-    // One batch, so the front's schedules share their prefixes on the test images too.
+    // One farm batch of whole schedules, so the front's schedules share their prefixes
+    // on the test images too (and other ranks of an MPI job take part).
+    std::map<std::int64_t, std::vector<Candidate>> by_sched;
+    for (std::size_t i : front) by_sched[pts[i].cand.schedule].push_back(pts[i].cand);
+    FarmBatch fb;
+    fb.split = Split::Test;
+    fb.images = test_n;
     std::vector<SchedulePoint> fs;
-    for (std::size_t i : front) fs.push_back(ev.schedules()[static_cast<std::size_t>(pts[i].cand.schedule)]);
-    say("front: " + std::to_string(fs.size()) + " points on " + std::to_string(test_n) + " test images");
-    oracle->run(fs, Split::Test, test_n);
+    for (const auto& [sched, g] : by_sched) {
+      fb.add_group(g);
+      fs.push_back(ev.schedules()[static_cast<std::size_t>(sched)]);
+    }
+    say("front: " + std::to_string(front.size()) + " points on " + std::to_string(test_n) + " test images");
+    Progress progress("dse front: test set", "schedules", static_cast<std::int64_t>(fb.groups()), opt.quiet);
+    farm.run(fb, [&](const std::vector<std::size_t>& groups, std::vector<Metrics>&& ms) {
+      for (Metrics& m : ms) test_metrics[m.cand] = std::move(m);
+      progress.advance(static_cast<std::int64_t>(groups.size()));
+    });
+    progress.finish();
+    oracle->run(fs, Split::Test, sysc_n);
   }
   std::vector<TestView> tests;
   std::vector<Pending> pending;
@@ -655,9 +716,12 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
                   {"evaluated_full", search.evaluated()},
                   {"store_rows", store.size()},
                   {"resumed_rows", store.resumed()},
+                  {"store_rows_added", store.added()},
+                  {"store_rows_rewritten", store.rewritten()},
                   {"infeasible", infeasible},
                   {"over_device", over_device},
-                  {"image_runs", oracle->image_runs()},
+                  {"image_runs", oracle->image_runs() + farm.remote_image_runs()},
+                  {"ranks", farm.ranks()},
                   {"halving", search.halving()},
                   {"notes", search.notes()},
                   {"oracle", oracle->describe()},
@@ -665,6 +729,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
                   {"hypervolume_accuracy_latency", hv},
                   {"winner", wsched.key()},
                   {"seconds", seconds}};
+  if (farm.ranks() > 1) summary["farm"] = farm.stats();
 
   // report.md
   std::ostringstream md;
@@ -740,5 +805,53 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   summary["front"] = fpoints;
   return summary;
 }
+
+}  // namespace
+
+json run_dse(const RunInputs& in, const RunOptions& opt) {
+  const auto t_start = Clock::now();
+  std::unique_ptr<Setup> S = setup_run(in, opt);
+  Evaluator& ev = *S->ev;
+  LocalFarm farm([&](const std::vector<Candidate>& c, Split split, int images) { return ev.evaluate(c, split, images); },
+                 S->oracle->per_image() ? 256 : 100000);
+  return search_and_report(in, opt, *S, farm, {}, t_start);
+}
+
+#ifdef HEATVIT_HAVE_MPI
+json run_dse(const RunInputs& in, const RunOptions& opt_in, MpiSession& session) {
+  const auto t_start = Clock::now();
+  RunOptions opt = opt_in;
+  if (session.rank() != 0) opt.quiet = true;  // one voice: rank 0's
+  std::unique_ptr<Setup> S;
+  MpiFarm::Hooks hooks;
+  hooks.evaluate = [&](const std::vector<Candidate>& c, Split split, int images) {
+    return S->ev->evaluate(c, split, images);
+  };
+  hooks.take_state = [&] { return S->oracle->take_new_state(); };
+  hooks.load_state = [&](const json& st) { S->oracle->load_state(st); };
+  hooks.image_runs = [&] { return S->oracle->image_runs(); };
+  MpiFarm farm(session, hooks, opt.unit_seconds);
+  if (!farm.master()) {
+    std::string error;
+    try {
+      S = setup_run(in, opt);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    farm.serve(S ? S->hash : std::string(), error);
+    return json{{"worker", session.rank()}, {"failed", !error.empty()}};
+  }
+  try {
+    S = setup_run(in, opt);
+    farm.meet_workers(S->hash);
+    json summary = search_and_report(in, opt, *S, farm, [&](const json& st) { farm.send_state(st); }, t_start);
+    farm.stop_workers();
+    return summary;
+  } catch (...) {
+    farm.stop_workers();
+    throw;
+  }
+}
+#endif
 
 }  // namespace heatvit::dse

@@ -117,7 +117,11 @@ void Store::put(const std::vector<Metrics>& batch) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
-  for (const Metrics& m : batch) rows_[{m.cand.schedule, m.cand.hw, static_cast<int>(m.split), m.images}] = m;
+  for (const Metrics& m : batch) {
+    const bool had = rows_.count({m.cand.schedule, m.cand.hw, static_cast<int>(m.split), m.images}) > 0;
+    ++(had ? rewritten_ : added_);
+    rows_[{m.cand.schedule, m.cand.hw, static_cast<int>(m.split), m.images}] = m;
+  }
 }
 
 bool Store::get_extra(const std::string& key, json& out) const {

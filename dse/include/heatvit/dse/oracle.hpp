@@ -51,6 +51,9 @@ class ScheduleOracle {
   /// its reload; deterministic, so a reload changes no result, only the work.
   virtual json saved_state() const { return json(); }
   virtual void load_state(const json&) {}
+  /// The part of saved_state() learned since the last call (null: nothing new), in the
+  /// form load_state() takes: what a worker process sends back to the search's process.
+  virtual json take_new_state() { return json(); }
 };
 
 /// deit-micro: the integer model, sequential calibration on the export's calibration
@@ -65,6 +68,7 @@ class MicroOracle : public ScheduleOracle {
   std::int64_t image_runs() const override { return image_runs_; }
   json saved_state() const override;
   void load_state(const json& j) override;
+  json take_new_state() override;
 
   /// Sequentially calibrated thresholds of a schedule (cached per selector prefix);
   /// equal to func::calibrate_sequential.
@@ -87,6 +91,7 @@ class MicroOracle : public ScheduleOracle {
   int overlap_ = 0;
   std::int64_t image_runs_ = 0;
   std::map<std::string, std::int32_t> threshold_cache_;  ///< "prefix key" -> threshold of its last selector
+  std::vector<std::string> new_thresholds_;               ///< keys calibrated since take_new_state()
   std::map<std::pair<std::string, int>, std::shared_ptr<ScheduleOutcome>> cache_;
   std::map<const ScheduleOutcome*, SchedulePoint> point_of_;  ///< (key, split)
 };

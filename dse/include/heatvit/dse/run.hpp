@@ -25,6 +25,7 @@ struct RunOptions {
   bool plot = true;
   std::string model_weights;  ///< deit-micro export (empty: the trained one)
   std::string data_dir;       ///< Fashion-MNIST directory
+  double unit_seconds = 8;    ///< MPI runs: the evaluation time a unit of work aims at
 };
 
 /// The model, the composed base hw config with its provenance, and names for reports.
@@ -42,6 +43,14 @@ extern std::atomic<bool> g_interrupted;
 /// Runs the DSE; returns the summary (what the CLI prints). Throws InputError for bad
 /// input, Interrupted when stopped by the user.
 json run_dse(const RunInputs& in, const RunOptions& opt);
+
+#ifdef HEATVIT_HAVE_MPI
+class MpiSession;
+/// The same run over the ranks of an MPI job: rank 0 searches, stores and writes every
+/// output (its summary is returned); the other ranks evaluate the units rank 0 sends
+/// them and return {"worker": rank, "failed": whether their setup failed}.
+json run_dse(const RunInputs& in, const RunOptions& opt, MpiSession& session);
+#endif
 
 struct Interrupted : std::runtime_error {
   Interrupted() : std::runtime_error("interrupted") {}

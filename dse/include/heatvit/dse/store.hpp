@@ -37,6 +37,9 @@ class Store {
   void put_extra(const std::string& key, const json& value);
   /// Rows found in the store when it was opened.
   std::size_t resumed() const { return resumed_; }
+  /// Rows this process added, and rows it wrote again (a candidate evaluated twice).
+  std::size_t added() const { return added_; }
+  std::size_t rewritten() const { return rewritten_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -46,6 +49,7 @@ class Store {
   std::string path_;
   std::map<Key, Metrics> rows_;
   std::size_t resumed_ = 0;
+  std::size_t added_ = 0, rewritten_ = 0;
 };
 
 }  // namespace heatvit::dse

@@ -1,0 +1,125 @@
+#include "heatvit/dse/farm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "heatvit/dse/run.hpp"
+
+namespace heatvit::dse {
+
+void FarmBatch::add_group(const std::vector<Candidate>& g) {
+  cands.insert(cands.end(), g.begin(), g.end());
+  group_begin.push_back(cands.size());
+}
+
+std::vector<Candidate> FarmBatch::candidates_of(const std::vector<std::size_t>& groups) const {
+  std::vector<Candidate> c;
+  for (std::size_t g : groups)
+    c.insert(c.end(), cands.begin() + static_cast<std::ptrdiff_t>(group_begin[g]),
+             cands.begin() + static_cast<std::ptrdiff_t>(group_begin[g + 1]));
+  return c;
+}
+
+void LocalFarm::run(const FarmBatch& batch, const UnitDone& done) {
+  const std::size_t G = batch.groups();
+  for (std::size_t first = 0; first < G;) {
+    if (g_interrupted) throw Interrupted();
+    const std::size_t end = std::min(G, first + std::max<std::size_t>(chunk_, 1));
+    std::vector<std::size_t> groups;
+    for (std::size_t g = first; g < end; ++g) groups.push_back(g);
+    done(groups, eval_(batch.candidates_of(groups), batch.split, batch.images));
+    first = end;
+  }
+}
+
+std::size_t UnitSizer::groups(std::size_t remaining_groups, std::size_t batch_groups, double cands_per_group,
+                              int ranks) const {
+  if (remaining_groups == 0) return 0;
+  if (per_cand_ <= 0) return 1;  // the first unit measures the cost
+  const double r = std::max(ranks, 1);
+  const double cpg = std::max(cands_per_group, 1.0);
+  const double guided = std::floor(static_cast<double>(remaining_groups) / (2.0 * r));
+  const double floor_g = std::floor(static_cast<double>(batch_groups) / (8.0 * r));
+  const double by_time = std::floor(target_s_ / std::max(per_cand_ * cpg, 1e-12));
+  const double by_size = std::floor(static_cast<double>(max_cands_) / cpg);
+  const double g = std::min({std::max(guided, floor_g), by_time, by_size});
+  return static_cast<std::size_t>(std::clamp(g, 1.0, static_cast<double>(remaining_groups)));
+}
+
+void UnitSizer::observe(std::size_t cands, double seconds) {
+  if (cands == 0 || !(seconds >= 0)) return;
+  const double x = seconds / static_cast<double>(cands);
+  per_cand_ = per_cand_ <= 0 ? x : 0.7 * per_cand_ + 0.3 * x;  // follows changes (rungs, cheap schedules)
+}
+
+std::string bits_to_hex(const std::vector<std::uint8_t>& bits) {
+  static const char* d = "0123456789abcdef";
+  std::string s(bits.size() * 2, '0');
+  for (std::size_t i = 0; i < bits.size(); ++i) {
+    s[2 * i] = d[bits[i] >> 4];
+    s[2 * i + 1] = d[bits[i] & 15];
+  }
+  return s;
+}
+
+std::vector<std::uint8_t> bits_from_hex(const std::string& hex) {
+  if (hex.size() % 2) throw std::runtime_error("correct_bits: odd length");
+  auto nib = [](char c) -> unsigned {
+    if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+    if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+    throw std::runtime_error("correct_bits: not hexadecimal");
+  };
+  std::vector<std::uint8_t> b(hex.size() / 2);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::uint8_t>(nib(hex[2 * i]) << 4 | nib(hex[2 * i + 1]));
+  return b;
+}
+
+std::string encode_unit(std::int64_t id, Split split, int images, const std::vector<Candidate>& cands) {
+  json c = json::array();
+  for (const Candidate& x : cands) {
+    c.push_back(x.schedule);
+    c.push_back(x.hw);
+  }
+  return json{{"u", id}, {"s", split == Split::Test ? 1 : 0}, {"n", images}, {"c", c}}.dump();
+}
+
+WireUnit decode_unit(const std::string& text) {
+  const json j = json::parse(text);
+  WireUnit u;
+  u.id = j.at("u").get<std::int64_t>();
+  u.split = j.at("s").get<int>() == 1 ? Split::Test : Split::Validation;
+  u.images = j.at("n").get<int>();
+  const json& c = j.at("c");
+  if (c.size() % 2) throw std::runtime_error("unit: odd candidate list");
+  for (std::size_t i = 0; i < c.size(); i += 2) u.cands.push_back({c[i].get<std::int64_t>(), c[i + 1].get<std::int64_t>()});
+  return u;
+}
+
+std::string encode_result(const WireResult& r) {
+  json m = json::array(), b = json::array();
+  for (const Metrics& x : r.metrics) {
+    m.push_back(metrics_to_json(x));
+    b.push_back(bits_to_hex(x.correct_bits));
+  }
+  return json{{"u", r.id}, {"t", r.seconds}, {"r", r.image_runs}, {"st", r.state}, {"m", m}, {"b", b}}.dump();
+}
+
+WireResult decode_result(const std::string& text) {
+  const json j = json::parse(text);
+  WireResult r;
+  r.id = j.at("u").get<std::int64_t>();
+  r.seconds = j.at("t").get<double>();
+  r.image_runs = j.at("r").get<std::int64_t>();
+  r.state = j.at("st");
+  const json& m = j.at("m");
+  const json& b = j.at("b");
+  if (m.size() != b.size()) throw std::runtime_error("result: metrics and correctness bits differ in count");
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    r.metrics.push_back(metrics_from_json(m[i]));
+    r.metrics.back().correct_bits = bits_from_hex(b[i].get<std::string>());
+  }
+  return r;
+}
+
+}  // namespace heatvit::dse

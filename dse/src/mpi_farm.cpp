@@ -1,0 +1,341 @@
+#include "heatvit/dse/mpi_farm.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <list>
+#include <stdexcept>
+#include <thread>
+#include <algorithm>
+
+#include "heatvit/core/error.hpp"
+#include "heatvit/dse/run.hpp"
+
+#ifdef HEATVIT_HAVE_MPI
+#include <boost/mpi/communicator.hpp>
+#include <boost/mpi/environment.hpp>
+#include <boost/mpi/request.hpp>
+#include <boost/mpi/status.hpp>
+#endif
+
+namespace heatvit::dse {
+
+namespace {
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return -1;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  return (end && *end == 0 && x >= 0 && x < (1L << 30)) ? static_cast<int>(x) : -1;
+}
+}  // namespace
+
+int launcher_world_size() {
+  if (const int n = env_int("OMPI_COMM_WORLD_SIZE"); n > 0) return n;  // Open MPI's mpirun
+  if (env_int("PMIX_RANK") >= 0)                                         // srun --mpi=pmix
+    if (const int n = env_int("SLURM_NTASKS"); n > 0) return n;
+  if (const int n = env_int("PMI_SIZE"); n > 0) return n;  // srun --mpi=pmi2
+  return 0;
+}
+
+bool mpi_available() {
+#ifdef HEATVIT_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+#ifdef HEATVIT_HAVE_MPI
+
+namespace mpi = boost::mpi;
+
+namespace {
+enum Tag : int { kHello = 1, kState = 2, kWork = 3, kResult = 4, kError = 5, kStop = 6, kBye = 7 };
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+/// A message in flight: the text stays alive until the send completes.
+struct Outgoing {
+  std::string text;
+  mpi::request req;
+};
+}  // namespace
+
+struct MpiSession::Impl {
+  mpi::environment env{mpi::threading::funneled, false};
+  mpi::communicator world;
+};
+
+MpiSession::MpiSession() : impl_(std::make_unique<Impl>()) {
+  rank_ = impl_->world.rank();
+  size_ = impl_->world.size();
+}
+MpiSession::~MpiSession() = default;
+
+struct MpiFarm::Impl {
+  mpi::communicator world;
+  std::list<Outgoing> out;  // sends not yet known to be complete
+
+  void send(int dest, int tag, std::string text) {
+    out.push_back({std::move(text), {}});
+    Outgoing& o = out.back();
+    o.req = world.isend(dest, tag, o.text.data(), static_cast<int>(o.text.size()));
+    reap();
+  }
+  void reap() {
+    for (auto it = out.begin(); it != out.end();) it = it->req.test() ? out.erase(it) : std::next(it);
+  }
+  void flush() {
+    for (Outgoing& o : out) o.req.wait();
+    out.clear();
+  }
+  /// The next message from `source` (any tag), polling with a growing sleep of at most
+  /// 2 ms: Open MPI's blocking probe spins, which would take a core from the ranks
+  /// sharing this machine (rank 0's test phase runs while workers wait).
+  mpi::status wait_for(int source) {
+    int us = 0;
+    for (;;) {
+      if (auto st = world.iprobe(source, mpi::any_tag)) return *st;
+      us = std::min(us == 0 ? 20 : us * 2, 2000);
+      std::this_thread::sleep_for(std::chrono::microseconds(us));
+    }
+  }
+  std::string recv(const mpi::status& st) {
+    const int n = st.count<char>().value_or(0);
+    std::string s(static_cast<std::size_t>(n), '\0');
+    world.recv(st.source(), st.tag(), s.data(), n);
+    return s;
+  }
+};
+
+MpiFarm::MpiFarm(MpiSession& session, Hooks hooks, double unit_target_s, std::size_t max_unit_cands)
+    : impl_(std::make_unique<Impl>()),
+      hooks_(std::move(hooks)),
+      sizer_(unit_target_s, max_unit_cands),
+      rank_(session.rank()),
+      size_(session.size()),
+      per_rank_(static_cast<std::size_t>(session.size())) {}
+
+MpiFarm::~MpiFarm() {
+  if (master()) {
+    try {
+      stop_workers();
+    } catch (...) {
+    }
+  }
+}
+
+void MpiFarm::meet_workers(const std::string& identity_hash) {
+  std::string failed;
+  for (int w = 1; w < size_; ++w) {
+    const mpi::status st = impl_->world.probe(w, kHello);  // their setup takes as long as ours
+    const json j = json::parse(impl_->recv(st));
+    if (j.contains("error")) {
+      if (failed.empty()) failed = "rank " + std::to_string(w) + ": " + j["error"].get<std::string>();
+    } else if (j.value("identity", std::string()) != identity_hash && failed.empty()) {
+      failed = "rank " + std::to_string(w) + " sees other inputs (space hash " + j.value("identity", std::string()) +
+               ", rank 0 has " + identity_hash + "): every rank must read the same space, model, hw config, " +
+               "weights and dataset";
+    }
+  }
+  if (!failed.empty()) throw InputError("mpirun", "", failed);
+}
+
+void MpiFarm::send_state(const json& state) {
+  if (state.is_null()) return;
+  const std::string text = state.dump();
+  for (int w = 1; w < size_; ++w) impl_->send(w, kState, text);
+}
+
+void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
+  const std::size_t G = batch.groups();
+  if (G == 0) return;
+  ++batches_;
+  const int workers = size_ - 1;
+  // Rank 0 evaluates too while the workers are few: with two units queued on each of
+  // them, a unit of its own never leaves a worker idle. With many workers its time goes
+  // to dispatching and recording.
+  const bool master_works = workers == 0 || (master_evaluates_ < 0 ? workers <= 7 : master_evaluates_ == 1);
+  const int evaluating = workers + (master_works ? 1 : 0);
+  const int split = batch.split == Split::Test ? 1 : 0;
+  // Each schedule goes back to the rank that evaluated it before (its outcome is cached
+  // there: a longer rung only runs the new images); the rest is shared in batch order,
+  // and a rank with nothing of its own left takes from the end of the longest list.
+  std::vector<std::deque<std::size_t>> own(static_cast<std::size_t>(size_));
+  std::deque<std::size_t> shared;
+  for (std::size_t g = 0; g < G; ++g) {
+    const auto it = home_.find({split, batch.cands[batch.group_begin[g]].schedule});
+    (it == home_.end() || (it->second == 0 && !master_works) ? shared : own[static_cast<std::size_t>(it->second)])
+        .push_back(g);
+  }
+  std::size_t left = G;
+  auto take = [&](int r) {
+    const double per_group = static_cast<double>(batch.cands.size()) / static_cast<double>(G);
+    const std::size_t n = sizer_.groups(left, G, per_group, evaluating);
+    std::vector<std::size_t> u;
+    auto& mine = own[static_cast<std::size_t>(r)];
+    while (u.size() < n && !mine.empty()) u.push_back(mine.front()), mine.pop_front();
+    while (u.size() < n && !shared.empty()) u.push_back(shared.front()), shared.pop_front();
+    if (u.empty()) {
+      std::size_t best = 0;
+      for (std::size_t k = 1; k < own.size(); ++k)
+        if (own[k].size() > own[best].size()) best = k;
+      auto& other = own[best];
+      const std::size_t m = std::min(n, other.size());
+      u.assign(other.end() - static_cast<std::ptrdiff_t>(m), other.end());
+      other.erase(other.end() - static_cast<std::ptrdiff_t>(m), other.end());
+    }
+    std::sort(u.begin(), u.end());
+    left -= u.size();
+    for (std::size_t g : u) home_[{split, batch.cands[batch.group_begin[g]].schedule}] = r;
+    return u;
+  };
+  auto forward_state = [&](const json& st, int except) {
+    if (st.is_null()) return;
+    const std::string text = st.dump();
+    for (int w = 1; w <= workers; ++w)
+      if (w != except) impl_->send(w, kState, text);
+  };
+  std::map<std::int64_t, std::pair<std::vector<std::size_t>, int>> inflight;  // unit -> (groups, rank)
+  std::vector<int> queued(static_cast<std::size_t>(size_), 0);
+  auto handle = [&](const mpi::status& st) {
+    const std::string text = impl_->recv(st);
+    if (st.tag() == kError) throw std::runtime_error("rank " + std::to_string(st.source()) + ": " + text);
+    if (st.tag() != kResult)
+      throw std::runtime_error("rank " + std::to_string(st.source()) + " sent an unexpected message (tag " +
+                               std::to_string(st.tag()) + ")");
+    WireResult r = decode_result(text);
+    const auto it = inflight.find(r.id);
+    if (it == inflight.end()) throw std::runtime_error("rank " + std::to_string(st.source()) + ": unknown unit");
+    const std::vector<std::size_t> groups = std::move(it->second.first);
+    const int rank = it->second.second;
+    inflight.erase(it);
+    --queued[static_cast<std::size_t>(rank)];
+    if (r.metrics.size() != batch.candidates_of(groups).size())
+      throw std::runtime_error("rank " + std::to_string(rank) + ": a unit came back with the wrong count");
+    sizer_.observe(r.metrics.size(), r.seconds);
+    per_rank_[static_cast<std::size_t>(rank)].seconds += r.seconds;
+    remote_image_runs_ += r.image_runs;
+    if (!r.state.is_null()) {
+      if (hooks_.load_state) hooks_.load_state(r.state);
+      forward_state(r.state, rank);  // the others need not calibrate it again
+    }
+    done(groups, std::move(r.metrics));
+  };
+  int idle_us = 0;
+  while (left > 0 || !inflight.empty()) {
+    if (g_interrupted) throw Interrupted();
+    // Keep two units queued on every worker.
+    for (int w = 1; w <= workers && left > 0; ++w)
+      while (queued[static_cast<std::size_t>(w)] < 2 && left > 0) {
+        std::vector<std::size_t> groups = take(w);
+        const std::int64_t id = next_unit_++;
+        const std::vector<Candidate> c = batch.candidates_of(groups);
+        impl_->send(w, kWork, encode_unit(id, batch.split, batch.images, c));
+        inflight[id] = {std::move(groups), w};
+        ++queued[static_cast<std::size_t>(w)];
+        RankStats& rs = per_rank_[static_cast<std::size_t>(w)];
+        ++rs.units;
+        rs.candidates += static_cast<std::int64_t>(c.size());
+      }
+    // Record what has come back.
+    bool got = false;
+    while (auto st = impl_->world.iprobe(mpi::any_source, mpi::any_tag)) {
+      handle(*st);
+      got = true;
+    }
+    if (got) {
+      idle_us = 0;
+      continue;
+    }
+    if (left > 0 && master_works) {
+      const std::vector<std::size_t> groups = take(0);
+      const std::vector<Candidate> c = batch.candidates_of(groups);
+      const auto t0 = Clock::now();
+      std::vector<Metrics> ms = hooks_.evaluate(c, batch.split, batch.images);
+      const double sec = since(t0);
+      sizer_.observe(c.size(), sec);
+      RankStats& rs = per_rank_[0];
+      ++rs.units;
+      rs.candidates += static_cast<std::int64_t>(c.size());
+      rs.seconds += sec;
+      if (hooks_.take_state) forward_state(hooks_.take_state(), 0);
+      done(groups, std::move(ms));
+      impl_->reap();
+      idle_us = 0;
+    } else if (!inflight.empty()) {
+      // Waiting for workers: poll with a short sleep (Open MPI's blocking probe spins,
+      // which would take a core from the ranks sharing this machine).
+      const auto t0 = Clock::now();
+      idle_us = std::min(idle_us == 0 ? 20 : idle_us * 2, 1000);
+      std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
+      master_wait_s_ += since(t0);
+    }
+  }
+  impl_->reap();
+}
+
+void MpiFarm::stop_workers() {
+  if (!master() || stopped_) return;
+  stopped_ = true;
+  for (int w = 1; w < size_; ++w) impl_->send(w, kStop, "");
+  // Drain until every worker said BYE: a worker may be finishing a unit and sending
+  // its result, which must be received for its send to complete.
+  int byes = 0;
+  while (byes < size_ - 1) {
+    const mpi::status st = impl_->wait_for(mpi::any_source);
+    impl_->recv(st);
+    if (st.tag() == kBye) ++byes;
+  }
+  impl_->flush();
+}
+
+json MpiFarm::stats() const {
+  json r = json::array();
+  for (std::size_t i = 0; i < per_rank_.size(); ++i)
+    r.push_back({{"rank", i}, {"units", per_rank_[i].units}, {"candidates", per_rank_[i].candidates},
+                 {"evaluation_s", per_rank_[i].seconds}});
+  return {{"ranks", size_}, {"batches", batches_}, {"units", next_unit_}, {"per_rank", r},
+          {"rank0_waiting_s", master_wait_s_}, {"seconds_per_candidate", sizer_.per_candidate()}};
+}
+
+void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_error) {
+  impl_->send(0, kHello, setup_error.empty() ? json{{"identity", identity_hash}}.dump() : json{{"error", setup_error}}.dump());
+  bool broken = !setup_error.empty();  // after a failure: only wait for STOP
+  for (;;) {
+    // Every message is received in order (so rank 0's sends all complete); a pending
+    // STOP makes the units queued before it be skipped.
+    const mpi::status st = impl_->wait_for(0);
+    if (st.tag() == kStop) break;
+    const std::string text = impl_->recv(st);
+    if (broken || impl_->world.iprobe(0, kStop)) continue;
+    try {
+      if (st.tag() == kState) {
+        if (hooks_.load_state) hooks_.load_state(json::parse(text));
+      } else if (st.tag() == kWork) {
+        const WireUnit u = decode_unit(text);
+        const std::int64_t runs0 = hooks_.image_runs ? hooks_.image_runs() : 0;
+        const auto t0 = Clock::now();
+        WireResult r;
+        r.id = u.id;
+        r.metrics = hooks_.evaluate(u.cands, u.split, u.images);
+        r.seconds = since(t0);
+        r.image_runs = (hooks_.image_runs ? hooks_.image_runs() : 0) - runs0;
+        if (hooks_.take_state) r.state = hooks_.take_state();
+        impl_->send(0, kResult, encode_result(r));
+      }
+    } catch (const std::exception& e) {
+      impl_->send(0, kError, e.what());
+      broken = true;
+    }
+  }
+  // Consume the STOP, then say BYE.
+  impl_->recv(impl_->world.probe(0, kStop));
+  impl_->send(0, kBye, "");
+  impl_->flush();
+}
+
+#endif
+
+}  // namespace heatvit::dse
