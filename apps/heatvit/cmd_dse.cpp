@@ -154,6 +154,9 @@ int run_dse(const std::vector<std::string>& args) {
 
   std::signal(SIGINT, on_sigint);
   const int world = dse::launcher_world_size();
+  if (const int n = dse::slurm_tasks_without_mpi())
+    throw InputError("srun", "", "started as " + std::to_string(n) + " Slurm tasks without an MPI plugin: use "
+                                 "srun --mpi=pmix (or pmi2), so that the tasks form one MPI job");
   if (world > 1 && !dse::mpi_available())
     throw InputError("mpirun", "", "this heatvit was built without MPI (install openmpi-bin, libopenmpi-dev and "
                                    "libboost-mpi-dev, then rebuild); it will not run " + std::to_string(world) +

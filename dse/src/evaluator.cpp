@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
@@ -39,26 +40,46 @@ json metrics_to_json(const Metrics& m) {
   return j;
 }
 
+namespace {
+// Strict reads: a stored or received number of the wrong kind or range throws (a
+// float cast to an integer out of range would be undefined behaviour).
+std::int64_t int_of(const json& v, const char* what) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > (1ull << 62)))
+    throw std::runtime_error(std::string(what) + ": not an integer in range");
+  return v.get<std::int64_t>();
+}
+int int32_of(const json& v, const char* what) {
+  const std::int64_t x = int_of(v, what);
+  if (x < -(1ll << 31) || x >= (1ll << 31)) throw std::runtime_error(std::string(what) + ": out of range");
+  return static_cast<int>(x);
+}
+double double_of(const json& v, const char* what) {
+  if (!v.is_number()) throw std::runtime_error(std::string(what) + ": not a number");
+  return v.get<double>();
+}
+}  // namespace
+
 Metrics metrics_from_json(const json& j) {
   Metrics m;
-  m.cand = {j.at("schedule_index").get<std::int64_t>(), j.at("hw_index").get<std::int64_t>()};
+  m.cand = {int_of(j.at("schedule_index"), "schedule_index"), int_of(j.at("hw_index"), "hw_index")};
   m.schedule = j.at("schedule").get<std::string>();
   m.split = j.at("split").get<std::string>() == "test" ? Split::Test : Split::Validation;
-  m.images = j.at("images").get<int>();
+  m.images = int32_of(j.at("images"), "images");
   m.fits = j.at("fits").get<bool>();
   m.feasible = j.at("feasible").get<bool>();
   m.why = j.at("why").get<std::string>();
-  m.violation = j.at("violation").get<double>();
+  m.violation = double_of(j.at("violation"), "violation");
   m.has_accuracy = j.at("has_accuracy").get<bool>();
-  if (m.has_accuracy) m.accuracy = j.at("accuracy").get<double>();
-  m.correct = j.at("correct").get<int>();
+  if (m.has_accuracy) m.accuracy = double_of(j.at("accuracy"), "accuracy");
+  m.correct = int32_of(j.at("correct"), "correct");
   const json& l = j.at("latency_ms");
-  m.latency_ms = {l.at("mean").get<double>(), l.at("p50").get<double>(), l.at("p99").get<double>(),
-                  l.at("min").get<double>(), l.at("max").get<double>()};
-  m.macs = j.at("macs_per_image").get<double>();
+  m.latency_ms = {double_of(l.at("mean"), "latency_ms.mean"), double_of(l.at("p50"), "latency_ms.p50"),
+                  double_of(l.at("p99"), "latency_ms.p99"), double_of(l.at("min"), "latency_ms.min"),
+                  double_of(l.at("max"), "latency_ms.max")};
+  m.macs = double_of(j.at("macs_per_image"), "macs_per_image");
   const json& r = j.at("resources");
-  m.res = {r.at("dsp").get<std::int64_t>(), r.at("bram36").get<std::int64_t>(), r.at("lut").get<std::int64_t>(),
-           r.at("ff").get<std::int64_t>()};
+  m.res = {int_of(r.at("dsp"), "resources.dsp"), int_of(r.at("bram36"), "resources.bram36"),
+           int_of(r.at("lut"), "resources.lut"), int_of(r.at("ff"), "resources.ff")};
   return m;
 }
 

@@ -38,6 +38,14 @@ int launcher_world_size() {
   return 0;
 }
 
+int slurm_tasks_without_mpi() {
+  const int n = env_int("SLURM_NTASKS");
+  if (n > 1 && env_int("SLURM_PROCID") >= 0 && env_int("PMIX_RANK") < 0 && env_int("PMI_SIZE") < 0 &&
+      env_int("OMPI_COMM_WORLD_SIZE") < 0)
+    return n;
+  return 0;
+}
+
 bool mpi_available() {
 #ifdef HEATVIT_HAVE_MPI
   return true;

@@ -166,8 +166,17 @@ TEST(Launcher, WorldSizeFromTheEnvironment) {
   unsetenv("PMIX_RANK");
   unsetenv("PMI_SIZE");
   EXPECT_EQ(launcher_world_size(), 0);
-  if (keep)
-    setenv("OMPI_COMM_WORLD_SIZE", saved.c_str(), 1);
-  else
-    unsetenv("OMPI_COMM_WORLD_SIZE");
+  // Slurm tasks without an MPI plugin are refused; with PMIx they are one job
+  unsetenv("OMPI_COMM_WORLD_SIZE");
+  setenv("SLURM_NTASKS", "4", 1);
+  setenv("SLURM_PROCID", "2", 1);
+  EXPECT_EQ(slurm_tasks_without_mpi(), 4);
+  EXPECT_EQ(launcher_world_size(), 0);
+  setenv("PMIX_RANK", "2", 1);
+  EXPECT_EQ(slurm_tasks_without_mpi(), 0);
+  EXPECT_EQ(launcher_world_size(), 4);
+  unsetenv("PMIX_RANK");
+  unsetenv("SLURM_NTASKS");
+  unsetenv("SLURM_PROCID");
+  if (keep) setenv("OMPI_COMM_WORLD_SIZE", saved.c_str(), 1);
 }

@@ -27,6 +27,11 @@ namespace heatvit::dse {
 /// SLURM_NTASKS, or PMI_SIZE); 0 when this process was not started by a launcher.
 int launcher_world_size();
 
+/// The task count when Slurm started several tasks of this command without an MPI
+/// plugin (srun without --mpi=pmix or pmi2): each would be an independent run into the
+/// same directory, so `heatvit dse` refuses. 0 otherwise.
+int slurm_tasks_without_mpi();
+
 /// Whether this build can run over MPI.
 bool mpi_available();
 
