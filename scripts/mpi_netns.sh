@@ -4,15 +4,26 @@
 # starts its daemon on each through an rsh agent that enters the namespace (in place
 # of ssh), and the ranks talk TCP across the bridge (Open MPI's tcp BTL; shared memory
 # is not possible between hosts). The outputs are compared with a one-process run.
-# Needs root (ip netns, ip link). Cleans up after itself.
+# Needs root (ip netns, ip link); without them it says so and exits 77 (a skipped
+# test for CTest). Cleans up after itself.
 #   scripts/mpi_netns.sh [HEATVIT] [SPACE] [WORK]
 set -euo pipefail
 hv=$(realpath "${1:-build/bin/heatvit}")
 space=$(realpath "${2:-tests/dse/data/mpi.json}")
 work=${3:-/tmp/heatvit-netns}
-ns=(hvns-a hvns-b)
-br=hvbr0
+ns=("hvns-a-$$" "hvns-b-$$")
+br="hvbr-$$"
 net=10.231.0
+if [ "$(id -u)" != 0 ] || ! command -v ip > /dev/null || ! ip netns add "hvns-probe-$$" 2> /dev/null; then
+  echo "skipped: network namespaces need root and iproute2"
+  exit 77
+fi
+ip netns del "hvns-probe-$$"
+if ! ip link add "$br" type bridge 2> /dev/null; then
+  echo "skipped: cannot create a bridge here"
+  exit 77
+fi
+ip link del "$br"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cleanup() {
   for n in "${ns[@]}"; do ip netns del "$n" 2>/dev/null || true; done

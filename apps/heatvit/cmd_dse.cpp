@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "commands.hpp"
 #include "heatvit/core/error.hpp"
@@ -22,11 +23,27 @@ extern "C" void on_sigint(int) { dse::g_interrupted = true; }
 // Rank 0 of an MPI job: Open MPI ends the whole job when any rank is lost (it sends
 // SIGTERM, then SIGKILL), so the message says what is kept and how to go on.
 char g_term_message[1024];
+pid_t g_rank0_pid = 0;
 extern "C" void on_sigterm(int) {
-  const ssize_t r = write(2, g_term_message, std::strlen(g_term_message));
-  (void)r;
+  if (getpid() == g_rank0_pid) {  // not in a SystemC child forked by rank 0
+    const ssize_t r = write(2, g_term_message, std::strlen(g_term_message));
+    (void)r;
+  }
   _exit(143);
 }
+/// Rank 0's SIGTERM message for the life of the run only.
+struct TermMessage {
+  explicit TermMessage(const std::string& out_dir) {
+    std::snprintf(g_term_message, sizeof g_term_message,
+                  "heatvit dse: the MPI job was stopped (a rank was lost, or the job was cancelled); every "
+                  "finished evaluation is in %s/dse.sqlite: run the same command again, with any number of "
+                  "ranks, to resume\n",
+                  out_dir.c_str());
+    g_rank0_pid = getpid();
+    std::signal(SIGTERM, on_sigterm);
+  }
+  ~TermMessage() { std::signal(SIGTERM, SIG_DFL); }
+};
 }  // namespace
 
 namespace {
@@ -154,9 +171,6 @@ int run_dse(const std::vector<std::string>& args) {
 
   std::signal(SIGINT, on_sigint);
   const int world = dse::launcher_world_size();
-  if (const int n = dse::slurm_tasks_without_mpi())
-    throw InputError("srun", "", "started as " + std::to_string(n) + " Slurm tasks without an MPI plugin: use "
-                                 "srun --mpi=pmix (or pmi2), so that the tasks form one MPI job");
   if (world > 1 && !dse::mpi_available())
     throw InputError("mpirun", "", "this heatvit was built without MPI (install openmpi-bin, libopenmpi-dev and "
                                    "libboost-mpi-dev, then rebuild); it will not run " + std::to_string(world) +
@@ -166,16 +180,12 @@ int run_dse(const std::vector<std::string>& args) {
 #ifdef HEATVIT_HAVE_MPI
     if (world > 0) {
       dse::MpiSession session;
-      if (session.rank() == 0) {
-        std::snprintf(g_term_message, sizeof g_term_message,
-                      "heatvit dse: the MPI job was stopped (a rank was lost, or the job was cancelled); every "
-                      "finished evaluation is in %s/dse.sqlite: run the same command again, with any number of "
-                      "ranks, to resume\n",
-                      opt.out_dir.c_str());
-        std::signal(SIGTERM, on_sigterm);
-      }
+      std::unique_ptr<TermMessage> term;
+      if (session.rank() == 0) term = std::make_unique<TermMessage>(opt.out_dir);
       s = dse::run_dse(in, opt, session);
-      if (session.rank() != 0) return s.value("failed", false) ? 2 : 0;
+      // A worker whose setup failed exits 0: rank 0 reports its error and exits 2 (a
+      // non-zero worker would make mpirun stop rank 0 before it could say why).
+      if (session.rank() != 0) return 0;
     } else {
       s = dse::run_dse(in, opt);
     }

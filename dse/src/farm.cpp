@@ -36,13 +36,14 @@ void LocalFarm::run(const FarmBatch& batch, const UnitDone& done) {
 std::size_t UnitSizer::groups(std::size_t remaining_groups, std::size_t batch_groups, double cands_per_group,
                               int ranks) const {
   if (remaining_groups == 0) return 0;
-  if (per_cand_ <= 0) return 1;  // the first unit measures the cost
   const double r = std::max(ranks, 1);
   const double cpg = std::max(cands_per_group, 1.0);
   const double guided = std::floor(static_cast<double>(remaining_groups) / (2.0 * r));
   const double floor_g = std::floor(static_cast<double>(batch_groups) / (8.0 * r));
-  const double by_time = std::floor(target_s_ / std::max(per_cand_ * cpg, 1e-12));
   const double by_size = std::floor(static_cast<double>(max_cands_) / cpg);
+  // Until a unit has come back the cost is unknown: the floor alone (a small share).
+  const double by_time =
+      per_cand_ > 0 ? std::floor(target_s_ / std::max(per_cand_ * cpg, 1e-12)) : std::max(floor_g, 1.0);
   const double g = std::min({std::max(guided, floor_g), by_time, by_size});
   return static_cast<std::size_t>(std::clamp(g, 1.0, static_cast<double>(remaining_groups)));
 }

@@ -1,6 +1,7 @@
 #include "heatvit/dse/mpi_farm.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <list>
@@ -35,14 +36,6 @@ int launcher_world_size() {
   if (env_int("PMIX_RANK") >= 0)                                         // srun --mpi=pmix
     if (const int n = env_int("SLURM_NTASKS"); n > 0) return n;
   if (const int n = env_int("PMI_SIZE"); n > 0) return n;  // srun --mpi=pmi2
-  return 0;
-}
-
-int slurm_tasks_without_mpi() {
-  const int n = env_int("SLURM_NTASKS");
-  if (n > 1 && env_int("SLURM_PROCID") >= 0 && env_int("PMIX_RANK") < 0 && env_int("PMI_SIZE") < 0 &&
-      env_int("OMPI_COMM_WORLD_SIZE") < 0)
-    return n;
   return 0;
 }
 
@@ -89,14 +82,19 @@ struct MpiFarm::Impl {
     out.push_back({std::move(text), {}});
     Outgoing& o = out.back();
     o.req = world.isend(dest, tag, o.text.data(), static_cast<int>(o.text.size()));
-    reap();
   }
   void reap() {
     for (auto it = out.begin(); it != out.end();) it = it->req.test() ? out.erase(it) : std::next(it);
   }
+  /// Waits until every send has completed, polling (over TCP a large message only
+  /// moves while its sender is inside MPI: a worker finishes sending its result before
+  /// it evaluates again, or rank 0 could wait a whole unit for it).
   void flush() {
-    for (Outgoing& o : out) o.req.wait();
-    out.clear();
+    int us = 0;
+    for (reap(); !out.empty(); reap()) {
+      us = std::min(us == 0 ? 20 : us * 2, 1000);
+      std::this_thread::sleep_for(std::chrono::microseconds(us));
+    }
   }
   /// The next message from `source` (any tag), polling with a growing sleep of at most
   /// 2 ms: Open MPI's blocking probe spins, which would take a core from the ranks
@@ -123,7 +121,8 @@ MpiFarm::MpiFarm(MpiSession& session, Hooks hooks, double unit_target_s, std::si
       sizer_(unit_target_s, max_unit_cands),
       rank_(session.rank()),
       size_(session.size()),
-      per_rank_(static_cast<std::size_t>(session.size())) {}
+      per_rank_(static_cast<std::size_t>(session.size())),
+      state_cursor_(static_cast<std::size_t>(session.size()), 0) {}
 
 MpiFarm::~MpiFarm() {
   if (master()) {
@@ -137,14 +136,15 @@ MpiFarm::~MpiFarm() {
 void MpiFarm::meet_workers(const std::string& identity_hash) {
   std::string failed;
   for (int w = 1; w < size_; ++w) {
-    const mpi::status st = impl_->world.probe(w, kHello);  // their setup takes as long as ours
+    const mpi::status st = impl_->wait_for(w);  // HELLO is a worker's first message
+    if (st.tag() != kHello) throw std::runtime_error("rank " + std::to_string(w) + " did not say HELLO first");
     const json j = json::parse(impl_->recv(st));
     if (j.contains("error")) {
       if (failed.empty()) failed = "rank " + std::to_string(w) + ": " + j["error"].get<std::string>();
     } else if (j.value("identity", std::string()) != identity_hash && failed.empty()) {
       failed = "rank " + std::to_string(w) + " sees other inputs (space hash " + j.value("identity", std::string()) +
-               ", rank 0 has " + identity_hash + "): every rank must read the same space, model, hw config, " +
-               "weights and dataset";
+               ", rank 0 has " + identity_hash + "): every rank must read the same space, model, hw config " +
+               "and weights";
     }
   }
   if (!failed.empty()) throw InputError("mpirun", "", failed);
@@ -178,9 +178,12 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
         .push_back(g);
   }
   std::size_t left = G;
-  auto take = [&](int r) {
+  auto take = [&](int r, bool own_unit) {
     const double per_group = static_cast<double>(batch.cands.size()) / static_cast<double>(G);
-    const std::size_t n = sizer_.groups(left, G, per_group, evaluating);
+    std::size_t n = sizer_.groups(left, G, per_group, evaluating);
+    // Rank 0's own units are half as long: while it evaluates, nothing is dispatched
+    // and (over TCP) no large result moves.
+    if (own_unit && workers > 0) n = std::max<std::size_t>(1, n / 2);
     std::vector<std::size_t> u;
     auto& mine = own[static_cast<std::size_t>(r)];
     while (u.size() < n && !mine.empty()) u.push_back(mine.front()), mine.pop_front();
@@ -199,11 +202,26 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     for (std::size_t g : u) home_[{split, batch.cands[batch.group_begin[g]].schedule}] = r;
     return u;
   };
-  auto forward_state = [&](const json& st, int except) {
+  // Thresholds a rank learns go to the others with their next unit (a STATE message
+  // just before it), merged from the log since that rank's last unit. With many
+  // workers the forwarding would cost rank 0 more than the calibrations it saves.
+  const bool forwarding = workers <= 64;
+  auto learned = [&](const json& st, int from) {
     if (st.is_null()) return;
-    const std::string text = st.dump();
-    for (int w = 1; w <= workers; ++w)
-      if (w != except) impl_->send(w, kState, text);
+    if (hooks_.load_state && from != 0) hooks_.load_state(st);
+    if (forwarding) state_log_.push_back({from, st});
+  };
+  auto state_for = [&](int w) {
+    json merged;
+    std::size_t& cur = state_cursor_[static_cast<std::size_t>(w)];
+    for (; cur < state_log_.size(); ++cur)
+      if (state_log_[cur].first != w) {
+        if (merged.is_null())
+          merged = state_log_[cur].second;
+        else
+          merged.merge_patch(state_log_[cur].second);
+      }
+    return merged;
   };
   std::map<std::int64_t, std::pair<std::vector<std::size_t>, int>> inflight;  // unit -> (groups, rank)
   std::vector<int> queued(static_cast<std::size_t>(size_), 0);
@@ -225,10 +243,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     sizer_.observe(r.metrics.size(), r.seconds);
     per_rank_[static_cast<std::size_t>(rank)].seconds += r.seconds;
     remote_image_runs_ += r.image_runs;
-    if (!r.state.is_null()) {
-      if (hooks_.load_state) hooks_.load_state(r.state);
-      forward_state(r.state, rank);  // the others need not calibrate it again
-    }
+    learned(r.state, rank);
     done(groups, std::move(r.metrics));
   };
   int idle_us = 0;
@@ -237,9 +252,11 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     // Keep two units queued on every worker.
     for (int w = 1; w <= workers && left > 0; ++w)
       while (queued[static_cast<std::size_t>(w)] < 2 && left > 0) {
-        std::vector<std::size_t> groups = take(w);
+        std::vector<std::size_t> groups = take(w, false);
         const std::int64_t id = next_unit_++;
         const std::vector<Candidate> c = batch.candidates_of(groups);
+        if (forwarding)
+          if (json st = state_for(w); !st.is_null()) impl_->send(w, kState, st.dump());
         impl_->send(w, kWork, encode_unit(id, batch.split, batch.images, c));
         inflight[id] = {std::move(groups), w};
         ++queued[static_cast<std::size_t>(w)];
@@ -253,12 +270,15 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
       handle(*st);
       got = true;
     }
+    impl_->reap();
     if (got) {
       idle_us = 0;
       continue;
     }
+    // Rank 0's own unit (half size: over TCP, a large message to or from a worker
+    // only moves while rank 0 is inside MPI, so a worker may wait that long).
     if (left > 0 && master_works) {
-      const std::vector<std::size_t> groups = take(0);
+      const std::vector<std::size_t> groups = take(0, true);
       const std::vector<Candidate> c = batch.candidates_of(groups);
       const auto t0 = Clock::now();
       std::vector<Metrics> ms = hooks_.evaluate(c, batch.split, batch.images);
@@ -268,7 +288,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
       ++rs.units;
       rs.candidates += static_cast<std::int64_t>(c.size());
       rs.seconds += sec;
-      if (hooks_.take_state) forward_state(hooks_.take_state(), 0);
+      if (hooks_.take_state) learned(hooks_.take_state(), 0);
       done(groups, std::move(ms));
       impl_->reap();
       idle_us = 0;
@@ -282,6 +302,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     }
   }
   impl_->reap();
+  if (!master_works && hooks_.take_state) (void)hooks_.take_state();  // known here already
 }
 
 void MpiFarm::stop_workers() {
@@ -293,8 +314,9 @@ void MpiFarm::stop_workers() {
   int byes = 0;
   while (byes < size_ - 1) {
     const mpi::status st = impl_->wait_for(mpi::any_source);
-    impl_->recv(st);
+    const std::string text = impl_->recv(st);
     if (st.tag() == kBye) ++byes;
+    if (st.tag() == kError) std::fprintf(stderr, "heatvit dse: rank %d: %s\n", st.source(), text.c_str());
   }
   impl_->flush();
 }
@@ -332,9 +354,11 @@ void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_e
         r.image_runs = (hooks_.image_runs ? hooks_.image_runs() : 0) - runs0;
         if (hooks_.take_state) r.state = hooks_.take_state();
         impl_->send(0, kResult, encode_result(r));
+        impl_->flush();
       }
     } catch (const std::exception& e) {
       impl_->send(0, kError, e.what());
+      impl_->flush();
       broken = true;
     }
   }

@@ -50,7 +50,21 @@ if [ "$mode" = quick ]; then
   [ "$rc" = 2 ] || fail "bad space under mpirun: exit $rc"
   grep -q "bad-keep.json.*schedule.keep" "$work/bad.err" || fail "bad space under mpirun: $(cat "$work/bad.err")"
   [ ! -e "$work/bad" ] || fail "bad space under mpirun wrote $work/bad"
-  echo "dse over MPI (quick): latency-only results identical with 1, 2 and 3 ranks; bad input exits 2: OK"
+  # a worker that reads other inputs, or whose setup fails: rank 0 names it, exit 2
+  set +e; mpirun --oversubscribe -np 1 "$hv" "${q[@]}" --out "$work/mixed" : \
+    -np 1 "$hv" dse --model deit-small --hw zcu102-heatvit --space "$src/tests/dse/data/imagenet2.json" -q --no-plot \
+    --out "$work/mixed" > /dev/null 2> "$work/mixed.err"; rc=$?; set -e
+  [ "$rc" = 2 ] || fail "a rank with another space: exit $rc"
+  grep -q "rank 1 sees other inputs" "$work/mixed.err" || fail "a rank with another space: $(cat "$work/mixed.err")"
+  [ ! -e "$work/mixed" ] || fail "a rank with another space: $work/mixed written"
+  set +e; mpirun --oversubscribe -np 1 "$hv" "${args[@]}" --out "$work/lame" : \
+    -np 1 "$hv" "${args[@]}" --out "$work/lame" --data "$work/no-such-dataset" > /dev/null 2> "$work/lame.err"
+  rc=$?; set -e
+  [ "$rc" = 2 ] || fail "a rank whose setup fails: exit $rc"
+  grep -q "rank 1: .*no-such-dataset" "$work/lame.err" || fail "a rank whose setup fails: $(cat "$work/lame.err")"
+  [ ! -e "$work/lame" ] || fail "a rank whose setup fails: $work/lame written"
+  echo "dse over MPI (quick): latency-only results identical with 1, 2 and 3 ranks; bad input, a rank with other" \
+       "inputs and a rank that cannot start exit 2: OK"
   exit 0
 fi
 

@@ -40,9 +40,10 @@ Metrics sample(std::int64_t s, std::int64_t h, int images) {
 
 }  // namespace
 
-TEST(UnitSizer, FirstUnitMeasuresThenGuidedWithinBounds) {
+TEST(UnitSizer, FloorFirstThenGuidedWithinBounds) {
   UnitSizer u(8.0, 16384);
-  EXPECT_EQ(u.groups(1000, 1000, 2.0, 2), 1u);  // cost unknown: one group
+  EXPECT_EQ(u.groups(1000, 1000, 2.0, 2), 62u);  // cost unknown: the floor, 1000 / (8 x 2)
+  EXPECT_EQ(u.groups(1000, 10, 2.0, 2), 1u);     // at least one group
   EXPECT_EQ(u.groups(0, 1000, 2.0, 2), 0u);
   u.observe(4, 0.04);  // 0.01 s a candidate
   EXPECT_DOUBLE_EQ(u.per_candidate(), 0.01);
@@ -53,12 +54,16 @@ TEST(UnitSizer, FirstUnitMeasuresThenGuidedWithinBounds) {
   EXPECT_EQ(u.groups(100, 1000, 2.0, 2), 62u);
   EXPECT_EQ(u.groups(30, 1000, 2.0, 2), 30u);  // never more than what is left
   EXPECT_EQ(u.groups(3, 10, 2.0, 2), 1u);
-  // the time bound: 0.1 s a candidate, 2 a group: 8 s = 40 groups
+  // the time bound: 0.064 s a candidate, 2 a group: 8 s = 62 groups
   u.observe(10, 1.9);  // 0.7 x 0.01 + 0.3 x 0.19 = 0.064
   EXPECT_NEAR(u.per_candidate(), 0.064, 1e-12);
-  EXPECT_EQ(u.groups(1000, 1000, 2.0, 2), 62u);  // floor(8 / 0.128) = 62
+  EXPECT_EQ(u.groups(1000, 1000, 2.0, 2), 62u);
+  // a group slower than the target still goes out whole
+  u.observe(1, 1000.0);
+  EXPECT_EQ(u.groups(1000, 1000, 2.0, 2), 1u);
   // cheap evaluations: bounded by the candidates a message may carry
   UnitSizer cheap(8.0, 16384);
+  EXPECT_EQ(cheap.groups(1000000, 1000000, 4.0, 2), 4096u);  // unknown cost: floor 62,500, size 4,096
   cheap.observe(1000, 0.004);
   EXPECT_EQ(cheap.groups(1000000, 1000000, 4.0, 2), 4096u);
   cheap.observe(0, 1.0);  // ignored
@@ -166,17 +171,13 @@ TEST(Launcher, WorldSizeFromTheEnvironment) {
   unsetenv("PMIX_RANK");
   unsetenv("PMI_SIZE");
   EXPECT_EQ(launcher_world_size(), 0);
-  // Slurm tasks without an MPI plugin are refused; with PMIx they are one job
+  // srun with PMIx: the task count is the world
   unsetenv("OMPI_COMM_WORLD_SIZE");
   setenv("SLURM_NTASKS", "4", 1);
-  setenv("SLURM_PROCID", "2", 1);
-  EXPECT_EQ(slurm_tasks_without_mpi(), 4);
-  EXPECT_EQ(launcher_world_size(), 0);
+  EXPECT_EQ(launcher_world_size(), 0);  // Slurm alone does not make an MPI job
   setenv("PMIX_RANK", "2", 1);
-  EXPECT_EQ(slurm_tasks_without_mpi(), 0);
   EXPECT_EQ(launcher_world_size(), 4);
   unsetenv("PMIX_RANK");
   unsetenv("SLURM_NTASKS");
-  unsetenv("SLURM_PROCID");
   if (keep) setenv("OMPI_COMM_WORLD_SIZE", saved.c_str(), 1);
 }

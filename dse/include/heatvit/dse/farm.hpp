@@ -67,10 +67,11 @@ class LocalFarm : public Farm {
 /// remaining / (2 x ranks) groups, so units shrink towards the end of a batch and the
 /// ranks finish together; but never fewer than batch / (8 x ranks) groups (at most about
 /// 1/8 of a rank's share is left unbalanced), because every unit of the integer-model
-/// oracle pays a calibration pass and shares selector prefixes only within itself. A
-/// unit never exceeds about `target_s` of evaluation (the work lost when a job is
-/// killed) nor `max_cands` candidates (message size). The first unit of a run has one
-/// group: it measures the cost.
+/// oracle pays a calibration pass and shares selector prefixes only within itself. Once
+/// a unit has come back, a unit aims at no more than `target_s` of evaluation (the work
+/// lost when a job is killed); until then units take the floor alone. Never more than
+/// `max_cands` candidates (message size), never less than one group: a group (one
+/// schedule with all its hw points) is never split.
 class UnitSizer {
  public:
   UnitSizer(double target_s, std::size_t max_cands) : target_s_(target_s), max_cands_(max_cands) {}

@@ -4,7 +4,8 @@
 //
 // Protocol (point to point on the world communicator, JSON text as MPI_CHAR):
 //   worker -> 0  HELLO   {"identity": space hash} or {"error": its setup's message}
-//   0 -> worker  STATE   oracle state (calibrated thresholds) to start from
+//   0 -> worker  STATE   oracle state (calibrated thresholds) to start from, and before
+//                        a unit what other ranks learned since the last one
 //   0 -> worker  WORK    a unit (farm.hpp: encode_unit)
 //   worker -> 0  RESULT  its metrics, evaluation seconds, new oracle state
 //   worker -> 0  ERROR   an evaluation failed: the message
@@ -26,11 +27,6 @@ namespace heatvit::dse {
 /// mpirun: OMPI_COMM_WORLD_SIZE; Slurm's srun with PMIx or PMI-2: PMIX_RANK with
 /// SLURM_NTASKS, or PMI_SIZE); 0 when this process was not started by a launcher.
 int launcher_world_size();
-
-/// The task count when Slurm started several tasks of this command without an MPI
-/// plugin (srun without --mpi=pmix or pmi2): each would be an independent run into the
-/// same directory, so `heatvit dse` refuses. 0 otherwise.
-int slurm_tasks_without_mpi();
 
 /// Whether this build can run over MPI.
 bool mpi_available();
@@ -106,6 +102,8 @@ class MpiFarm : public Farm {
   std::vector<RankStats> per_rank_;
   std::int64_t batches_ = 0;
   std::map<std::pair<int, std::int64_t>, int> home_;  ///< (split, schedule) -> rank holding its outcome
+  std::vector<std::pair<int, json>> state_log_;        ///< (rank that learned it, oracle state)
+  std::vector<std::size_t> state_cursor_;              ///< per rank: log entries already sent
   double master_wait_s_ = 0;  ///< rank 0 blocked waiting for a result
 };
 
