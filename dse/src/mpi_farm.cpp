@@ -61,6 +61,14 @@ struct Outgoing {
   std::string text;
   mpi::request req;
 };
+/// A message being received (rank 0 never blocks in a receive: over TCP a large
+/// message only moves while its sender is inside MPI, and a worker is not while it
+/// evaluates).
+struct Incoming {
+  std::string text;
+  mpi::request req;
+  int source = 0, tag = 0;
+};
 }  // namespace
 
 struct MpiSession::Impl {
@@ -77,6 +85,27 @@ MpiSession::~MpiSession() = default;
 struct MpiFarm::Impl {
   mpi::communicator world;
   std::list<Outgoing> out;  // sends not yet known to be complete
+  std::list<Incoming> in;   // receives posted, not yet complete
+
+  /// Posts a receive for every message that has arrived (or started to).
+  void post_arrived() {
+    while (auto st = world.iprobe(mpi::any_source, mpi::any_tag)) {
+      in.push_back({std::string(static_cast<std::size_t>(st->count<char>().value_or(0)), '\0'), {}, st->source(),
+                    st->tag()});
+      Incoming& m = in.back();
+      m.req = world.irecv(m.source, m.tag, m.text.data(), static_cast<int>(m.text.size()));
+    }
+  }
+  /// A completed receive, if any (moved to `m`).
+  bool completed(Incoming& m) {
+    for (auto it = in.begin(); it != in.end(); ++it)
+      if (it->req.test()) {
+        m = std::move(*it);
+        in.erase(it);
+        return true;
+      }
+    return false;
+  }
 
   void send(int dest, int tag, std::string text) {
     out.push_back({std::move(text), {}});
@@ -86,9 +115,7 @@ struct MpiFarm::Impl {
   void reap() {
     for (auto it = out.begin(); it != out.end();) it = it->req.test() ? out.erase(it) : std::next(it);
   }
-  /// Waits until every send has completed, polling (over TCP a large message only
-  /// moves while its sender is inside MPI: a worker finishes sending its result before
-  /// it evaluates again, or rank 0 could wait a whole unit for it).
+  /// Waits until every send has completed, polling.
   void flush() {
     int us = 0;
     for (reap(); !out.empty(); reap()) {
@@ -178,12 +205,9 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
         .push_back(g);
   }
   std::size_t left = G;
-  auto take = [&](int r, bool own_unit) {
+  auto take = [&](int r) {
     const double per_group = static_cast<double>(batch.cands.size()) / static_cast<double>(G);
-    std::size_t n = sizer_.groups(left, G, per_group, evaluating);
-    // Rank 0's own units are half as long: while it evaluates, nothing is dispatched
-    // and (over TCP) no large result moves.
-    if (own_unit && workers > 0) n = std::max<std::size_t>(1, n / 2);
+    const std::size_t n = sizer_.groups(left, G, per_group, evaluating);
     std::vector<std::size_t> u;
     auto& mine = own[static_cast<std::size_t>(r)];
     while (u.size() < n && !mine.empty()) u.push_back(mine.front()), mine.pop_front();
@@ -225,15 +249,15 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
   };
   std::map<std::int64_t, std::pair<std::vector<std::size_t>, int>> inflight;  // unit -> (groups, rank)
   std::vector<int> queued(static_cast<std::size_t>(size_), 0);
-  auto handle = [&](const mpi::status& st) {
-    const std::string text = impl_->recv(st);
-    if (st.tag() == kError) throw std::runtime_error("rank " + std::to_string(st.source()) + ": " + text);
-    if (st.tag() != kResult)
-      throw std::runtime_error("rank " + std::to_string(st.source()) + " sent an unexpected message (tag " +
-                               std::to_string(st.tag()) + ")");
+  auto handle = [&](const Incoming& msg) {
+    const std::string& text = msg.text;
+    if (msg.tag == kError) throw std::runtime_error("rank " + std::to_string(msg.source) + ": " + text);
+    if (msg.tag != kResult)
+      throw std::runtime_error("rank " + std::to_string(msg.source) + " sent an unexpected message (tag " +
+                               std::to_string(msg.tag) + ")");
     WireResult r = decode_result(text);
     const auto it = inflight.find(r.id);
-    if (it == inflight.end()) throw std::runtime_error("rank " + std::to_string(st.source()) + ": unknown unit");
+    if (it == inflight.end()) throw std::runtime_error("rank " + std::to_string(msg.source) + ": unknown unit");
     const std::vector<std::size_t> groups = std::move(it->second.first);
     const int rank = it->second.second;
     inflight.erase(it);
@@ -252,7 +276,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     // Keep two units queued on every worker.
     for (int w = 1; w <= workers && left > 0; ++w)
       while (queued[static_cast<std::size_t>(w)] < 2 && left > 0) {
-        std::vector<std::size_t> groups = take(w, false);
+        std::vector<std::size_t> groups = take(w);
         const std::int64_t id = next_unit_++;
         const std::vector<Candidate> c = batch.candidates_of(groups);
         if (forwarding)
@@ -266,8 +290,9 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
       }
     // Record what has come back.
     bool got = false;
-    while (auto st = impl_->world.iprobe(mpi::any_source, mpi::any_tag)) {
-      handle(*st);
+    impl_->post_arrived();
+    for (Incoming m; impl_->completed(m);) {
+      handle(m);
       got = true;
     }
     impl_->reap();
@@ -275,10 +300,8 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
       idle_us = 0;
       continue;
     }
-    // Rank 0's own unit (half size: over TCP, a large message to or from a worker
-    // only moves while rank 0 is inside MPI, so a worker may wait that long).
-    if (left > 0 && master_works) {
-      const std::vector<std::size_t> groups = take(0, true);
+    if (left > 0 && master_works) {  // rank 0's own unit
+      const std::vector<std::size_t> groups = take(0);
       const std::vector<Candidate> c = batch.candidates_of(groups);
       const auto t0 = Clock::now();
       std::vector<Metrics> ms = hooks_.evaluate(c, batch.split, batch.images);
@@ -311,12 +334,27 @@ void MpiFarm::stop_workers() {
   for (int w = 1; w < size_; ++w) impl_->send(w, kStop, "");
   // Drain until every worker said BYE: a worker may be finishing a unit and sending
   // its result, which must be received for its send to complete.
-  int byes = 0;
+  int byes = 0, us = 0;
   while (byes < size_ - 1) {
-    const mpi::status st = impl_->wait_for(mpi::any_source);
-    const std::string text = impl_->recv(st);
-    if (st.tag() == kBye) ++byes;
-    if (st.tag() == kError) std::fprintf(stderr, "heatvit dse: rank %d: %s\n", st.source(), text.c_str());
+    impl_->post_arrived();
+    bool got = false;
+    for (Incoming m; impl_->completed(m);) {
+      got = true;
+      if (m.tag == kBye) ++byes;
+      if (m.tag == kError) std::fprintf(stderr, "heatvit dse: rank %d: %s\n", m.source, m.text.c_str());
+    }
+    impl_->reap();
+    if (!got) {
+      us = std::min(us == 0 ? 20 : us * 2, 1000);
+      std::this_thread::sleep_for(std::chrono::microseconds(us));
+    } else {
+      us = 0;
+    }
+  }
+  while (!impl_->in.empty()) {  // receives posted before the BYEs (their senders are flushing)
+    for (Incoming m; impl_->completed(m);) {
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   impl_->flush();
 }
@@ -354,7 +392,7 @@ void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_e
         r.image_runs = (hooks_.image_runs ? hooks_.image_runs() : 0) - runs0;
         if (hooks_.take_state) r.state = hooks_.take_state();
         impl_->send(0, kResult, encode_result(r));
-        impl_->flush();
+        impl_->reap();
       }
     } catch (const std::exception& e) {
       impl_->send(0, kError, e.what());
