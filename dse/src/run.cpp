@@ -342,7 +342,7 @@ std::unique_ptr<Setup> setup_run(const RunInputs& in, const RunOptions& opt) {
     weights_hash = fnv1a_hex(std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>()));
   }
   S->identity = {{"space", sp.resolved}, {"model", in.model_resolved}, {"hw", in.hw_composed},
-                         {"weights", fm ? fm->path() : std::string()}, {"weights_fnv1a", weights_hash}};
+                 {"weights", fm ? fm->path() : std::string()}, {"weights_fnv1a", weights_hash}};
   S->hash = fnv1a_hex(S->identity.dump());
   return S;
 }
@@ -433,7 +433,8 @@ json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Far
   auto test_of = [&](const Candidate& c, std::vector<Pending>& pending, std::size_t view) -> TestView {
     const SchedulePoint& s = ev.schedules()[static_cast<std::size_t>(c.schedule)];
     const OutcomePtr o = oracle->run({s}, Split::Test, sysc_n).at(0);  // tokens of the SystemC images
-    TestView tv{test_metrics.at(c), json()};    const std::string key = "systemc:" + s.key() + "@" + std::to_string(c.hw) + "#" + std::to_string(sysc_n);
+    TestView tv{test_metrics.at(c), json()};
+    const std::string key = "systemc:" + s.key() + "@" + std::to_string(c.hw) + "#" + std::to_string(sysc_n);
     if (!store.get_extra(key, tv.systemc)) {
       HwPoints::Entry& e = hw.at(c.hw);
       sim::SimJob job;
