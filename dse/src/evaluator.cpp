@@ -40,14 +40,13 @@ json metrics_to_json(const Metrics& m) {
   return j;
 }
 
-namespace {
-// Strict reads: a stored or received number of the wrong kind or range throws (a
-// float cast to an integer out of range would be undefined behaviour).
 std::int64_t int_of(const json& v, const char* what) {
   if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > (1ull << 62)))
     throw std::runtime_error(std::string(what) + ": not an integer in range");
   return v.get<std::int64_t>();
 }
+
+namespace {
 int int32_of(const json& v, const char* what) {
   const std::int64_t x = int_of(v, what);
   if (x < -(1ll << 31) || x >= (1ll << 31)) throw std::runtime_error(std::string(what) + ": out of range");

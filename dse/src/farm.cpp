@@ -85,25 +85,17 @@ std::string encode_unit(std::int64_t id, Split split, int images, const std::vec
   return json{{"u", id}, {"s", split == Split::Test ? 1 : 0}, {"n", images}, {"c", c}}.dump();
 }
 
-namespace {
-std::int64_t wire_int(const json& v, const char* what) {
-  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > (1ull << 62)))
-    throw std::runtime_error(std::string(what) + ": not an integer in range");
-  return v.get<std::int64_t>();
-}
-}  // namespace
-
 WireUnit decode_unit(const std::string& text) {
   const json j = json::parse(text);
   WireUnit u;
-  u.id = wire_int(j.at("u"), "unit id");
-  u.split = wire_int(j.at("s"), "unit split") == 1 ? Split::Test : Split::Validation;
-  const std::int64_t n = wire_int(j.at("n"), "unit images");
+  u.id = int_of(j.at("u"), "unit id");
+  u.split = int_of(j.at("s"), "unit split") == 1 ? Split::Test : Split::Validation;
+  const std::int64_t n = int_of(j.at("n"), "unit images");
   if (n < 1 || n > (1 << 30)) throw std::runtime_error("unit: images out of range");
   u.images = static_cast<int>(n);
   const json& c = j.at("c");
   if (!c.is_array() || c.size() % 2) throw std::runtime_error("unit: not a list of (schedule, hw) pairs");
-  for (std::size_t i = 0; i < c.size(); i += 2) u.cands.push_back({wire_int(c[i], "schedule"), wire_int(c[i + 1], "hw")});
+  for (std::size_t i = 0; i < c.size(); i += 2) u.cands.push_back({int_of(c[i], "schedule"), int_of(c[i + 1], "hw")});
   return u;
 }
 
@@ -119,10 +111,10 @@ std::string encode_result(const WireResult& r) {
 WireResult decode_result(const std::string& text) {
   const json j = json::parse(text);
   WireResult r;
-  r.id = wire_int(j.at("u"), "unit id");
+  r.id = int_of(j.at("u"), "unit id");
   if (!j.at("t").is_number()) throw std::runtime_error("result: seconds not a number");
   r.seconds = j.at("t").get<double>();
-  r.image_runs = wire_int(j.at("r"), "image runs");
+  r.image_runs = int_of(j.at("r"), "image runs");
   r.state = j.at("st");
   const json& m = j.at("m");
   const json& b = j.at("b");

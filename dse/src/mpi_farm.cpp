@@ -56,6 +56,22 @@ enum Tag : int { kHello = 1, kState = 2, kWork = 3, kResult = 4, kError = 5, kSt
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+/// Polling instead of Open MPI's blocking calls, which spin a core that the ranks
+/// sharing this machine need (rank 0's test phase runs while workers wait): sleeps of
+/// 20 us doubling up to `max_us`, back to the shortest after any progress.
+class Backoff {
+ public:
+  explicit Backoff(int max_us = 1000) : max_us_(max_us) {}
+  void wait() {
+    us_ = std::min(us_ == 0 ? 20 : us_ * 2, max_us_);
+    std::this_thread::sleep_for(std::chrono::microseconds(us_));
+  }
+  void reset() { us_ = 0; }
+
+ private:
+  int max_us_, us_ = 0;
+};
+
 /// A message in flight: the text stays alive until the send completes.
 struct Outgoing {
   std::string text;
@@ -117,21 +133,15 @@ struct MpiFarm::Impl {
   }
   /// Waits until every send has completed, polling.
   void flush() {
-    int us = 0;
-    for (reap(); !out.empty(); reap()) {
-      us = std::min(us == 0 ? 20 : us * 2, 1000);
-      std::this_thread::sleep_for(std::chrono::microseconds(us));
-    }
+    Backoff b;
+    for (reap(); !out.empty(); reap()) b.wait();
   }
-  /// The next message from `source` (any tag), polling with a growing sleep of at most
-  /// 2 ms: Open MPI's blocking probe spins, which would take a core from the ranks
-  /// sharing this machine (rank 0's test phase runs while workers wait).
+  /// The next message from `source` (any tag), polled.
   mpi::status wait_for(int source) {
-    int us = 0;
+    Backoff b(2000);
     for (;;) {
       if (auto st = world.iprobe(source, mpi::any_tag)) return *st;
-      us = std::min(us == 0 ? 20 : us * 2, 2000);
-      std::this_thread::sleep_for(std::chrono::microseconds(us));
+      b.wait();
     }
   }
   std::string recv(const mpi::status& st) {
@@ -270,7 +280,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     learned(r.state, rank);
     done(groups, std::move(r.metrics));
   };
-  int idle_us = 0;
+  Backoff idle;
   while (left > 0 || !inflight.empty()) {
     if (g_interrupted) throw Interrupted();
     // Keep two units queued on every worker.
@@ -297,7 +307,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     }
     impl_->reap();
     if (got) {
-      idle_us = 0;
+      idle.reset();
       continue;
     }
     if (left > 0 && master_works) {  // rank 0's own unit
@@ -314,13 +324,12 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
       if (hooks_.take_state) learned(hooks_.take_state(), 0);
       done(groups, std::move(ms));
       impl_->reap();
-      idle_us = 0;
+      idle.reset();
     } else if (!inflight.empty()) {
       // Waiting for workers: poll with a short sleep (Open MPI's blocking probe spins,
       // which would take a core from the ranks sharing this machine).
       const auto t0 = Clock::now();
-      idle_us = std::min(idle_us == 0 ? 20 : idle_us * 2, 1000);
-      std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
+      idle.wait();
       master_wait_s_ += since(t0);
     }
   }
@@ -334,7 +343,8 @@ void MpiFarm::stop_workers() {
   for (int w = 1; w < size_; ++w) impl_->send(w, kStop, "");
   // Drain until every worker said BYE: a worker may be finishing a unit and sending
   // its result, which must be received for its send to complete.
-  int byes = 0, us = 0;
+  int byes = 0;
+  Backoff idle;
   while (byes < size_ - 1) {
     impl_->post_arrived();
     bool got = false;
@@ -344,18 +354,14 @@ void MpiFarm::stop_workers() {
       if (m.tag == kError) std::fprintf(stderr, "heatvit dse: rank %d: %s\n", m.source, m.text.c_str());
     }
     impl_->reap();
-    if (!got) {
-      us = std::min(us == 0 ? 20 : us * 2, 1000);
-      std::this_thread::sleep_for(std::chrono::microseconds(us));
-    } else {
-      us = 0;
-    }
+    if (got)
+      idle.reset();
+    else
+      idle.wait();
   }
-  while (!impl_->in.empty()) {  // receives posted before the BYEs (their senders are flushing)
-    for (Incoming m; impl_->completed(m);) {
+  for (Incoming m; !impl_->in.empty(); idle.wait())  // receives posted before the BYEs (senders are flushing)
+    while (impl_->completed(m)) {
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
-  }
   impl_->flush();
 }
 

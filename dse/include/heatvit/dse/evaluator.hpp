@@ -52,7 +52,11 @@ struct Metrics {
   bool correct_at(int i) const { return (correct_bits[static_cast<std::size_t>(i) / 8] >> (i % 8)) & 1u; }
 };
 json metrics_to_json(const Metrics& m);
+/// Strict: a field of the wrong kind or range throws std::runtime_error naming it.
 Metrics metrics_from_json(const json& j);
+/// A stored or received integer: anything else (a float, which cast out of range would
+/// be undefined behaviour, or an integer beyond 2^62) throws std::runtime_error naming `what`.
+std::int64_t int_of(const json& v, const char* what);
 
 /// MACs per image tabulated like sim::ScheduleEvaluator (stem, block[tokens],
 /// selector[scored][kept], head[tokens]); equal to build_workload(...).total_macs().
