@@ -25,6 +25,12 @@ if ! ip link add "$br" type bridge 2> /dev/null; then
 fi
 ip link del "$br"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Open MPI 4.1's daemon shares its hwloc topology with local ranks through a file
+# mapped at the biggest hole of its address space; under `ip netns exec` that hole
+# can be the one beneath the stack, and about one daemon start in six segfaulted in
+# hwloc_shmem_topology_write. The ranks do not need the shared copy (each reads its
+# own topology), so the sharing is turned off.
+export OMPI_MCA_rtc_hwloc_vmhole=none
 cleanup() {
   for n in "${ns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   ip link del "$br" 2>/dev/null || true
