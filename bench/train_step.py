@@ -18,13 +18,13 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "models", "deit-micro"))
+sys.path.insert(0, ROOT)   # the training package
 
 
 def time_dense(precision, bs, steps):
     import torch
-    from model import DeitMicro
-    from train_dense import augment, train_step
+    from training.model.backbone import DeitMicro
+    from training.stages.loop import augment, train_step
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     m = DeitMicro()
@@ -46,9 +46,9 @@ def time_dense(precision, bs, steps):
 
 def time_select(precision, bs, steps):
     import torch
-    from model import DeitMicro
-    from net import PrunedDeit, QCtx
-    from train_select import train_steps
+    from training.model.backbone import DeitMicro
+    from training.model.pruned import PrunedDeit, QCtx
+    from training.stages.selector_training import train_steps
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     n = 4 * bs

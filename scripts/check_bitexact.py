@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Bit-exactness of the C++ functional model (`heatvit eval`) against the pure-integer
-golden model models/deit-micro/intref.py, image by image, on the Fashion-MNIST test set.
+golden model training/intref/reference.py, image by image, on the Fashion-MNIST test set.
 
 For each schedule (dense and every --schedule given), runs
   heatvit eval --model deit-micro --weights W --schedule S --logits-out L.json --masks-out M.hvt
@@ -8,7 +8,7 @@ and intref.IntModel.run on the same images with the thresholds heatvit reports (
 against export.sched_to_thresholds under the same --calibration rule: 'sequential', the
 default, calibrates each schedule on the export's calib.index training images), then compares logits, predictions, tokens per
 block, and every selector's keep mask and scores. intref runs with fastint's exact
-BLAS products by default (bit-identical, see fastint.py); --pure-int uses NumPy integer
+BLAS products by default (bit-identical, see intref_fast.py); --pure-int uses NumPy integer
 products only (slow). Exit status 0 when everything is identical, 1 otherwise.
 
   /usr/bin/python3 scripts/check_bitexact.py [--weights W] [--limit N] [--schedule S]...
@@ -26,14 +26,14 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DM = os.path.join(ROOT, "models", "deit-micro")
-sys.path.insert(0, DM)
+sys.path.insert(0, ROOT)   # the training package
 
-import fastint  # noqa: E402
-import hvtfile  # noqa: E402
-import intref  # noqa: E402
-from common import load_split  # noqa: E402
-from export import calibration_images, sched_to_thresholds  # noqa: E402
-from train_select import load_sched_json  # noqa: E402
+from training.intref import fast as intref_fast
+from training.export import hvt as hvtfile
+from training.intref import reference as intref
+from training.data import load_split
+from training.export.calibration import calibration_images, sched_to_thresholds
+from training.model.schedules import load_sched_json
 
 
 def run_heatvit(exe, weights, sched, limit, threads, tmp, calibration):
@@ -112,7 +112,7 @@ def main():
     ap.add_argument("--json", default=None, help="write a summary JSON here")
     a = ap.parse_args()
     if not a.pure_int:
-        fastint.enable()
+        intref_fast.enable()
     default = os.path.join(os.path.dirname(a.weights), "schedule-default.json")
     if a.schedule is None:  # dense, plus the default schedule when there is one
         a.schedule = ["default"] if os.path.exists(default) else []

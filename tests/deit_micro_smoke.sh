@@ -52,6 +52,10 @@ q, fr = stages("dry-bf16-quick.out"), stages("dry-bf16-from.out")
 assert sorted(b) == sorted(["dense"] + every), sorted(b)
 assert sorted(f) == sorted(["dense", "dense2"] + every), sorted(f)
 assert sorted(q) == sorted(["dense"] + every[:-1]), sorted(q)       # no sweep in the quick run
+for run in (b, f, q):   # every stage is a command of the one entry point
+    for s, (_, cmd) in run.items():
+        want = {"dense2": "dense", "adapt2": "adapt"}.get(s, s)
+        assert cmd[1:4] == ["-m", "training", want], (s, cmd)
 bd = opts(b["dense"][1])
 assert b["dense"][0] == f"{w}/dry/dense.pt", b["dense"]
 assert (bd["--name"], bd["--epochs"], bd["--warmup"], bd["--eval-every"], bd["--precision"]) == \
@@ -75,7 +79,7 @@ frd = opts(fr["dense"][1])
 assert frd["--from"].endswith("run_training.sh") and "--epochs" not in frd, fr["dense"]
 print("recipes: bf16 and fp32 stage commands as documented")
 PY
-# relative DM_CKPT and DM_DENSE are the caller's (the stages run from models/deit-micro)
+# relative DM_CKPT and DM_DENSE are the caller's (the stages run from the repository root)
 : > "$WORK/rel.pt"
 (cd "$WORK" && DM_RECIPE=bf16 DM_DRY_RUN=1 DM_DENSE=rel.pt DM_CKPT=relck bash "$TR") > "$WORK/dry-rel.out"
 RW="$(realpath "$WORK")"

@@ -49,7 +49,7 @@ if [[ -e "$CK/adapt.pt" && ! -e "$CK/adapt-c1.pt" ]]; then
   exit 2
 fi
 # a checkpoint directory holds the stages of one recipe (CK/recipe). Without that file (a
-# directory from before recipes, or one where train_dense.py was run by hand) the recipe
+# directory from before recipes, or one where the dense stage was run by hand) the recipe
 # is the precision its dense checkpoint records; a directory with only dense-c1 is fp32.
 if [[ -f "$CK/recipe" ]]; then
   have="$(cat "$CK/recipe")"
@@ -117,46 +117,46 @@ stage() {  # stage NAME OUTPUT CMD...
   echo "$(date -u +%FT%TZ) stage $name wall_s $((SECONDS - t0))" | tee -a "$LOG"
 }
 
-cd "$HERE"
+cd "$HERE/../.."   # the stages are `python3 -m training STAGE` from the repository root
 if [[ -n "${DM_DENSE:-}" ]]; then
-  stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --name dense \
+  stage dense "$CK/dense.pt" $PY -m training dense --ckpt-dir "$CK" --log "$LOG" --name dense \
     --from "$DM_DENSE" --precision "$RECIPE"
 elif [[ "$RECIPE" == bf16 ]]; then
-  stage dense "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  stage dense "$CK/dense.pt" $PY -m training dense --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
     --name dense "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}" "${PREC[@]}"
 else
-  stage dense "$CK/dense-c1.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  stage dense "$CK/dense-c1.pt" $PY -m training dense --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
     --name dense-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE[@]}"
-  stage dense2 "$CK/dense.pt" $PY train_dense.py --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+  stage dense2 "$CK/dense.pt" $PY -m training dense --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
     --name dense --init "$CK/dense-c1.pt" "${Q[@]}" "${DATA_ARGS[@]}" "${DENSE2[@]}"
 fi
-stage bank "$CK/bank.pt" $PY train_select.py bank --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+stage bank "$CK/bank.pt" $PY -m training bank --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
   "${Q[@]}" "${DATA_ARGS[@]}" "${BANK[@]}" "${PREC[@]}"
 # pruning-aware joint fine-tuning of the backbone and the bank, inside the integer ranges
-stage adapt "$CK/adapt-c1.pt" $PY train_select.py adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+stage adapt "$CK/adapt-c1.pt" $PY -m training adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
   --name adapt-c1 "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT[@]}" "${PREC[@]}"
-stage adapt2 "$CK/adapt.pt" $PY train_select.py adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
+stage adapt2 "$CK/adapt.pt" $PY -m training adapt --ckpt-dir "$CK" --log "$LOG" --threads $T2 \
   --init adapt-c1.pt "${Q[@]}" "${DATA_ARGS[@]}" "${ADAPT2[@]}" "${PREC[@]}"
-stage latency "$CK/latency.pt" $PY train_select.py latency --ckpt-dir "$CK" --log "$LOG" --init adapt.pt \
+stage latency "$CK/latency.pt" $PY -m training latency --ckpt-dir "$CK" --log "$LOG" --init adapt.pt \
   --threads $T2 --latency-table "$HERE/latency_table.json" --schedule-out "$OUT/schedule-default.json" \
   "${Q[@]}" "${DATA_ARGS[@]}" "${LAT[@]}" "${PREC[@]}"
 # the dedicated-schedule comparison runs next to quantisation-aware training (one core each)
-stage dedicated "$CK/dedicated.pt" $PY train_select.py dedicated --ckpt-dir "$CK" --log "$LOG" \
+stage dedicated "$CK/dedicated.pt" $PY -m training dedicated --ckpt-dir "$CK" --log "$LOG" \
   --threads $T1 --sched 3:0.7,6:0.7,9:0.7 "${Q[@]}" "${DATA_ARGS[@]}" "${DED[@]}" "${PREC[@]}" &
 DPID=$!
-stage qat "$CK/qat.pt" $PY train_select.py qat --ckpt-dir "$CK" --log "$LOG" --threads $T1 \
+stage qat "$CK/qat.pt" $PY -m training qat --ckpt-dir "$CK" --log "$LOG" --threads $T1 \
   --schedule-out "$OUT/schedule-default.json" "${Q[@]}" "${DATA_ARGS[@]}" "${QAT[@]}"
 wait $DPID
-stage quantize "$OUT/deit-micro-int8.hvt" $PY export.py quantize --ckpt-dir "$CK" --out-dir "$OUT" \
+stage quantize "$OUT/deit-micro-int8.hvt" $PY -m training quantize --ckpt-dir "$CK" --out-dir "$OUT" \
   --log "$LOG" "${DATA_ARGS[@]}" "${EXP[@]}"
-stage masks "$OUT/masks-default.hvt" $PY export.py masks --ckpt-dir "$CK" --out-dir "$OUT" \
+stage masks "$OUT/masks-default.hvt" $PY -m training masks --ckpt-dir "$CK" --out-dir "$OUT" \
   --log "$LOG" "${DATA_ARGS[@]}" "${EXP[@]}"
-stage evaluate "$OUT/results.json" $PY evaluate.py --ckpt-dir "$CK" --out-dir "$OUT" \
+stage evaluate "$OUT/results.json" $PY -m training evaluate --ckpt-dir "$CK" --out-dir "$OUT" \
   --log "$LOG" --plot "$OUT/accuracy_vs_macs.png" "${DATA_ARGS[@]}" "${EVAL[@]}"
 # full-test-set schedule sweep through the C++ functional model (needs `make build`)
 HEATVIT_BIN="${HEATVIT_BIN:-$HERE/../../build/bin/heatvit}"
 if [[ -z "${DM_QUICK:-}" ]]; then
-  stage sweep "$OUT/sweep.json" $PY sweep.py --heatvit "$HEATVIT_BIN" \
+  stage sweep "$OUT/sweep.json" $PY -m training sweep --heatvit "$HEATVIT_BIN" \
     --weights "$OUT/deit-micro-int8.hvt" --out "$OUT/sweep.json" --plot "$OUT/accuracy_vs_macs_bank.png"
 fi
 if [[ -n "${DM_DRY_RUN:-}" ]]; then

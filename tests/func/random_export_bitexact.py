@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """CI check of bit-exactness independent of the training run: export a randomly
 initialised deit-micro (selector bank included) with the project's own export code
-(models/deit-micro/export.py: quantize + threshold calibration), then compare
-`heatvit eval` with intref.py on the first 16 test images, dense and three schedules
+(training/export/quantize.py: quantization and threshold tables), then compare
+`heatvit eval` with the integer reference (training/intref/reference.py) on the first 16 test images, dense and three schedules
 (scripts/check_bitexact.py). Exit 77 (skipped) without the Fashion-MNIST files."""
 import argparse
 import json
@@ -11,8 +11,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DM = os.path.join(ROOT, "models", "deit-micro")
-sys.path.insert(0, DM)
+sys.path.insert(0, ROOT)   # the training package
 
 
 def main():
@@ -21,18 +20,18 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--images", type=int, default=16)
     a = ap.parse_args()
-    from common import DEFAULT_DATA
+    from training.data import DEFAULT_DATA
     if not os.path.exists(os.path.join(DEFAULT_DATA, "t10k-images-idx3-ubyte.gz")):
         print("Fashion-MNIST not installed: skipped")
         return 77
     import numpy as np
     import torch
-    import export
-    import fastint
-    import hvtfile
-    import intref
-    from common import load_split
-    from net import PrunedDeit, QCtx
+    from training.export import quantize as export
+    from training.intref import fast as intref_fast
+    from training.export import hvt as hvtfile
+    from training.intref import reference as intref
+    from training.data import load_split
+    from training.model.pruned import PrunedDeit, QCtx
 
     torch.manual_seed(11)
     torch.set_num_threads(1)
@@ -48,7 +47,7 @@ def main():
     with torch.no_grad():
         model(xt, qc=qc, probe=True)
         model(xt, sched=sched, qc=qc)
-    fastint.enable()
+    intref_fast.enable()
     T, meta = export.quantize(model, qc.finish_calib())
     tabs = export.calibrate_tables(intref.IntModel(T, meta), x[:64])
     for b, row in tabs.items():
