@@ -24,13 +24,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DM = os.path.join(ROOT, "models", "deit-micro")
-sys.path.insert(0, DM)
+sys.path.insert(0, ROOT)   # the training package
 
 
 def time_torch(ckpt, threads, limit, bs, repeat):
     import torch
-    from common import load_split
-    from train_select import build_model
+    from training.data import load_split
+    from training.model.evaluation import build_model
     torch.set_num_threads(threads)
     x, y = load_split("t10k", None, limit)
     xt = torch.from_numpy(x.copy())

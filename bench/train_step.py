@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Time deit-micro training steps in fp32 and in bf16 autocast (`--precision bf16` of
-train_dense.py / train_select.py), on synthetic images, and print ms per step.
+python3 -m training dense / bank, adapt, ...), on synthetic images, and print ms per step.
 
   /usr/bin/python3 bench/train_step.py [--threads 2] [--bs 128] [--steps 20] [--json out.json]
 

@@ -5,11 +5,12 @@ golden model training/intref/reference.py, image by image, on the Fashion-MNIST 
 For each schedule (dense and every --schedule given), runs
   heatvit eval --model deit-micro --weights W --schedule S --logits-out L.json --masks-out M.hvt
 and intref.IntModel.run on the same images with the thresholds heatvit reports (checked
-against export.sched_to_thresholds under the same --calibration rule: 'sequential', the
-default, calibrates each schedule on the export's calib.index training images), then compares logits, predictions, tokens per
-block, and every selector's keep mask and scores. intref runs with fastint's exact
-BLAS products by default (bit-identical, see intref_fast.py); --pure-int uses NumPy integer
-products only (slow). Exit status 0 when everything is identical, 1 otherwise.
+against training.export.calibration.sched_to_thresholds under the same --calibration rule:
+'sequential', the default, calibrates each schedule on the export's calib.index training
+images), then compares logits, predictions, tokens per block, and every selector's keep
+mask and scores. intref runs with the exact BLAS products of its fast path by default
+(bit-identical, see training/intref/fast.py); --pure-int uses NumPy integer products only
+(slow). Exit status 0 when everything is identical, 1 otherwise.
 
   /usr/bin/python3 scripts/check_bitexact.py [--weights W] [--limit N] [--schedule S]...
                                              [--calibration sequential|table]
@@ -121,7 +122,7 @@ def main():
     x, _ = load_split("t10k", None, a.limit)
     cal = calibration_images(im) if a.calibration == "sequential" and any(scheds[1:]) else None
     summary = {"weights": a.weights, "images": int(len(x)), "calibration": a.calibration, "intref_products": "numpy-int" if a.pure_int else
-               "fastint (exact float64 BLAS)", "runs": []}
+               "training.intref.fast (exact float64 BLAS)", "runs": []}
     ok = True
     with tempfile.TemporaryDirectory(prefix="hv-bitexact-") as tmp:
         for s in scheds:

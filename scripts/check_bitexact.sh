@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bit-exactness of the C++ functional model against the integer golden model
-# (models/deit-micro/intref.py) on all 10,000 Fashion-MNIST test images: dense and the
+# (training/intref/reference.py) on all 10,000 Fashion-MNIST test images: dense and the
 # default schedule (plus any further schedule given). See docs/functional-model.md.
 #
 #   scripts/check_bitexact.sh                                  # trained export, 10k images

@@ -1,6 +1,7 @@
-"""Render the measured tables of README.md from export/results.json and the training log.
+"""Render the measured tables of the model card (models/deit-micro/README.md) from
+export/results.json, the other export/*.json files and the training log.
 
-  card.py [--log checkpoints/train.log]   # rewrites the block between the RESULTS markers
+  python3 -m training card [--log FILE]   # rewrites the block between the RESULTS markers
 """
 import argparse
 import json
@@ -9,7 +10,7 @@ import re
 
 from training.common import ARTIFACTS, atomic_write_bytes
 
-BEGIN, END = "<!-- RESULTS:BEGIN (card.py) -->", "<!-- RESULTS:END -->"
+BEGIN, END = "<!-- RESULTS:BEGIN (python3 -m training card) -->", "<!-- RESULTS:END -->"
 
 
 def pct(x):
@@ -62,7 +63,7 @@ def render(R, log_lines):
                 f"{tot // 60} min {tot % 60} s |", ""]
     d = R["int8_dense"]
     out += ["### Accuracy and MACs (Fashion-MNIST test set, 10,000 images)", "",
-            "Command: `/usr/bin/python3 models/deit-micro/evaluate.py --ckpt-dir "
+            "Command: `/usr/bin/python3 -m training evaluate --ckpt-dir "
             "models/deit-micro/checkpoints/bf16 --out-dir models/deit-micro/export` "
             "(what stage `evaluate` of `run_training.sh` runs on a run's own checkpoint and "
             "export directories; raw numbers in `export/results.json`). "
@@ -125,12 +126,12 @@ def render(R, log_lines):
 
 
 def render_sweep(S):
-    """Table of the full-test-set sweep (sweep.py) and the best schedule at >= 40 % fewer MACs."""
+    """Table of the full-test-set sweep (command `sweep`) and the best schedule at >= 40 % fewer MACs."""
     rows = S["schedules"]
     dense = next(r for r in rows if r["name"] == "dense")
     da = dense["accuracy"]
     out = ["### Schedule sweep on all 10,000 test images (C++ functional model)", "",
-           f"Command: `/usr/bin/python3 models/deit-micro/sweep.py` (what stage `sweep` of "
+           f"Command: `/usr/bin/python3 -m training sweep` (what stage `sweep` of "
            f"`run_training.sh` runs on a run's own export; runs `heatvit eval`, bit-exact with the integer reference; raw "
            f"numbers in `export/sweep.json`, plot `accuracy_vs_macs_bank.png`). Every schedule "
            f"uses the one exported bank; keep rates are set only through the calibrated "
@@ -172,9 +173,9 @@ def render_latency(S):
 
 
 def render_seqcal(Q):
-    """Table rule versus per-schedule sequential calibration (seqcal.py)."""
+    """Table rule versus per-schedule sequential calibration (command `sequential-calibration`)."""
     out = ["### Stored table versus per-schedule sequential calibration", "",
-           f"Command: `/usr/bin/python3 models/deit-micro/seqcal.py` (raw numbers in "
+           f"Command: `/usr/bin/python3 -m training sequential-calibration` (raw numbers in "
            f"`export/seqcal.json`). Integer reference, first {Q['test_images']} test images "
            f"(dense int8 {pct(Q['dense_int8_accuracy'])} %). Table: the stored dense-pass "
            f"tables at the cumulative keep rate (`heatvit eval --calibration table`). "
@@ -195,7 +196,7 @@ def render_background(B):
     names = list(B["checkpoints"])
     scheds = list(B["checkpoints"][names[0]]["pixel_topk"])
     out = ["### Does the backbone need the background tokens? (float, validation images)", "",
-           f"Command: `/usr/bin/python3 models/deit-micro/background.py` (raw numbers in "
+           f"Command: `/usr/bin/python3 -m training background` (raw numbers in "
            f"`export/background.json`; the last {B['images']} training images, "
            f"{100 * B['zero_patch_fraction']:.1f} % of whose patch tokens are all zero). Every "
            "selector is replaced by a training-free pixel score (patch standard deviation plus "
@@ -224,7 +225,7 @@ def main(argv=None, prog=None):
     ap.add_argument("--sweep", default=os.path.join(ARTIFACTS, "export", "sweep.json"))
     ap.add_argument("--seqcal", default=os.path.join(ARTIFACTS, "export", "seqcal.json"))
     ap.add_argument("--background", default=os.path.join(ARTIFACTS, "export", "background.json"))
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     R = json.load(open(a.results))
     lines = open(a.log).read().splitlines() if os.path.exists(a.log) else []
     body = render(R, lines)

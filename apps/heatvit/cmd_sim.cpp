@@ -174,7 +174,8 @@ int run_sim(const std::vector<std::string>& args) {
       ("tokens", po::value<std::string>(), "tokens entering each block (overrides the schedule's "
                                            "expected counts; selectors still run where it says)")
       ("masks", po::value<std::string>(), "per-image token masks (token-masks container: the trained "
-                                          "model's export, heatvit eval --masks-out, or import_masks.py); "
+                                          "model's export, heatvit eval --masks-out, or "
+                                          "python3 -m training import-masks); "
                                           "each image is simulated with its own token counts")
       ("images", po::value<int>(), "images to simulate (default 1; with --masks: all in the file)")
       ("report", po::value<std::string>(), "write the JSON report here (resolved config next to it)")

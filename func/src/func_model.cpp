@@ -1,8 +1,8 @@
 // deit-micro integer inference composed from the kernels (the C++ counterpart of
-// IntModel.run in models/deit-micro/intref.py, "heatvit" mode).
+// IntModel.run in training/intref/reference.py, "heatvit" mode).
 //
 // Token layout: the hardware's dense layout, [CLS, kept patch tokens in ascending
-// patch order, package token (once anything was pruned)]. intref.py keeps a masked
+// patch order, package token (once anything was pruned)]. reference.py keeps a masked
 // 51-row buffer instead; every reduction over tokens is an exact integer sum or max,
 // so both give identical integers.
 //

@@ -1,5 +1,5 @@
 // Test fixtures: a synthetic deit-micro-int8 model (random small weights with the exact
-// tensor names, shapes and metadata of export.py) and small IDX files.
+// tensor names, shapes and metadata of training/export/quantize.py) and small IDX files.
 #pragma once
 
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// The integer kernels against values computed by models/deit-micro/intref.py, and the
+// The integer kernels against values computed by training/intref/reference.py, and the
 // control-logic kernels on small hand-checked cases.
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@ using k::i64;
 
 TEST(Arith, RshiftRoundHalfUp) {
   const i64 in[] = {-13, -12, -11, -4, -3, 4, 11, 12, 13};
-  const i64 want[] = {-2, -1, -1, 0, 0, 1, 1, 2, 2};  // intref.rshift_round(x, 3)
+  const i64 want[] = {-2, -1, -1, 0, 0, 1, 1, 2, 2};  // reference.rshift_round(x, 3)
   for (int i = 0; i < 9; ++i) EXPECT_EQ(k::rshift_round(in[i], 3), want[i]) << in[i];
   EXPECT_EQ(k::rshift_round(-5, -2), -20);
   EXPECT_EQ(k::rshift_round(7, 0), 7);

@@ -1,9 +1,8 @@
-#!/usr/bin/python3
-"""Describe a finished dense checkpoint for backbones/: its sha256, what train_dense.py
+"""Describe a finished dense checkpoint for backbones/: its sha256, what the dense stage
 recorded in it (test accuracy, epochs, precision, training wall time), and the float
 accuracy on the first --first test images, which tests/test_backbones.py re-measures.
 
-  describe_backbone.py backbones/dense-bf16.pt --command "..." --machine "..." \
+  python3 -m training describe-backbone models/deit-micro/backbones/dense-bf16.pt --command "..." --machine "..." \
       --log logs/dense-bf16.log --out backbones/dense-bf16.json
 """
 import argparse
@@ -55,7 +54,7 @@ def main(argv=None, prog=None):
     out = {
         "file": os.path.basename(a.ckpt),
         "sha256": sha256(a.ckpt),
-        "content": "torch checkpoint dict written by train_dense.py at the end of a run: model "
+        "content": "torch checkpoint dict written by the dense stage at the end of a run: model "
                    "(DeitMicro state_dict, float32), test_acc, wall, epochs, precision, teacher",
         "command": a.command,
         "machine": a.machine,

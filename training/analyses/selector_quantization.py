@@ -1,6 +1,6 @@
 """Which part of the selectors loses accuracy when fake-quantised (measurement).
 
-  selquant.py [--ckpt checkpoints/latency.pt] [--fracs checkpoints/qat-fracs.json]
+  python3 -m training selector-quantization [--ckpt CK/latency.pt] [--fracs CK/qat-fracs.json]
               [--schedule default|B:K,...] [--limit 1000]
 
 The backbone runs in float; each row fake-quantises one part of every selector
@@ -36,7 +36,7 @@ def main(argv=None, prog=None):
     torch.set_num_threads(a.threads)
     for f in (a.ckpt, a.fracs):
         if not os.path.exists(f):
-            print(f"selquant.py: {f}: no such file", file=sys.stderr)
+            print(f"selector-quantization: {f}: no such file", file=sys.stderr)
             sys.exit(2)
     sched = (load_sched_json(os.path.join(ARTIFACTS, "export", "schedule-default.json"))
              if a.schedule == "default" else parse_sched(a.schedule))

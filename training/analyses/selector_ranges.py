@@ -1,6 +1,6 @@
 """Largest selector values against their integer formats (measurement).
 
-  selranges.py CKPT [CKPT ...] [--images 500] [--data DIR]
+  python3 -m training selector-ranges CKPT [CKPT ...] [--images 500] [--data DIR]
 
 Runs every selector of the bank on a dense pass (probe) over the first --images training
 images and prints, per checkpoint, the largest |pre-GELU value| of the selector MLPs

@@ -1,9 +1,9 @@
 """Per-schedule sequential calibration versus the stored table rule (measurement).
 
-  seqcal.py [--test-limit 1000] [--out export/seqcal.json]
+  python3 -m training sequential-calibration [--test-limit 1000] [--out export/seqcal.json]
 
 `heatvit eval` and the exported masks use the sequential rule; this script shows what it
-buys over the stored tables. The stored tables (export.py calibrate_tables) map a selector's *cumulative* keep rate to
+buys over the stored tables. The stored tables (export/quantize.py calibrate_tables) map a selector's *cumulative* keep rate to
 a threshold measured in a dense pass. In a multi-selector schedule the later selectors'
 scores shift once earlier selectors have removed tokens, so the table over-prunes them.
 This script calibrates a schedule sequentially instead: selector by selector, with the
@@ -47,7 +47,7 @@ def main(argv=None, prog=None):
         xte, yte = load_split("t10k", a.data, a.test_limit)
         cal = calibration_images(im, a.data)      # the tables' calibration images
     except (hvtfile.HvtError, DataError, ValueError) as e:   # messages name the file
-        print(f"seqcal.py: {e}", file=sys.stderr)
+        print(f"sequential-calibration: {e}", file=sys.stderr)
         sys.exit(2)
     dense = int_eval(im, xte, yte, [])
     rows = []

@@ -1,9 +1,9 @@
 """Float accuracy of a few schedules for one or more checkpoints (measurement).
 
-  valsched.py CKPT [CKPT ...] [--split val|test] [--limit N] [--sched S [--sched S ...]]
+  python3 -m training validation-schedules CKPT [CKPT ...] [--split val|test] [--limit N] [--sched S [--sched S ...]]
 
 val: the last 1,000 training images (the schedule search's validation set), thresholds
-calibrated sequentially on those same images (train_select.seq_thresholds), as the
+calibrated sequentially on those same images (model/evaluation.py seq_thresholds), as the
 schedule search does. test: the first --limit test images, thresholds calibrated on the
 first 1,000 training images. Checkpoints may be stage outputs or `*-last.pt` files.
 """

@@ -1,6 +1,6 @@
 """Whole-schedule search on held-out validation images, integer model (measurement).
 
-  valsearch.py [--min-red 0.40] [--max-red 0.47] [--pick-red 0.41] [--top 5]
+  python3 -m training validation-search [--min-red 0.40] [--max-red 0.47] [--pick-red 0.41] [--top 5]
                [--out export/valsearch.json]
 
 The latency stage builds its schedule greedily, one selector per stage. This script
@@ -8,7 +8,7 @@ instead scores whole schedules of the bank: every single selector at keep 0.2-0.
 pair at 0.5-0.7, every triple at 0.6-0.8 and every 4-selector set (gaps >= 2) at
 0.8/0.85 whose *expected* MAC reduction (costs.expected_tokens, from the keep rates) lies
 in [--min-red, --max-red]. Each runs through `heatvit eval` (the C++ functional model,
-bit-exact with intref.py, sequential calibration on the export's calibration images) on
+bit-exact with training/intref/reference.py, sequential calibration on the export's calibration images) on
 the last --val training images, the schedule search's validation set, which the adapt
 and later stages held out (stages 1 and 2 trained on them, so validation accuracy is
 optimistic and understates the cost of pruning; docs/deit-micro-training.md). Only then are the --top schedules with the best validation
@@ -111,7 +111,7 @@ def main(argv=None, prog=None):
                   f"  test {100 * r['test']['accuracy']:.2f} % (-{100 * r['test']['mac_reduction']:.1f} % MACs, "
                   f"{100 * (r['test']['accuracy'] - dense_test['accuracy']):+.2f} points)", flush=True)
     out = {"command": command_line(prog, "validation-search", argv),
-           "evaluator": "heatvit eval (C++ functional model, bit-exact with intref.py)",
+           "evaluator": "heatvit eval (C++ functional model, bit-exact with the integer reference, training/intref/reference.py)",
            "weights": os.path.relpath(a.weights, ROOT), "validation_images": a.val,
            "expected_mac_reduction_window": [a.min_red, a.max_red], "pick_min_mac_reduction": a.pick_red,
            "dense": {"val": dense_val, "test": dense_test}, "pick": ranked[0] if ranked else None,

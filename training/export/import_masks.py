@@ -10,9 +10,9 @@ taking top-k over tokens without CLS, but some code keeps CLS in the list), pass
 --cls-offset 1 and the CLS entry (index 0) is removed before conversion.
 
 Output: a "token-masks" .hvt (docs/deit-micro-format.md) with mask.bB [B, P] uint8 per
-stage (absolute patch indices, progressive), the same layout export.py writes.
+stage (absolute patch indices, progressive), the same layout the masks stage writes.
 
-  import_masks.py in.npz --blocks 3,6,9 --mode relative [--cls-offset 1] [--patches 49] -o out.hvt
+  python3 -m training import-masks in.npz --blocks 3,6,9 --mode relative [--cls-offset 1] [--patches 49] -o out.hvt
 where in.npz holds arrays stage0, stage1, ... (one per selector, in order).
 """
 import argparse

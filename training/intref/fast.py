@@ -1,11 +1,11 @@
 """Exact acceleration of intref's integer matrix products for large sweeps.
 
-intref.py multiplies int8/uint8 operands with NumPy's integer matmul (no BLAS).  Every
+reference.py multiplies int8/uint8 operands with NumPy's integer matmul (no BLAS).  Every
 product in the model has |terms| <= 255*128 and at most 256 terms, so every partial sum
 is an integer below 2^24 and a float64 BLAS product is exact, whatever the summation
 order (PyTorch's float64 matmul is used: it batches the many small per-head products
 efficiently).  `enable()` swaps that product in; results are bit-identical (checked by
-tests/test_intref.py and by export.py on every run).  The golden path stays pure integer.
+training/tests/test_intref.py and by the masks stage on every run).  The golden path stays pure integer.
 """
 import numpy as np
 

@@ -32,7 +32,7 @@ GELU_A = 148           # round(0.2888 / 2 * 2^10)
 SIG_CLIP = 1024        # 4.0 in Q8
 INT32_MIN = -(1 << 31)
 
-# pluggable exact integer matrix product (fastint.py may swap in an exact BLAS path)
+# pluggable exact integer matrix product (fast.py may swap in an exact BLAS path)
 def _matmul_int(a, b):
     return np.matmul(a.astype(I64), b.astype(I64))
 

@@ -157,7 +157,7 @@ class Selector(nn.Module):
     range_terms = None
     # range_max: None, or a dict that forward() records the largest |value| in, under
     # "pre" (pre-GELU tensors, limit GELU_IN_LIM) and "delta" (head deltas, DELTA_LIM)
-    # (selranges.py)
+    # (analyses/selector_ranges.py)
     range_max = None
 
     def _pre(self, x, lim=GELU_IN_LIM):
@@ -168,7 +168,7 @@ class Selector(nn.Module):
             self.range_max[k] = max(self.range_max.get(k, 0.0), float(x.detach().abs().max()))
         return x
 
-    # qpart: None, or (parts, qat_ctx) for a measurement (selquant.py): the parts named in
+    # qpart: None, or (parts, qat_ctx) for a measurement (analyses/selector_quantization.py): the parts named in
     # `parts` (SEL_PARTS) run fake-quantised with qat_ctx, the rest with the context the
     # model passes in
     qpart = None

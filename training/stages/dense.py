@@ -32,7 +32,7 @@ def adopt(a):
     for field in ("test_acc", "precision", "epochs"):
         if field not in ck:
             raise ValueError(f"{src}: field '{field}' missing: not a finished dense checkpoint "
-                             "(train_dense.py writes it at the end of a run)")
+                             "(the dense stage writes it at the end of a run)")
     if not isinstance(ck["test_acc"], float) or not 0.0 <= ck["test_acc"] <= 1.0:
         raise ValueError(f"{src}: field 'test_acc' is {ck['test_acc']!r}, not a fraction")
     if not isinstance(ck["epochs"], int) or ck["epochs"] < 1:
@@ -68,7 +68,7 @@ def main(argv=None, prog=None):
     ap.add_argument("--name", default="dense",
                     help="checkpoint stem: writes NAME.pt and resumes from NAME-last.pt")
     ap.add_argument("--teacher", default=None,
-                    help="convolutional teacher checkpoint (train_teacher.py): hard distillation "
+                    help="convolutional teacher checkpoint (python3 -m training teacher): hard distillation "
                          "through the CLS head, DeiT-style")
     ap.add_argument("--distill-w", type=float, default=0.5,
                     help="weight of the teacher's labels in the loss (the true labels get 1 - w)")

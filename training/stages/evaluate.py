@@ -1,8 +1,8 @@
 """Measure every figure of the model card and draw accuracy_vs_macs.png.
 
-  evaluate.py --ckpt-dir D --out-dir E [--plot P]  -> E/results.json, P (default: the model
+  python3 -m training evaluate --ckpt-dir D --out-dir E [--plot P]  -> E/results.json, P (default: the model
   card's accuracy_vs_macs.png beside this file; E/accuracy_vs_macs.png with --quick)
-Integer figures come from intref.py (exact BLAS products, see intref_fast.py); float figures
+Integer figures come from the integer reference (training/intref; exact BLAS products, fast.py); float figures
 from the PyTorch model.  Test set: Fashion-MNIST t10k (10,000 images) unless --test-limit.
 """
 import argparse
@@ -185,10 +185,10 @@ def load_results(path):
     file and field otherwise."""
     R = read_json(path, "results file")
     if not isinstance(R, dict):
-        raise ValueError(f"{path}: not a results.json of evaluate.py (not an object)")
+        raise ValueError(f"{path}: not a results.json of the evaluate stage (not an object)")
     for k in ("int8_schedules", "int8_dense_curve", "curve_images"):
         if k not in R:
-            raise ValueError(f"{path}: no field '{k}' (not a results.json of evaluate.py)")
+            raise ValueError(f"{path}: no field '{k}' (not a results.json of the evaluate stage)")
     curves = R["int8_schedules"] if isinstance(R["int8_schedules"], dict) else {}
     for k in CURVES:    # heatvit first: it must also hold the default schedule
         if not isinstance(curves.get(k), list):

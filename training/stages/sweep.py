@@ -1,8 +1,8 @@
 """Schedule sweep of the exported bank on the whole Fashion-MNIST test set.
 
-  sweep.py [--heatvit build/bin/heatvit] [--out export/sweep.json]
+  python3 -m training sweep [--heatvit build/bin/heatvit] [--out export/sweep.json]
 
-Runs `heatvit eval` (the C++ functional model, bit-exact with intref.py: see
+Runs `heatvit eval` (the C++ functional model, bit-exact with training/intref/reference.py: see
 scripts/check_bitexact.sh) once per schedule of SCHEDULES on all 10,000 test images and
 collects accuracy, MACs per image (selectors included), MAC reduction versus dense int8,
 achieved keep rates and mean tokens per block into one JSON file, which card.py renders.
@@ -85,7 +85,7 @@ def main(argv=None, prog=None):
             print(f"{name:>12}: acc {100 * r['accuracy']:.2f} %  MACs {r['macs_per_image'] / 1e6:.2f} M "
                   f"(-{100 * r['mac_reduction']:.1f} %)", flush=True)
     out = {"command": command_line(prog, "sweep", argv),
-           "evaluator": "heatvit eval (C++ functional model, bit-exact with intref.py)",
+           "evaluator": "heatvit eval (C++ functional model, bit-exact with the integer reference, training/intref/reference.py)",
            "weights": os.path.relpath(a.weights, ROOT), "wall_s": round(time.time() - t0, 1),
            "schedules": rows}
     atomic_write_json(a.out, out)

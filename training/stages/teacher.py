@@ -3,7 +3,7 @@
 DeiT (Touvron et al., ICML 2021, section 5) trains its ViTs with a convnet teacher: the
 student learns the teacher's decisions on the same augmented images, and the convnet's
 inductive bias makes the ViT more data-efficient. deit-micro has no distillation token
-(its shape is fixed, the simulator relies on it), so `train_dense.py --teacher` applies
+(its shape is fixed, the simulator relies on it), so `python3 -m training dense --teacher` applies
 the teacher through the CLS head (DeiT's hard distillation without a distillation token,
 their Table 3 "hard distillation, class token").
 

@@ -1,4 +1,4 @@
-"""valsearch.py: the candidate window and the validation dataset directory."""
+"""validation-search: the candidate window and the validation dataset directory."""
 import os
 import struct
 import tempfile

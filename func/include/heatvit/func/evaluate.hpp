@@ -64,7 +64,7 @@ const char* calibration_name(Calibration c);
 /// Integer threshold t (keep iff S > t) keeping keep_milli/1000 of the ascending scores
 /// `s`: t = s[m-1] (m = n - round(n * keep)) drops its ties, t - 1 keeps them; whichever
 /// count is closer to the asked one, the smaller on a draw. INT32_MIN keeps all.
-/// Identical to quantile_threshold in models/deit-micro/export.py.
+/// Identical to quantile_threshold in training/export/calibration.py.
 std::int32_t quantile_threshold(const std::vector<std::int32_t>& sorted_scores, int keep_milli);
 
 /// Calibration::Sequential on `train` (the Fashion-MNIST training split); the schedule

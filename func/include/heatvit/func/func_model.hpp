@@ -1,6 +1,6 @@
 // Functional (bit-accurate) model of deit-micro: the exported integer weights and
 // selector bank (a "deit-micro-int8" .hvt file) run through the integer kernels
-// (kernels/), image by image, exactly as models/deit-micro/intref.py defines it.
+// (kernels/), image by image, exactly as training/intref/reference.py defines it.
 #pragma once
 
 #include <cstdint>
@@ -94,10 +94,10 @@ class FuncModel {
   /// The calibrated threshold table of a bank selector (20 entries, keep 0.05 .. 1.00).
   std::vector<std::int32_t> threshold_table(int block) const;
 
-  /// Maps a schedule's keep rates to thresholds the way export.py does: cumulative
-  /// keep c (thousandths) = product of the keep rates of this and earlier selectors,
-  /// row j = clamp(round(c * 20 / 1000) - 1, 0, 19) of the calibrated table. A
-  /// selector the bank lacks throws InputError(origin, "selectors[i].block", ...).
+  /// Maps a schedule's keep rates to thresholds the way training/export/calibration.py
+  /// does: cumulative keep c (thousandths) = product of the keep rates of this and
+  /// earlier selectors, row j = clamp(round(c * 20 / 1000) - 1, 0, 19) of the calibrated
+  /// table. A selector the bank lacks throws InputError(origin, "selectors[i].block", ...).
   std::vector<SelectorThreshold> resolve(const Schedule& schedule, const std::string& origin) const;
 
   /// Indices into the training split of the images the thresholds were calibrated on

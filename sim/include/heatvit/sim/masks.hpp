@@ -1,6 +1,6 @@
 // Per-image token masks (the "token-masks" container of docs/deit-micro-format.md,
 // written by the trained model's export, `heatvit eval --masks-out`, or
-// models/deit-micro/import_masks.py for masks from other pruning code) turned into the
+// `python3 -m training import-masks` for masks from other pruning code) turned into the
 // tokens entering each block, image by image.
 #pragma once
 
