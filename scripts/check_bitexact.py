@@ -30,7 +30,7 @@ DM = os.path.join(ROOT, "models", "deit-micro")
 sys.path.insert(0, ROOT)   # the training package
 
 from training.intref import fast as intref_fast
-from training.export import hvt as hvtfile
+from training import hvt as hvtfile
 from training.intref import reference as intref
 from training.data import load_split
 from training.export.calibration import calibration_images, sched_to_thresholds

@@ -28,7 +28,7 @@ def main():
     import torch
     from training.export import quantize as export
     from training.intref import fast as intref_fast
-    from training.export import hvt as hvtfile
+    from training import hvt as hvtfile
     from training.intref import reference as intref
     from training.data import load_split
     from training.model.pruned import PrunedDeit, QCtx

@@ -20,7 +20,7 @@ import time
 
 from training.intref import fast as intref_fast
 from training.intref import reference as intref
-from training.export import hvt as hvtfile
+from training import hvt as hvtfile
 from training.common import command_line, ARTIFACTS, atomic_write_json
 from training.data import DataError, load_split
 from training.export.calibration import calibration_images, sequential_thresholds, table_thresholds

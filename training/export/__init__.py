@@ -3,7 +3,6 @@
   quantize.py      stage `quantize`: qat.pt -> deit-micro-int8.hvt
   masks.py         stage `masks`: masks-default.hvt and reference-outputs.json
   calibration.py   keep rates -> integer thresholds (sequential and table rules)
-  hvt.py           the HVT container (reader and writer; docs/deit-micro-format.md)
   import_masks.py  command `import-masks`: token-keep lists from elsewhere -> an HVT masks file
 """
 import argparse

@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from training.export import hvt as hvtfile
+from training import hvt as hvtfile
 
 
 class ImportError_(ValueError):

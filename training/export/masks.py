@@ -12,7 +12,7 @@ import numpy as np
 
 from training.common import atomic_write_json, log
 from training.data import load_split
-from training.export import hvt as hvtfile
+from training import hvt as hvtfile
 from training.export import parse_args
 from training.export.calibration import sched_to_thresholds
 from training.intref import fast as intref_fast

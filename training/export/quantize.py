@@ -13,7 +13,7 @@ import numpy as np
 
 from training.common import log
 from training.data import load_split
-from training.export import hvt as hvtfile
+from training import hvt as hvtfile
 from training.export import parse_args
 from training.export.calibration import quantile_threshold
 from training.intref import fast as intref_fast

@@ -288,7 +288,7 @@ class IntModel:
 
 
 def load(path):
-    from training.export import hvt as hvtfile
+    from training import hvt as hvtfile
     kind, meta, tensors = hvtfile.read(path)
     if kind != "deit-micro-int8":
         raise ValueError(f"{path}: kind is {kind!r}, expected 'deit-micro-int8'")

@@ -6,7 +6,7 @@ import unittest
 
 import numpy as np
 
-from training.export import hvt as hvtfile
+from training import hvt as hvtfile
 
 
 def _raw(header, data=b"", version=1, magic=b"HVT\x00"):

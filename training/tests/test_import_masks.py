@@ -4,7 +4,7 @@ import unittest
 
 import numpy as np
 
-from training.export import hvt as hvtfile
+from training import hvt as hvtfile
 from training.export import import_masks as im
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from training.export import calibration as export
-from training.export import hvt as hvtfile
+from training import hvt as hvtfile
 from training.intref import reference as intref
 from training.data import DEFAULT_DATA
 from training.tests import run
