@@ -71,12 +71,16 @@ def main(argv=None, prog=None):
     ap.add_argument("--ckpt-dir", default=os.path.join(ARTIFACTS, "checkpoints", "bf16"),
                     help="checkpoint directory (default: the bf16 recipe's, the export's)")
     ap.add_argument("--ckpts", default="dense.pt,bank.pt,adapt.pt",
-                    help="checkpoints in --ckpt-dir; missing ones are skipped")
+                    help="checkpoints in --ckpt-dir; missing ones are skipped (all missing: exit 2)")
     ap.add_argument("--val", type=int, default=1000)
     ap.add_argument("--data", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ARTIFACTS, "export", "background.json"))
     a = ap.parse_args(argv)
+    names = a.ckpts.split(",")
+    if not any(os.path.exists(os.path.join(a.ckpt_dir, n)) for n in names):
+        raise FileNotFoundError(f"{a.ckpt_dir}: none of the checkpoints {a.ckpts} found "
+                                "(--ckpt-dir, --ckpts); nothing written")
     torch.set_num_threads(a.threads)
     xtr, ytr = load_split("train", a.data)
     x, y = torch.from_numpy(xtr[-a.val:].copy()), torch.from_numpy(ytr[-a.val:])
@@ -85,7 +89,7 @@ def main(argv=None, prog=None):
          "command": command_line(prog, "background", argv),
          "checkpoints": {}}
     print(f"all-zero patch tokens: {100 * R['zero_patch_fraction']:.1f} %")
-    for name in a.ckpts.split(","):
+    for name in names:
         if not os.path.exists(os.path.join(a.ckpt_dir, name)):
             print(f"{name}: not found in {a.ckpt_dir}, skipped")
             continue

@@ -241,6 +241,10 @@ class BadInputTest(unittest.TestCase):
                       run("dense", "--ckpt-dir", ck, "--limit", "64", "--test-limit", "16",
                           "--init", os.path.join(ck, "bank.pt")))
         self.assertEqual(sorted(os.listdir(ck)), ["bank.pt"])
+        out = os.path.join(self.p, "background.json")
+        self.assertIn(f"{nodata}: none of the checkpoints dense.pt,bank.pt,adapt.pt found",
+                      run("background", "--ckpt-dir", nodata, "--out", out))
+        self.assertFalse(os.path.exists(out))
 
     def test_latency_table_errors(self):
         path = os.path.join(self.p, "lat.json")
