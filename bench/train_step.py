@@ -4,9 +4,9 @@ python3 -m training dense / bank, adapt, ...), on synthetic images, and print ms
 
   /usr/bin/python3 bench/train_step.py [--threads 2] [--bs 128] [--steps 20] [--json out.json]
 
-dense: train_dense.train_step, one step of stage 1 (forward, label-smoothed cross
+dense: training.stages.step.train_step, one step of stage 1 (forward, label-smoothed cross
 entropy, backward, gradient clipping, AdamW) on an augmented batch. select:
-train_select.train_steps, the loop of the bank/adapt/dedicated stages, with the default-like schedule 4:0.6, 5:0.6, 7:0.6, the
+training.stages.selector_training.train_steps, the loop of the bank/adapt/dedicated stages, with the default-like schedule 4:0.6, 5:0.6, 7:0.6, the
 inference decision rule, the range penalty and distillation from a dense teacher (as the
 adapt stage runs it). Three warm-up steps are not timed; the rest are, best of --repeat.
 """
@@ -24,7 +24,7 @@ sys.path.insert(0, ROOT)   # the training package
 def time_dense(precision, bs, steps):
     import torch
     from training.model.backbone import DeitMicro
-    from training.stages.loop import augment, train_step
+    from training.stages.step import augment, train_step
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     m = DeitMicro()

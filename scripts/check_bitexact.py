@@ -30,7 +30,7 @@ DM = os.path.join(ROOT, "models", "deit-micro")
 sys.path.insert(0, ROOT)   # the training package
 
 from training.intref import fast as intref_fast
-from training import hvt as hvtfile
+from training import hvt
 from training.intref import reference as intref
 from training.data import load_split
 from training.export.calibration import calibration_images, sched_to_thresholds
@@ -49,7 +49,7 @@ def run_heatvit(exe, weights, sched, limit, threads, tmp, calibration):
     t0 = time.time()
     subprocess.run(cmd, check=True)
     dt = time.time() - t0
-    _, _, masks = hvtfile.read(mo, "token-masks")
+    _, _, masks = hvt.read(mo, "token-masks")
     return json.load(open(lo)), masks, json.load(open(ro)), dt
 
 

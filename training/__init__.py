@@ -16,7 +16,7 @@ no module imports one that imports it back (tests/test_layout.py checks both):
   export/               the quantize and masks stages, threshold calibration
                         (calibration.py), import_masks.py
   stages/               the training stages, one module each, in run_training.sh's order:
-                        dense, bank, adapt, latency, dedicated, qat (+ loop.py and
+                        dense, bank, adapt, latency, dedicated, qat (+ step.py and
                         selector_training.py, what they share); then, after the export,
                         evaluate and sweep
   analyses/, card.py    one-off measurements behind figures of the model card (nothing

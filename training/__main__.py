@@ -5,6 +5,8 @@ import importlib
 import os
 import sys
 
+from training.common import ARTIFACTS, cli
+
 # (command, module, summary); the pipeline in the order models/deit-micro/run_training.sh
 # runs it, then the analyses behind figures of the model card, then tools.
 PIPELINE = [
@@ -21,7 +23,6 @@ PIPELINE = [
 ]
 ANALYSES = [
     ("background", "training.analyses.background", "how much checkpoints lean on background tokens"),
-    ("describe-backbone", "training.analyses.describe_backbone", "the description file of a dense backbone"),
     ("sequential-calibration", "training.analyses.sequential_calibration",
      "table vs sequential threshold calibration"),
     ("validation-search", "training.analyses.validation_search",
@@ -35,13 +36,13 @@ ANALYSES = [
 ]
 TOOLS = [
     ("all", None, "every pipeline stage in order, resumable (models/deit-micro/run_training.sh)"),
+    ("describe-backbone", "training.analyses.describe_backbone", "the description file of a dense backbone"),
     ("card", "training.card", "render the model card (models/deit-micro/README.md)"),
     ("teacher", "training.stages.teacher", "optional stage 0: a convolutional distillation teacher"),
     ("import-masks", "training.export.import_masks", "token-keep lists from elsewhere -> HVT masks"),
     ("analytic-latency-table", "training.model.costs", "the closed-form block latency table"),
 ]
 COMMANDS = {c: m for c, m, _ in PIPELINE + ANALYSES + TOOLS}
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def usage(out):
@@ -71,9 +72,8 @@ def main(argv):
         if rest:
             print("error: python3 -m training all takes no options (set DM_* variables)", file=sys.stderr)
             return 2
-        script = os.path.join(ROOT, "models", "deit-micro", "run_training.sh")
+        script = os.path.join(ARTIFACTS, "run_training.sh")
         os.execvp("bash", ["bash", script])
-    from training.common import cli
     mod = importlib.import_module(COMMANDS[cmd])
     rc = cli(lambda: mod.main(rest, prog=f"python3 -m training {cmd}"))
     return rc if isinstance(rc, int) else 0

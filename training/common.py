@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 
-from .data import DataError
+from training.data import DataError
 
 # models/deit-micro: the model's files (export, model card, backbones, latency tables,
 # logs) stay where the C++ code and the users find them; checkpoints go under it too.

@@ -28,7 +28,7 @@ case "$RECIPE" in
 esac
 OUT="${DM_OUT:-$CK/export}"
 LOG="${DM_LOG:-$CK/train.log}"
-# the stages run from this directory: relative paths are the caller's
+# the stages run from the repository root: relative paths are the caller's, made absolute
 CK="$(realpath -m -- "$CK")"; OUT="$(realpath -m -- "$OUT")"; LOG="$(realpath -m -- "$LOG")"
 DATA_ARGS=()
 [[ -n "${HEATVIT_FMNIST:-}" ]] && DATA_ARGS=(--data "$(realpath -m -- "$HEATVIT_FMNIST")")
@@ -118,6 +118,7 @@ stage() {  # stage NAME OUTPUT CMD...
 }
 
 cd "$HERE/../.."   # the stages are `python3 -m training STAGE` from the repository root
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # (also with PYTHONSAFEPATH set)
 if [[ -n "${DM_DENSE:-}" ]]; then
   stage dense "$CK/dense.pt" $PY -m training dense --ckpt-dir "$CK" --log "$LOG" --name dense \
     --from "$DM_DENSE" --precision "$RECIPE"

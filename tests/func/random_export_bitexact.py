@@ -28,7 +28,7 @@ def main():
     import torch
     from training.export import quantize as export
     from training.intref import fast as intref_fast
-    from training import hvt as hvtfile
+    from training import hvt
     from training.intref import reference as intref
     from training.data import load_split
     from training.model.pruned import PrunedDeit, QCtx
@@ -55,7 +55,7 @@ def main():
     T["calib.index"] = np.arange(64, dtype=np.int32)
     os.makedirs(a.work, exist_ok=True)
     w = os.path.join(a.work, "deit-micro-int8.hvt")
-    hvtfile.write(w, "deit-micro-int8", meta, T)
+    hvt.write(w, "deit-micro-int8", meta, T)
     scheds = []
     for name, s in (("default", sched), ("all", [(b, 0.9) for b in range(1, 11)]),
                     ("low", [(1, 0.1), (6, 0.5), (10, 1.0)])):

@@ -1,6 +1,6 @@
 """How much a checkpoint leans on its background patch tokens (measurement).
 
-  python3 -m training background [--ckpts dense.pt,bank.pt,adapt.pt] [--val 1000] [--out export/background.json]
+  python3 -m training background [--ckpts dense.pt,bank.pt,adapt.pt] [--val 1000] [--out models/deit-micro/export/background.json]
 
 Fashion-MNIST images have a black background: about 31 % of the 4x4 patches of the
 training images are all zero. A model that only uses the garment should lose little when

@@ -1,9 +1,10 @@
 """Describe a finished dense checkpoint for backbones/: its sha256, what the dense stage
 recorded in it (test accuracy, epochs, precision, training wall time), and the float
-accuracy on the first --first test images, which tests/test_backbones.py re-measures.
+accuracy on the first --first test images, which training/tests/test_backbones.py re-measures.
 
-  python3 -m training describe-backbone models/deit-micro/backbones/dense-bf16.pt --command "..." --machine "..." \
-      --log logs/dense-bf16.log --out backbones/dense-bf16.json
+  python3 -m training describe-backbone models/deit-micro/backbones/dense-bf16.pt \
+      --command "..." --machine "..." --log logs/dense-bf16.log \
+      --out models/deit-micro/backbones/dense-bf16.json
 """
 import argparse
 import hashlib
@@ -14,7 +15,7 @@ import torch
 from training.common import atomic_write_json, load_ckpt
 from training.data import load_split
 from training.model.backbone import DeitMicro, check_backbone_state
-from training.stages.loop import evaluate
+from training.stages.step import evaluate
 
 
 def sha256(path):

@@ -1,6 +1,6 @@
 """Per-schedule sequential calibration versus the stored table rule (measurement).
 
-  python3 -m training sequential-calibration [--test-limit 1000] [--out export/seqcal.json]
+  python3 -m training sequential-calibration [--test-limit 1000] [--out models/deit-micro/export/seqcal.json]
 
 `heatvit eval` and the exported masks use the sequential rule; this script shows what it
 buys over the stored tables. The stored tables (export/quantize.py calibrate_tables) map a selector's *cumulative* keep rate to
@@ -17,10 +17,9 @@ import os
 import sys
 import time
 
-
 from training.intref import fast as intref_fast
 from training.intref import reference as intref
-from training import hvt as hvtfile
+from training import hvt
 from training.common import command_line, ARTIFACTS, atomic_write_json
 from training.data import DataError, load_split
 from training.export.calibration import calibration_images, sequential_thresholds, table_thresholds
@@ -46,7 +45,7 @@ def main(argv=None, prog=None):
         im = intref.load(a.weights)
         xte, yte = load_split("t10k", a.data, a.test_limit)
         cal = calibration_images(im, a.data)      # the tables' calibration images
-    except (hvtfile.HvtError, DataError, ValueError) as e:   # messages name the file
+    except (hvt.HvtError, DataError, ValueError) as e:   # messages name the file
         print(f"sequential-calibration: {e}", file=sys.stderr)
         sys.exit(2)
     dense = int_eval(im, xte, yte, [])

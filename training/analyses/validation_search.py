@@ -26,12 +26,11 @@ import time
 
 import numpy as np
 
-from training.common import command_line, ARTIFACTS, atomic_write_json
+from training.common import ROOT, command_line, ARTIFACTS, atomic_write_json
 from training.data import DEFAULT_DATA, load_split
 from training.model.costs import DENSE_MACS, expected_tokens, model_macs
 from training.stages import sweep
 
-ROOT = os.path.dirname(os.path.dirname(ARTIFACTS))
 BLOCKS = range(1, 11)
 
 

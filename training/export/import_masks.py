@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from training import hvt as hvtfile
+from training import hvt
 
 
 class ImportError_(ValueError):
@@ -83,7 +83,7 @@ def write(path, masks, blocks, source="imported"):
                          for b, m, p in zip(blocks, masks, [np.ones_like(masks[0])] + masks[:-1])],
             "mask_semantics": "mask.bB[i, p] = 1 iff patch token p (absolute index) is kept "
                               "after the selector before block B; progressive"}
-    hvtfile.write(path, "token-masks", meta, T)
+    hvt.write(path, "token-masks", meta, T)
 
 
 def main(argv=None, prog=None):

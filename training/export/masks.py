@@ -12,7 +12,7 @@ import numpy as np
 
 from training.common import atomic_write_json, log
 from training.data import load_split
-from training import hvt as hvtfile
+from training import hvt
 from training.export import parse_args
 from training.export.calibration import sched_to_thresholds
 from training.intref import fast as intref_fast
@@ -32,7 +32,7 @@ def run(a):
     o_int = im.run(xte[:8], th)
     intref_fast.enable()
     if not np.array_equal(o_fast["logits"], o_int["logits"]):
-        raise RuntimeError("fastint path differs from the pure integer path")
+        raise RuntimeError("the fast integer path (intref/fast.py) differs from the pure integer path")
     B = len(xte)
     masks = {b: np.zeros((B, 49), np.uint8) for b, _ in th}
     scores = {b: np.full((B, 49), intref.INT32_MIN, np.int32) for b, _ in th}
@@ -68,7 +68,7 @@ def run(a):
             "tokens": "tokens entering each block (CLS and package token included)",
             "accuracy": acc}
     path = os.path.join(a.out_dir, "masks-default.hvt")
-    hvtfile.write(path, "token-masks", meta, T)
+    hvt.write(path, "token-masks", meta, T)
     log(a.log, f"export: wrote {path}, int8 accuracy under default schedule {acc:.4f}")
     # reference outputs for the first 16 test images
     intref_fast.disable()
@@ -83,7 +83,6 @@ def run(a):
                                for b, _ in s}}
     atomic_write_json(os.path.join(a.out_dir, "reference-outputs.json"), ref, indent=None)
     log(a.log, "export: wrote reference-outputs.json")
-
 
 
 def main(argv=None, prog=None):

@@ -13,7 +13,7 @@ import numpy as np
 
 from training.common import log
 from training.data import load_split
-from training import hvt as hvtfile
+from training import hvt
 from training.export import parse_args
 from training.export.calibration import quantile_threshold
 from training.intref import fast as intref_fast
@@ -24,8 +24,6 @@ from training.model.shape import SHAPE, PIX_MEAN, PIX_STD, CANDIDATE_BLOCKS
 
 KEEP_MILLI = [50 * (j + 1) for j in range(20)]   # 0.05 .. 1.00
 FORMAT_VERSION_MODEL = 1
-
-
 
 
 def q_round(x):
@@ -147,9 +145,8 @@ def run(a):
                                    "cum_keep = product of the keep rates of this and all earlier "
                                    "active selectors; table from a dense pass"}
     out = os.path.join(a.out_dir, "deit-micro-int8.hvt")
-    hvtfile.write(out, "deit-micro-int8", meta, T)
+    hvt.write(out, "deit-micro-int8", meta, T)
     log(a.log, f"export: wrote {out} ({os.path.getsize(out)} bytes) in {time.time() - t0:.0f}s")
-
 
 
 def main(argv=None, prog=None):

@@ -288,8 +288,8 @@ class IntModel:
 
 
 def load(path):
-    from training import hvt as hvtfile
-    kind, meta, tensors = hvtfile.read(path)
+    from training import hvt
+    kind, meta, tensors = hvt.read(path)
     if kind != "deit-micro-int8":
         raise ValueError(f"{path}: kind is {kind!r}, expected 'deit-micro-int8'")
     im = IntModel(tensors, meta)

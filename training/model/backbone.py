@@ -1,4 +1,5 @@
-"""deit-micro backbone (float). Selectors live in selector.py; quantised forward in qat.py."""
+"""deit-micro backbone (float): patch embedding, 12 blocks, head. The selectors, the pruned
+forward pass and the fake-quantised forms are in pruned.py."""
 import math
 
 import torch

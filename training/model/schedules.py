@@ -59,7 +59,6 @@ def schedule_macs(toks, sched):
     return model_macs(toks, sel)
 
 
-# ------------------------------------------------------------------ training loop
 def sched_mac_reduction(sched):
     """Fraction of the dense MACs a schedule saves, from its expected token counts."""
     toks, sel = expected_tokens(sched)

@@ -8,8 +8,38 @@ from training.common import log
 from training.model.pruned import QCtx
 from training.model.schedules import random_sched, sched_mac_reduction
 from training.model.evaluation import build_model, evaluate
-from training.stages.selector_training import (train_steps, save_final, recentre_selectors,
-                                               run_stage)
+from training.stages.selector_training import train_steps, save_final, run_stage
+
+
+RECENTRE_FLOOR = 16.0
+
+
+@torch.no_grad()
+def recentre_selectors(model, x, floor=RECENTRE_FLOOR, bs=250):
+    """Shift every selector's score so that its 0.1 % quantile over the dense pass on
+    images x sits at `floor`; returns {block: shift}. With the inference decision rule
+    (S > batch quantile) a common offset of the scores changes no decision, so training
+    lets it drift: after the adapt stage some selectors scored every token above 128
+    log-odds, where the Q8 int16 score saturates and the integer thresholds cannot
+    separate tokens. Subtracting c from the keep-logit bias of every head subtracts
+    exactly c from S (a head-weighted mean). Decisions are unchanged (thresholds are
+    calibrated afterwards), and the package weight sigmoid(S) stays at its saturated
+    value for scores >= 4, where the integer sigmoid is exactly 1. The scale of the
+    selector's internal values is bounded during training by the range penalty
+    (train_steps range_w; docs/deit-micro-training.md, stage 2b), not here."""
+    model.eval()
+    sc = {}
+    for i in range(0, len(x), bs):
+        _, aux = model(x[i:i + bs], probe=True, return_aux=True)
+        for b, v in aux["scores"].items():
+            sc.setdefault(b, []).append(v.flatten())
+    shifts = {}
+    for b, v in sorted(sc.items()):
+        c = float(torch.quantile(torch.cat(v), 0.001)) - floor
+        for l4 in model.selectors[str(b)].l4:
+            l4.bias[1] -= c
+        shifts[b] = c
+    return shifts
 
 
 MAC_BAND_TRIES = 1000

@@ -2,7 +2,6 @@
 frozen-ish dense backbone, each step on a random subset of the bank."""
 import os
 
-
 from training.common import log
 from training.model.pruned import QCtx
 from training.model.schedules import random_sched

@@ -2,7 +2,6 @@
 model card reports against the bank)."""
 import os
 
-
 from training.common import log
 from training.model.pruned import QCtx
 from training.model.schedules import parse_sched

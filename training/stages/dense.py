@@ -10,7 +10,7 @@ import torch
 from training.common import load_ckpt, log, check_resume_precision, atomic_write_bytes
 from training.data import load_split
 from training.model.backbone import DeitMicro, check_backbone_state
-from training.stages.loop import augment, evaluate, warmup_cosine, train_step
+from training.stages.step import augment, evaluate, warmup_cosine, train_step
 
 
 def adopt(a):

@@ -115,8 +115,8 @@ def main(argv=None, prog=None):
     log(a.log, f"evaluate: int8 dense {d['accuracy']:.4f} on {len(xte)} images ({time.time() - t0:.0f}s)")
     default = load_sched_json(os.path.join(a.out_dir, "schedule-default.json"))
     # default schedule on the whole test set: from the masks export (same integer model)
-    from training import hvt as hvtfile
-    _, mmeta, mt = hvtfile.read(os.path.join(a.out_dir, "masks-default.hvt"), "token-masks")
+    from training import hvt
+    _, mmeta, mt = hvt.read(os.path.join(a.out_dir, "masks-default.hvt"), "token-masks")
     n = len(xte)
     o = {"tokens": mt["tokens"][:n].astype(np.int64), "sel_in": {}}
     prev = np.full(n, 49)

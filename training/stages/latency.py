@@ -4,7 +4,6 @@ import json
 import os
 import time
 
-
 from training.common import log, atomic_write_json, load_ckpt
 from training.model.shape import CANDIDATE_BLOCKS
 from training.model.pruned import QCtx

@@ -6,10 +6,10 @@ step s depend only on --seed and s), and checkpoint every --ckpt-every steps, so
 killed run resumes where it stopped and produces the same result.
 """
 import argparse
+import importlib
 import math
 import os
 import re
-import sys
 import time
 
 import torch
@@ -19,7 +19,7 @@ from training.common import ARTIFACTS, log, load_ckpt, autocast, check_resume_pr
 from training.data import load_split
 from training.model.pruned import SPREAD_MIN
 from training.model.evaluation import load_dense_teacher
-from training.stages.loop import augment
+from training.stages.step import augment
 
 
 def train_steps(model, xtr, ytr, steps, sched_fn, qc, lr_bb, lr_sel, ckpt, seed, logf, tag,
@@ -121,49 +121,14 @@ def save_final(path, model, **meta):
     os.replace(tmp, path)
 
 
-# ------------------------------------------------------------------ stages
-RECENTRE_FLOOR = 16.0
-
-
-@torch.no_grad()
-def recentre_selectors(model, x, floor=RECENTRE_FLOOR, bs=250):
-    """Shift every selector's score so that its 0.1 % quantile over the dense pass on
-    images x sits at `floor`; returns {block: shift}. With the inference decision rule
-    (S > batch quantile) a common offset of the scores changes no decision, so training
-    lets it drift: after the adapt stage some selectors scored every token above 128
-    log-odds, where the Q8 int16 score saturates and the integer thresholds cannot
-    separate tokens. Subtracting c from the keep-logit bias of every head subtracts
-    exactly c from S (a head-weighted mean). Decisions are unchanged (thresholds are
-    calibrated afterwards), and the package weight sigmoid(S) stays at its saturated
-    value for scores >= 4, where the integer sigmoid is exactly 1. The scale of the
-    selector's internal values is bounded during training by the range penalty
-    (train_steps range_w; docs/deit-micro-training.md, stage 2b), not here."""
-    model.eval()
-    sc = {}
-    for i in range(0, len(x), bs):
-        _, aux = model(x[i:i + bs], probe=True, return_aux=True)
-        for b, v in aux["scores"].items():
-            sc.setdefault(b, []).append(v.flatten())
-    shifts = {}
-    for b, v in sorted(sc.items()):
-        c = float(torch.quantile(torch.cat(v), 0.001)) - floor
-        for l4 in model.selectors[str(b)].l4:
-            l4.bias[1] -= c
-        shifts[b] = c
-    return shifts
-
-
 RESERVED_NAMES = ("dense", "dense-c1", "bank", "dedicated", "latency", "latency-stage", "qat")
-
-
-STAGES = ("bank", "adapt", "dedicated", "latency", "qat")
 
 
 def parse_args(stage, argv=None, prog=None):
     """The selector stages share one set of options; some apply to one stage only and are
     refused for the others."""
-    ap = argparse.ArgumentParser(prog=prog, description=sys.modules[
-        f"training.stages.{stage}"].__doc__.strip().split("\n\n")[0])
+    doc = importlib.import_module(f"training.stages.{stage}").__doc__
+    ap = argparse.ArgumentParser(prog=prog, description=doc.strip().split("\n\n")[0])
     ap.add_argument("--ckpt-dir", required=True)
     ap.add_argument("--data", default=None)
     ap.add_argument("--limit", type=int, default=None)

@@ -1,6 +1,6 @@
 """Schedule sweep of the exported bank on the whole Fashion-MNIST test set.
 
-  python3 -m training sweep [--heatvit build/bin/heatvit] [--out export/sweep.json]
+  python3 -m training sweep [--heatvit build/bin/heatvit] [--out models/deit-micro/export/sweep.json]
 
 Runs `heatvit eval` (the C++ functional model, bit-exact with training/intref/reference.py: see
 scripts/check_bitexact.sh) once per schedule of SCHEDULES on all 10,000 test images and
@@ -15,9 +15,7 @@ import sys
 import tempfile
 import time
 
-from training.common import command_line, ARTIFACTS, atomic_write_json, save_figure
-
-ROOT = os.path.dirname(os.path.dirname(ARTIFACTS))
+from training.common import ROOT, command_line, ARTIFACTS, atomic_write_json, save_figure
 
 
 def _family(name, blocks, keeps):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from training.common import load_ckpt, log
 from training.data import load_split
 from training.model.teacher import ConvTeacher
-from training.stages.loop import augment, evaluate, warmup_cosine
+from training.stages.step import augment, evaluate, warmup_cosine
 
 
 def main(argv=None, prog=None):

@@ -86,6 +86,5 @@ class PlotPath(unittest.TestCase):
                 evaluate.load_results(os.path.join(d, "none.json"))
 
 
-
 if __name__ == "__main__":
     unittest.main()

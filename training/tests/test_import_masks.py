@@ -4,7 +4,7 @@ import unittest
 
 import numpy as np
 
-from training import hvt as hvtfile
+from training import hvt
 from training.export import import_masks as im
 
 
@@ -69,7 +69,7 @@ class ImportMasksTest(unittest.TestCase):
             np.savez(src, **{f"stage{i}": r for i, r in enumerate(self.relative(True))})
             out = os.path.join(d, "m.hvt")
             self.assertEqual(im.main([src, "--blocks", "3,6,9", "-o", out]), 0)
-            kind, meta, t = hvtfile.read(out)
+            kind, meta, t = hvt.read(out)
             self.assertEqual(kind, "token-masks")
             self.check([t["mask.b3"], t["mask.b6"], t["mask.b9"]])
             self.assertEqual(im.main([src, "--blocks", "3,6,11", "-o", out + "2"]), 2)

@@ -26,6 +26,9 @@ def modules():
             name = rel[:-len(".__init__")] if rel.endswith(".__init__") else rel
             deps = set()
             for n in ast.walk(ast.parse(open(os.path.join(d, f)).read())):
+                if isinstance(n, ast.ImportFrom) and n.level:
+                    raise AssertionError(f"{name}: relative import (from {'.' * n.level}"
+                                         f"{n.module or ''}); the layout check reads absolute ones")
                 if isinstance(n, ast.ImportFrom) and n.module and n.module.split(".")[0] == "training":
                     for a in n.names:
                         sub = f"{n.module}.{a.name}"

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from training.export import calibration as export
-from training import hvt as hvtfile
+from training import hvt
 from training.intref import reference as intref
 from training.data import DEFAULT_DATA
 from training.tests import run
@@ -121,7 +121,7 @@ class PipelineSmokeTest(unittest.TestCase):
                                           "--rule", "hard", "--range-w", "1"])
         run(["quantize", "--ckpt-dir", ck, "--out-dir", out, "--calib", "32"])
         run(["masks", "--ckpt-dir", ck, "--out-dir", out, "--test-limit", "24"])
-        kind, meta, t = hvtfile.read(os.path.join(out, "deit-micro-int8.hvt"))
+        kind, meta, t = hvt.read(os.path.join(out, "deit-micro-int8.hvt"))
         self.assertEqual(kind, "deit-micro-int8")
         self.assertEqual(meta["shape"]["depth"], 12)
         self.assertEqual(t["s5.thr"].shape, (20,))
@@ -132,7 +132,7 @@ class PipelineSmokeTest(unittest.TestCase):
         sel = [(s["block"], s["keep"]) for s in sched["selectors"]]
         th = export.sched_to_thresholds(im, sel)
         self.assertEqual(th, export.sequential_thresholds(im, export.calibration_images(im), sel))
-        kind, meta, m = hvtfile.read(os.path.join(out, "masks-default.hvt"))
+        kind, meta, m = hvt.read(os.path.join(out, "masks-default.hvt"))
         self.assertEqual(kind, "token-masks")
         b = sched["selectors"][0]["block"]
         self.assertEqual(m[f"mask.b{b}"].shape, (24, 49))

@@ -48,7 +48,7 @@ class DecisionRuleTest(unittest.TestCase):
 
     def test_recentre_is_an_exact_shift_that_changes_no_decision(self):
         import copy
-        from training.stages.selector_training import recentre_selectors
+        from training.stages.adapt import recentre_selectors
         m = copy.deepcopy(self.model)
         for sel in m.selectors.values():       # a drifted offset, as after the adapt stage
             for l4 in sel.l4:
@@ -158,7 +158,7 @@ class DecisionRuleTest(unittest.TestCase):
         self.assertFalse(torch.equal(s_l3, s_qat))
 
     def test_adapt_schedule_mix(self):
-        from training.model.pruned import CANDIDATE_BLOCKS
+        from training.model.shape import CANDIDATE_BLOCKS
         for dense_every, p_on in ((4, 0.3), (8, 0.3), (0, 0.3), (4, 0.6)):
             g = torch.Generator().manual_seed(0)
             scheds = [adapt_sched(g, s, dense_every, p_on) for s in range(4000)]

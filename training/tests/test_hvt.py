@@ -6,7 +6,7 @@ import unittest
 
 import numpy as np
 
-from training import hvt as hvtfile
+from training import hvt
 
 
 def _raw(header, data=b"", version=1, magic=b"HVT\x00"):
@@ -23,13 +23,13 @@ class HvtFileTest(unittest.TestCase):
                         "b": np.array([1, -2, 3], dtype=np.int32),
                         "c": np.arange(10, dtype=np.uint8), "d": np.array([-7], dtype=np.int64),
                         "e": np.array([[300, -300]], dtype=np.int16)}
-        hvtfile.write(self.path, "test-kind", {"x": 1}, self.tensors)
+        hvt.write(self.path, "test-kind", {"x": 1}, self.tensors)
 
     def tearDown(self):
         self.dir.cleanup()
 
     def test_roundtrip_and_alignment(self):
-        kind, meta, t = hvtfile.read(self.path)
+        kind, meta, t = hvt.read(self.path)
         self.assertEqual(kind, "test-kind")
         self.assertEqual(meta, {"x": 1})
         for k, v in self.tensors.items():
@@ -42,8 +42,8 @@ class HvtFileTest(unittest.TestCase):
     def _expect(self, buf, words):
         p = os.path.join(self.dir.name, "bad.hvt")
         open(p, "wb").write(buf)
-        with self.assertRaises(hvtfile.HvtError) as cm:
-            hvtfile.read(p)
+        with self.assertRaises(hvt.HvtError) as cm:
+            hvt.read(p)
         msg = str(cm.exception)
         self.assertIn(p, msg)
         for w in words:
@@ -83,8 +83,8 @@ class HvtFileTest(unittest.TestCase):
 
     def test_write_is_atomic(self):
         before = open(self.path, "rb").read()
-        with self.assertRaises(hvtfile.HvtError):
-            hvtfile.write(self.path, "k", {}, {"f": np.zeros(3, np.float32)})
+        with self.assertRaises(hvt.HvtError):
+            hvt.write(self.path, "k", {}, {"f": np.zeros(3, np.float32)})
         orig = os.replace
 
         def boom(a, b):
@@ -92,7 +92,7 @@ class HvtFileTest(unittest.TestCase):
         os.replace = boom
         try:
             with self.assertRaises(OSError):
-                hvtfile.write(self.path, "k", {}, {"g": np.zeros(3, np.int8)})
+                hvt.write(self.path, "k", {}, {"g": np.zeros(3, np.int8)})
         finally:
             os.replace = orig
         self.assertEqual(open(self.path, "rb").read(), before)
