@@ -76,13 +76,16 @@ std::vector<std::uint8_t> bits_from_hex(const std::string& hex) {
   return b;
 }
 
-std::string encode_unit(std::int64_t id, Split split, int images, const std::vector<Candidate>& cands) {
+std::string encode_unit(std::int64_t id, Split split, int images, const std::vector<Candidate>& cands,
+                        std::int64_t added_base, const std::vector<std::string>& added) {
   json c = json::array();
   for (const Candidate& x : cands) {
     c.push_back(x.schedule);
     c.push_back(x.hw);
   }
-  return json{{"u", id}, {"s", split == Split::Test ? 1 : 0}, {"n", images}, {"c", c}}.dump();
+  json u = {{"u", id}, {"s", split == Split::Test ? 1 : 0}, {"n", images}, {"c", c}};
+  if (!added.empty()) u["x"] = {{"base", added_base}, {"keys", added}};
+  return u.dump();
 }
 
 WireUnit decode_unit(const std::string& text) {
@@ -96,6 +99,18 @@ WireUnit decode_unit(const std::string& text) {
   const json& c = j.at("c");
   if (!c.is_array() || c.size() % 2) throw std::runtime_error("unit: not a list of (schedule, hw) pairs");
   for (std::size_t i = 0; i < c.size(); i += 2) u.cands.push_back({int_of(c[i], "schedule"), int_of(c[i + 1], "hw")});
+  if (j.contains("x")) {
+    const json& x = j.at("x");
+    u.added_base = int_of(x.at("base"), "added schedules' base");
+    if (u.added_base < 0) throw std::runtime_error("unit: added schedules' base is negative");
+    const json& keys = x.at("keys");
+    if (!keys.is_array()) throw std::runtime_error("unit: added schedules not a list");
+    for (const json& k : keys) {
+      if (!k.is_string()) throw std::runtime_error("unit: an added schedule is not a key");
+      u.added.push_back(k.get<std::string>());
+    }
+    if (u.added.empty()) u.added_base = 0;  // as encoded: nothing added
+  }
   return u;
 }
 

@@ -291,7 +291,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
         const std::vector<Candidate> c = batch.candidates_of(groups);
         if (forwarding)
           if (json st = state_for(w); !st.is_null()) impl_->send(w, kState, st.dump());
-        impl_->send(w, kWork, encode_unit(id, batch.split, batch.images, c));
+        impl_->send(w, kWork, encode_unit(id, batch.split, batch.images, c, batch.added_base, batch.added));
         inflight[id] = {std::move(groups), w};
         ++queued[static_cast<std::size_t>(w)];
         RankStats& rs = per_rank_[static_cast<std::size_t>(w)];
@@ -389,6 +389,10 @@ void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_e
         if (hooks_.load_state) hooks_.load_state(json::parse(text));
       } else if (st.tag() == kWork) {
         const WireUnit u = decode_unit(text);
+        if (!u.added.empty()) {
+          if (!hooks_.add_schedules) throw std::runtime_error("a unit names schedules outside the space");
+          hooks_.add_schedules(u.added_base, u.added);
+        }
         const std::int64_t runs0 = hooks_.image_runs ? hooks_.image_runs() : 0;
         const auto t0 = Clock::now();
         WireResult r;

@@ -60,6 +60,14 @@ std::string csv_value(const json& v) {
   return v.dump();
 }
 
+/// Names the schedules outside the space (baselines added to the evaluator) in a farm
+/// batch, so every rank numbers them alike.
+void name_added(FarmBatch& fb, const Space& sp, const Evaluator& ev) {
+  fb.added_base = static_cast<std::int64_t>(sp.schedule_count());
+  fb.added.clear();
+  for (std::size_t i = sp.schedule_count(); i < ev.schedules().size(); ++i) fb.added.push_back(ev.schedules()[i].key());
+}
+
 class RunSearch : public Search {
  public:
   RunSearch(const Space& sp, Evaluator& ev, Store& store, Farm& farm, const RunOptions& opt, const Say& say)
@@ -145,6 +153,7 @@ class RunSearch : public Search {
     FarmBatch fb;
     fb.split = Split::Validation;
     fb.images = images;
+    name_added(fb, sp_, ev_);
     std::vector<std::size_t> where;  // batch index of each of fb.cands
     for (const auto& [sched, idx] : by_sched) {
       std::vector<Candidate> g;
@@ -412,7 +421,6 @@ json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Far
   search.set_recording(false);
   const int test_n = oracle->per_image() ? std::min(sp.eval.test_images, oracle->split_size(Split::Test)) : 1;
   const int sysc_n = oracle->per_image() ? std::min(sp.eval.systemc_images, test_n) : 1;
-  const OutcomePtr dense_test = ev.dense_outcome(Split::Test, test_n);
   struct TestView {
     Metrics m;
     json systemc;
@@ -550,20 +558,42 @@ json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Far
         if (g["hw_index"].get<std::int64_t>() == wm.cand.hw)
           refs.push_back({"greedy", parse_schedule_key(g["answer"].get<std::string>(), "greedy")});
   }
+  // The baselines' runs go through the farm like the search's: on validation through the
+  // search (stored, not recorded), on the test images as one batch of whole schedules.
+  std::map<Candidate, Metrics> ref_val, ref_test;
   {
-    std::vector<SchedulePoint> rs;
-    for (const auto& r : refs) rs.push_back(r.second);
-    oracle->run(rs, Split::Validation, search.full_images());
-    oracle->run(rs, Split::Test, test_n);
+    std::vector<Candidate> rc;
+    for (const auto& r : refs) {
+      const Candidate c{ev.add_schedule(r.second), wm.cand.hw};
+      if (std::find(rc.begin(), rc.end(), c) == rc.end()) rc.push_back(c);
+    }
+    if (!rc.empty()) {
+      say("baselines: " + std::to_string(rc.size()) + " schedules on validation and " + std::to_string(test_n) +
+          " test images");
+      for (Metrics& m : search.evaluate(rc)) ref_val[m.cand] = std::move(m);
+      FarmBatch fb;
+      fb.split = Split::Test;
+      fb.images = test_n;
+      name_added(fb, sp, ev);
+      for (const Candidate& c : rc) {
+        const auto it = test_metrics.find(c);  // a front point's, already on the test images
+        if (it != test_metrics.end())
+          ref_test[c] = it->second;
+        else
+          fb.add_group({c});
+      }
+      Progress progress("dse baselines: test set", "schedules", static_cast<std::int64_t>(fb.groups()), opt.quiet);
+      farm.run(fb, [&](const std::vector<std::size_t>& groups, std::vector<Metrics>&& ms) {
+        for (Metrics& m : ms) ref_test[m.cand] = std::move(m);
+        progress.advance(static_cast<std::int64_t>(groups.size()));
+      });
+      progress.finish();
+    }
   }
   for (const auto& [label, p] : refs) {
-    const std::int64_t idx = ev.add_schedule(p);
-    const Candidate c{idx, wm.cand.hw};
-    const OutcomePtr ov = oracle->run({p}, Split::Validation, search.full_images()).at(0);
-    const Metrics mv = ev.metrics(c, *ov, Split::Validation, search.full_images(),
-                                  ev.dense_outcome(Split::Validation, search.full_images()).get());
-    const OutcomePtr ot = oracle->run({p}, Split::Test, test_n).at(0);
-    const Metrics mt = ev.metrics(c, *ot, Split::Test, test_n, dense_test.get());
+    const Candidate c{ev.add_schedule(p), wm.cand.hw};
+    const Metrics& mv = ref_val.at(c);
+    const Metrics& mt = ref_test.at(c);
     // Does a front point match or dominate it on the test set (accuracy, mean latency)?
     std::string by;
     for (std::size_t k = 0; k < front.size() && by.empty(); ++k) {
@@ -831,6 +861,18 @@ json run_dse(const RunInputs& in, const RunOptions& opt_in, MpiSession& session)
   hooks.take_state = [&] { return S->oracle->take_new_state(); };
   hooks.load_state = [&](const json& st) { S->oracle->load_state(st); };
   hooks.image_runs = [&] { return S->oracle->image_runs(); };
+  hooks.add_schedules = [&](std::int64_t base, const std::vector<std::string>& keys) {
+    const auto have = static_cast<std::int64_t>(S->sp.schedule_count());
+    if (base != have)
+      throw std::runtime_error("rank 0 numbers the schedules outside the space from " + std::to_string(base) +
+                               ", this rank from " + std::to_string(have));
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::int64_t idx = S->ev->add_schedule(parse_schedule_key(keys[i], "rank 0's unit"));
+      if (idx != base + static_cast<std::int64_t>(i))
+        throw std::runtime_error("schedule " + keys[i] + " is number " + std::to_string(idx) + " here, " +
+                                 std::to_string(base + static_cast<std::int64_t>(i)) + " on rank 0");
+    }
+  };
   MpiFarm farm(session, hooks, opt.unit_seconds);
   if (!farm.master()) {
     std::string error;

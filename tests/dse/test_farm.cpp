@@ -80,6 +80,14 @@ TEST(Wire, UnitRoundTrip) {
   EXPECT_EQ(u.cands, c);
   EXPECT_THROW(decode_unit(R"({"u":1,"s":0,"n":5,"c":[1,2,3]})"), std::runtime_error);
   EXPECT_ANY_THROW(decode_unit("{"));
+  EXPECT_TRUE(u.added.empty());
+  // Schedules outside the space (baselines) travel with their numbering.
+  const WireUnit a = decode_unit(encode_unit(7, Split::Validation, 100, {{61, 1}}, 60, {"3:0.5,6:0.5,9:0.5", "3:0.7,6:0.7,9:0.7"}));
+  EXPECT_EQ(a.added_base, 60);
+  EXPECT_EQ(a.added, (std::vector<std::string>{"3:0.5,6:0.5,9:0.5", "3:0.7,6:0.7,9:0.7"}));
+  EXPECT_THROW(decode_unit(R"({"u":1,"s":0,"n":5,"c":[1,2],"x":{"base":-1,"keys":["3:0.5"]}})"), std::runtime_error);
+  EXPECT_THROW(decode_unit(R"({"u":1,"s":0,"n":5,"c":[1,2],"x":{"base":4,"keys":[3]}})"), std::runtime_error);
+  EXPECT_THROW(decode_unit(R"({"u":1,"s":0,"n":5,"c":[1,2],"x":{"base":4,"keys":"3:0.5"}})"), std::runtime_error);
 }
 
 TEST(Wire, ResultRoundTripIsExact) {

@@ -14,8 +14,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string text = fuzz::as_string(data, size);
   try {
     const dse::WireUnit u = dse::decode_unit(text);
-    const dse::WireUnit v = dse::decode_unit(dse::encode_unit(u.id, u.split, u.images, u.cands));
-    if (v.id != u.id || v.split != u.split || v.images != u.images || !(v.cands == u.cands)) __builtin_trap();
+    const dse::WireUnit v = dse::decode_unit(dse::encode_unit(u.id, u.split, u.images, u.cands, u.added_base, u.added));
+    if (v.id != u.id || v.split != u.split || v.images != u.images || !(v.cands == u.cands) ||
+        v.added_base != u.added_base || v.added != u.added)
+      __builtin_trap();
   } catch (const std::exception&) {
   }
   try {

@@ -26,6 +26,11 @@ struct FarmBatch {
   std::vector<std::size_t> group_begin{0};  ///< groups + 1 offsets, the last is cands.size()
   Split split = Split::Validation;
   int images = 1;
+  /// Schedules outside the space (baselines) that candidates may name: index
+  /// added_base + i is the schedule with key added[i]. Every rank adds them to its
+  /// evaluator before evaluating, in this order, so the indices agree.
+  std::int64_t added_base = 0;
+  std::vector<std::string> added;
   std::size_t groups() const { return group_begin.size() - 1; }
   void add_group(const std::vector<Candidate>& g);
   /// The candidates of `groups`, group after group.
@@ -91,12 +96,15 @@ class UnitSizer {
 
 /// The wire form of units and results (JSON text). Metrics travel with their per-image
 /// correctness bits, which successive halving's paired test reads.
-std::string encode_unit(std::int64_t id, Split split, int images, const std::vector<Candidate>& cands);
+std::string encode_unit(std::int64_t id, Split split, int images, const std::vector<Candidate>& cands,
+                        std::int64_t added_base = 0, const std::vector<std::string>& added = {});
 struct WireUnit {
   std::int64_t id = 0;
   Split split = Split::Validation;
   int images = 1;
   std::vector<Candidate> cands;
+  std::int64_t added_base = 0;     ///< FarmBatch::added_base
+  std::vector<std::string> added;  ///< FarmBatch::added
 };
 WireUnit decode_unit(const std::string& text);
 

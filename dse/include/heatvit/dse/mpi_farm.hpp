@@ -56,6 +56,9 @@ class MpiFarm : public Farm {
     std::function<json()> take_state;              ///< worker: oracle state learned since the last call
     std::function<void(const json&)> load_state;   ///< both: state from the other side
     std::function<std::int64_t()> image_runs;      ///< worker: its oracle's work counter
+    /// worker: makes schedule base + i the one of keys[i] (FarmBatch::added); throws
+    /// when its evaluator numbers them otherwise
+    std::function<void(std::int64_t base, const std::vector<std::string>& keys)> add_schedules;
   };
   /// `unit_target_s`: the seconds a unit should take once its cost is known.
   MpiFarm(MpiSession& session, Hooks hooks, double unit_target_s = 120.0, std::size_t max_unit_cands = 16384);
