@@ -205,14 +205,31 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
   const int evaluating = workers + (master_works ? 1 : 0);
   const int split = batch.split == Split::Test ? 1 : 0;
   // Each schedule goes back to the rank that evaluated it before (its outcome is cached
-  // there: a longer rung only runs the new images); the rest is shared in batch order,
-  // and a rank with nothing of its own left takes from the end of the longest list.
+  // there: a longer rung only runs the new images). The others are cut into one
+  // contiguous stripe per evaluating rank: neighbouring schedules share selector
+  // prefixes, whose calibration a rank then does once and keeps, where handing out
+  // neighbouring units to different ranks at the same time had both calibrate them. A
+  // rank takes units from the front of its own list and, once that is empty, from the
+  // end of the longest list.
   std::vector<std::deque<std::size_t>> own(static_cast<std::size_t>(size_));
-  std::deque<std::size_t> shared;
+  std::vector<std::size_t> fresh;
   for (std::size_t g = 0; g < G; ++g) {
     const auto it = home_.find({split, batch.cands[batch.group_begin[g]].schedule});
-    (it == home_.end() || (it->second == 0 && !master_works) ? shared : own[static_cast<std::size_t>(it->second)])
-        .push_back(g);
+    if (it == home_.end() || (it->second == 0 && !master_works))
+      fresh.push_back(g);
+    else
+      own[static_cast<std::size_t>(it->second)].push_back(g);
+  }
+  {
+    std::vector<int> evaluators;
+    for (int r = master_works ? 0 : 1; r < size_; ++r) evaluators.push_back(r);
+    const std::size_t E = evaluators.size(), F = fresh.size();
+    for (std::size_t k = 0; k < E; ++k) {
+      auto& mine = own[static_cast<std::size_t>(evaluators[k])];
+      mine.insert(mine.end(), fresh.begin() + static_cast<std::ptrdiff_t>(F * k / E),
+                  fresh.begin() + static_cast<std::ptrdiff_t>(F * (k + 1) / E));
+      std::sort(mine.begin(), mine.end());
+    }
   }
   std::size_t left = G;
   auto take = [&](int r) {
@@ -221,7 +238,6 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     std::vector<std::size_t> u;
     auto& mine = own[static_cast<std::size_t>(r)];
     while (u.size() < n && !mine.empty()) u.push_back(mine.front()), mine.pop_front();
-    while (u.size() < n && !shared.empty()) u.push_back(shared.front()), shared.pop_front();
     if (u.empty()) {
       std::size_t best = 0;
       for (std::size_t k = 1; k < own.size(); ++k)
