@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "heatvit/dse/run.hpp"
+#include "heatvit/func/parallel.hpp"
 
 namespace heatvit::dse {
 
@@ -31,6 +32,37 @@ void LocalFarm::run(const FarmBatch& batch, const UnitDone& done) {
     done(groups, eval_(batch.candidates_of(groups), batch.split, batch.images));
     first = end;
   }
+}
+
+void LocalFarm::simulate(const SimBatch& batch, const SimDone& done, const SimTick& tick) {
+  const std::size_t n = batch.cands.size();
+  if (n == 0) return;
+  if (!sim_) throw std::logic_error("LocalFarm: no SystemC runner");
+  std::vector<std::function<json()>> work;
+  for (const Candidate& c : batch.cands) {
+    if (g_interrupted) throw Interrupted();
+    work.push_back(sim_(c, batch.images));
+  }
+  std::vector<json> res(n);
+  std::vector<char> finished(n, 0);
+  std::exception_ptr failed;
+  try {
+    func::parallel_for(
+        static_cast<int>(n), std::max(sim_threads_, 1),
+        [&](int i, int) {
+          if (g_interrupted) throw Interrupted();
+          res[static_cast<std::size_t>(i)] = work[static_cast<std::size_t>(i)]();
+          finished[static_cast<std::size_t>(i)] = 1;
+          if (tick) tick();
+        },
+        1);
+  } catch (...) {
+    failed = std::current_exception();  // what finished is reported first
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (finished[i]) done(i, std::move(res[i]));
+  if (failed) std::rethrow_exception(failed);
+  if (g_interrupted) throw Interrupted();
 }
 
 std::size_t UnitSizer::groups(std::size_t remaining_groups, std::size_t batch_groups, double cands_per_group,
@@ -143,6 +175,17 @@ WireResult decode_result(const std::string& text) {
                                std::to_string(x.images) + " images");
   }
   return r;
+}
+
+std::string encode_sim_result(std::int64_t id, const json& result) { return json{{"u", id}, {"sc", result}}.dump(); }
+
+std::pair<std::int64_t, json> decode_sim_result(const std::string& text) {
+  const json j = json::parse(text);
+  if (!j.is_object()) throw std::runtime_error("SystemC result: not an object");
+  const std::int64_t id = int_of(j.at("u"), "unit id");
+  const json& r = j.at("sc");
+  if (!r.is_object()) throw std::runtime_error("SystemC result: not an object");
+  return {id, r};
 }
 
 }  // namespace heatvit::dse

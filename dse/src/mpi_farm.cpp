@@ -52,7 +52,7 @@ bool mpi_available() {
 namespace mpi = boost::mpi;
 
 namespace {
-enum Tag : int { kHello = 1, kState = 2, kWork = 3, kResult = 4, kError = 5, kStop = 6, kBye = 7 };
+enum Tag : int { kHello = 1, kState = 2, kWork = 3, kResult = 4, kError = 5, kStop = 6, kBye = 7, kSim = 8, kSimResult = 9 };
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -198,10 +198,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
   if (G == 0) return;
   ++batches_;
   const int workers = size_ - 1;
-  // Rank 0 evaluates too while the workers are few: with two units queued on each of
-  // them, a unit of its own never leaves a worker idle. With many workers its time goes
-  // to dispatching and recording.
-  const bool master_works = workers == 0 || (master_evaluates_ < 0 ? workers <= 7 : master_evaluates_ == 1);
+  const bool master_works = this->master_works();
   const int evaluating = workers + (master_works ? 1 : 0);
   const int split = batch.split == Split::Test ? 1 : 0;
   // Each schedule goes back to the rank that evaluated it before (its outcome is cached
@@ -353,6 +350,78 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
   if (!master_works && hooks_.take_state) (void)hooks_.take_state();  // known here already
 }
 
+bool MpiFarm::master_works() const {
+  // Rank 0 evaluates too while the workers are few: with two units queued on each of
+  // them, a unit of its own never leaves a worker idle. With many workers its time goes
+  // to dispatching and recording.
+  const int workers = size_ - 1;
+  return workers == 0 || (master_evaluates_ < 0 ? workers <= 7 : master_evaluates_ == 1);
+}
+
+void MpiFarm::simulate(const SimBatch& batch, const SimDone& done, const SimTick& tick) {
+  const std::size_t n = batch.cands.size();
+  if (n == 0) return;
+  if (!hooks_.simulate) throw std::logic_error("MpiFarm: no SystemC runner");
+  const int workers = size_ - 1;
+  const bool master_works = this->master_works();
+  std::deque<std::size_t> todo;
+  for (std::size_t i = 0; i < n; ++i) todo.push_back(i);
+  std::map<std::int64_t, std::pair<std::size_t, int>> inflight;  // unit -> (index, rank)
+  std::vector<int> queued(static_cast<std::size_t>(size_), 0);
+  // What finished is reported before an error ends the batch (a resume reuses it).
+  Backoff idle;
+  while (!todo.empty() || !inflight.empty()) {
+    if (g_interrupted) throw Interrupted();
+    for (int w = 1; w <= workers && !todo.empty(); ++w)
+      while (queued[static_cast<std::size_t>(w)] < 2 && !todo.empty()) {
+        const std::size_t i = todo.front();
+        todo.pop_front();
+        const std::int64_t id = next_unit_++;
+        impl_->send(w, kSim, encode_unit(id, Split::Test, batch.images, {batch.cands[i]}, batch.added_base, batch.added));
+        inflight[id] = {i, w};
+        ++queued[static_cast<std::size_t>(w)];
+        ++per_rank_[static_cast<std::size_t>(w)].systemc_runs;
+      }
+    bool got = false;
+    impl_->post_arrived();
+    for (Incoming m; impl_->completed(m);) {
+      got = true;
+      if (m.tag == kError) throw std::runtime_error("rank " + std::to_string(m.source) + ": " + m.text);
+      if (m.tag != kSimResult)
+        throw std::runtime_error("rank " + std::to_string(m.source) + " sent an unexpected message (tag " +
+                                 std::to_string(m.tag) + ")");
+      auto [id, result] = decode_sim_result(m.text);
+      const auto it = inflight.find(id);
+      if (it == inflight.end()) throw std::runtime_error("rank " + std::to_string(m.source) + ": unknown unit");
+      const std::size_t i = it->second.first;
+      --queued[static_cast<std::size_t>(it->second.second)];
+      inflight.erase(it);
+      if (tick) tick();
+      done(i, std::move(result));
+    }
+    impl_->reap();
+    if (got) {
+      idle.reset();
+      continue;
+    }
+    if (!todo.empty() && master_works) {  // rank 0's own run, from the end
+      const std::size_t i = todo.back();
+      todo.pop_back();
+      json result = hooks_.simulate(batch.cands[i], batch.images)();
+      ++per_rank_[0].systemc_runs;
+      if (tick) tick();
+      done(i, std::move(result));
+      impl_->reap();
+      idle.reset();
+    } else if (!inflight.empty()) {
+      const auto t0 = Clock::now();
+      idle.wait();
+      master_wait_s_ += since(t0);
+    }
+  }
+  impl_->reap();
+}
+
 void MpiFarm::stop_workers() {
   if (!master() || stopped_) return;
   stopped_ = true;
@@ -385,7 +454,7 @@ json MpiFarm::stats() const {
   json r = json::array();
   for (std::size_t i = 0; i < per_rank_.size(); ++i)
     r.push_back({{"rank", i}, {"units", per_rank_[i].units}, {"candidates", per_rank_[i].candidates},
-                 {"evaluation_s", per_rank_[i].seconds}});
+                 {"evaluation_s", per_rank_[i].seconds}, {"systemc_runs", per_rank_[i].systemc_runs}});
   return {{"ranks", size_}, {"batches", batches_}, {"units", next_unit_}, {"per_rank", r},
           {"rank0_waiting_s", master_wait_s_}, {"seconds_per_candidate", sizer_.per_candidate()}};
 }
@@ -418,6 +487,17 @@ void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_e
         r.image_runs = (hooks_.image_runs ? hooks_.image_runs() : 0) - runs0;
         if (hooks_.take_state) r.state = hooks_.take_state();
         impl_->send(0, kResult, encode_result(r));
+        impl_->reap();
+      } else if (st.tag() == kSim) {
+        const WireUnit u = decode_unit(text);
+        if (u.cands.size() != 1) throw std::runtime_error("a SystemC unit names " + std::to_string(u.cands.size()) + " candidates");
+        if (!u.added.empty()) {
+          if (!hooks_.add_schedules) throw std::runtime_error("a unit names schedules outside the space");
+          hooks_.add_schedules(u.added_base, u.added);
+        }
+        if (!hooks_.simulate) throw std::runtime_error("this rank cannot run SystemC");
+        const json result = hooks_.simulate(u.cands[0], u.images)();
+        impl_->send(0, kSimResult, encode_sim_result(u.id, result));
         impl_->reap();
       }
     } catch (const std::exception& e) {

@@ -356,6 +356,33 @@ std::unique_ptr<Setup> setup_run(const RunInputs& in, const RunOptions& opt) {
   return S;
 }
 
+/// A front point's SystemC run on the first `images` test images, prepared on the calling
+/// thread (the oracle gives the images' token counts); the run returns the simulated
+/// latency distribution beside the analytic model's on the same images.
+std::function<json()> prepare_systemc(const RunInputs& in, Setup& S, const Candidate& c, int images) {
+  const SchedulePoint s = S.ev->schedules().at(static_cast<std::size_t>(c.schedule));
+  const OutcomePtr o = S.oracle->run({s}, Split::Test, images).at(0);
+  HwPoints::Entry& e = S.hw->at(c.hw);
+  sim::SimJob job;
+  job.model = in.model;
+  job.hw = e.hw;
+  job.hw_name = e.hw.name;
+  for (const auto& p : s.selectors) job.selector_blocks.push_back(p.first);
+  const auto depth = static_cast<std::size_t>(in.model.depth);
+  for (int i = 0; i < images; ++i)
+    job.images.emplace_back(o->tokens.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(i) * depth),
+                            o->tokens.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(i + 1) * depth));
+  const Distribution an = distribution_of(S.ev->latencies(s, *o, images, c.hw));
+  return [job = std::move(job), an, images]() -> json {
+    const json rep = sim::run_job(job).report;
+    return {{"images", images},
+            {"latency_ms", {{"mean", rep["latency_ms"]["mean"]}, {"p50", rep["latency_ms"]["p50"]},
+                            {"p99", rep["latency_ms"]["p99"]}}},
+            {"analytic_same_images", dist_json(an)},
+            {"disagreement", an.mean > 0 ? rep["latency_ms"]["mean"].get<double>() / an.mean - 1.0 : 0.0}};
+  };
+}
+
 /// The search, the front, the test phase and the outputs (the process that owns the
 /// store). `share_state` passes the stored oracle state to other ranks (may be empty).
 json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Farm& farm,
@@ -425,39 +452,7 @@ json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Far
     Metrics m;
     json systemc;
   };
-  // Test metrics and stored SystemC results on this thread; the SystemC runs still
-  // missing (independent child processes, one per front point) on `threads` threads.
-  // Each report depends only on its own job, so the results do not depend on the
-  // thread count.
-  struct Pending {
-    std::size_t view;
-    std::string key;
-    Candidate cand;
-    OutcomePtr outcome;
-    sim::SimJob job;
-    json report;
-  };
   std::map<Candidate, Metrics> test_metrics;  // of the front points, on test_n test images
-  auto test_of = [&](const Candidate& c, std::vector<Pending>& pending, std::size_t view) -> TestView {
-    const SchedulePoint& s = ev.schedules()[static_cast<std::size_t>(c.schedule)];
-    const OutcomePtr o = oracle->run({s}, Split::Test, sysc_n).at(0);  // tokens of the SystemC images
-    TestView tv{test_metrics.at(c), json()};
-    const std::string key = "systemc:" + s.key() + "@" + std::to_string(c.hw) + "#" + std::to_string(sysc_n);
-    if (!store.get_extra(key, tv.systemc)) {
-      HwPoints::Entry& e = hw.at(c.hw);
-      sim::SimJob job;
-      job.model = in.model;
-      job.hw = e.hw;
-      job.hw_name = e.hw.name;
-      for (const auto& p : s.selectors) job.selector_blocks.push_back(p.first);
-      const auto depth = static_cast<std::size_t>(in.model.depth);
-      for (int i = 0; i < sysc_n; ++i)
-        job.images.emplace_back(o->tokens.begin() + static_cast<std::ptrdiff_t>(i * depth),
-                                o->tokens.begin() + static_cast<std::ptrdiff_t>((i + 1) * depth));
-      pending.push_back({view, key, c, o, std::move(job), json()});
-    }
-    return tv;
-  };
   {
     // One farm batch of whole schedules, so the front's schedules share their prefixes
     // on the test images too (and other ranks of an MPI job take part).
@@ -478,43 +473,42 @@ json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Far
       progress.advance(static_cast<std::int64_t>(groups.size()));
     });
     progress.finish();
-    oracle->run(fs, Split::Test, sysc_n);
+    // The SystemC images' tokens of every front schedule in one pass (prefixes shared);
+    // over MPI each rank finds its own for the runs it is given.
+    if (farm.ranks() == 1) oracle->run(fs, Split::Test, sysc_n);
   }
+  // Stored SystemC results first; the runs still missing (independent child processes,
+  // one per front point) go through the farm: on `threads` threads in one process, over
+  // the ranks of an MPI job. Each result depends only on its own run, so the results do
+  // not depend on where they ran.
   std::vector<TestView> tests;
-  std::vector<Pending> pending;
+  SimBatch sims;
+  sims.images = sysc_n;
+  std::vector<std::size_t> sim_view;  // tests index of each of sims.cands
+  auto systemc_key = [&](const Candidate& c) {
+    return "systemc:" + ev.schedules()[static_cast<std::size_t>(c.schedule)].key() + "@" + std::to_string(c.hw) +
+           "#" + std::to_string(sysc_n);
+  };
   for (std::size_t i : front) {
-    if (g_interrupted) throw Interrupted();
-    tests.push_back(test_of(pts[i].cand, pending, tests.size()));
+    const Candidate& c = pts[i].cand;
+    tests.push_back({test_metrics.at(c), json()});
+    if (!store.get_extra(systemc_key(c), tests.back().systemc)) {
+      sims.cands.push_back(c);
+      sim_view.push_back(tests.size() - 1);
+    }
   }
-  Progress sysc_progress("dse front: SystemC", "points", static_cast<std::int64_t>(front.size()), opt.quiet);
-  sysc_progress.advance(static_cast<std::int64_t>(front.size() - pending.size()));  // stored results
-  std::exception_ptr failed;
-  try {
-    func::parallel_for(
-        static_cast<int>(pending.size()), sim::simulation_threads(opt.threads),
-        [&](int i, int) {
-          if (g_interrupted) throw Interrupted();
-          pending[static_cast<std::size_t>(i)].report = sim::run_job(pending[static_cast<std::size_t>(i)].job).report;
-          sysc_progress.advance();
+  {
+    Progress sysc_progress("dse front: SystemC", "points", static_cast<std::int64_t>(front.size()), opt.quiet);
+    sysc_progress.advance(static_cast<std::int64_t>(front.size() - sims.cands.size()));  // stored results
+    farm.simulate(
+        sims,
+        [&](std::size_t k, json&& sc) {
+          store.put_extra(systemc_key(sims.cands[k]), sc);
+          tests[sim_view[k]].systemc = std::move(sc);
         },
-        1);
-  } catch (...) {
-    failed = std::current_exception();  // what finished is stored first (a resume reuses it)
+        [&] { sysc_progress.advance(); });
+    sysc_progress.finish();
   }
-  for (Pending& p : pending) {
-    if (p.report.is_null()) continue;
-    const SchedulePoint& s = ev.schedules()[static_cast<std::size_t>(p.cand.schedule)];
-    const json& rep = p.report;
-    const Distribution an = distribution_of(ev.latencies(s, *p.outcome, sysc_n, p.cand.hw));
-    json& sc = tests[p.view].systemc;
-    sc = {{"images", sysc_n},
-          {"latency_ms", {{"mean", rep["latency_ms"]["mean"]}, {"p50", rep["latency_ms"]["p50"]},
-                          {"p99", rep["latency_ms"]["p99"]}}},
-          {"analytic_same_images", dist_json(an)},
-          {"disagreement", an.mean > 0 ? rep["latency_ms"]["mean"].get<double>() / an.mean - 1.0 : 0.0}};
-    store.put_extra(p.key, sc);
-  }
-  if (failed) std::rethrow_exception(failed);
   if (g_interrupted) throw Interrupted();
 
   // ---- winner: nearest the ideal point on validation ----
@@ -844,7 +838,9 @@ json run_dse(const RunInputs& in, const RunOptions& opt) {
   std::unique_ptr<Setup> S = setup_run(in, opt);
   Evaluator& ev = *S->ev;
   LocalFarm farm([&](const std::vector<Candidate>& c, Split split, int images) { return ev.evaluate(c, split, images); },
-                 S->oracle->per_image() ? 256 : 100000);
+                 S->oracle->per_image() ? 256 : 100000,
+                 [&](const Candidate& c, int images) { return prepare_systemc(in, *S, c, images); },
+                 sim::simulation_threads(opt.threads));
   return search_and_report(in, opt, *S, farm, {}, t_start);
 }
 
@@ -861,6 +857,7 @@ json run_dse(const RunInputs& in, const RunOptions& opt_in, MpiSession& session)
   hooks.take_state = [&] { return S->oracle->take_new_state(); };
   hooks.load_state = [&](const json& st) { S->oracle->load_state(st); };
   hooks.image_runs = [&] { return S->oracle->image_runs(); };
+  hooks.simulate = [&](const Candidate& c, int images) { return prepare_systemc(in, *S, c, images); };
   hooks.add_schedules = [&](std::int64_t base, const std::vector<std::string>& keys) {
     const auto have = static_cast<std::int64_t>(S->sp.schedule_count());
     if (base != have)

@@ -3,8 +3,10 @@
 // runs under mpirun in tests/dse/mpi.sh.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 
 #include "heatvit/dse/farm.hpp"
@@ -188,4 +190,49 @@ TEST(Launcher, WorldSizeFromTheEnvironment) {
   unsetenv("PMIX_RANK");
   unsetenv("SLURM_NTASKS");
   if (keep) setenv("OMPI_COMM_WORLD_SIZE", saved.c_str(), 1);
+}
+
+TEST(LocalFarm, SystemcRunsPreparedInOrderReportedAllOrFinishedBeforeAnError) {
+  SimBatch b;
+  b.images = 5;
+  b.cands = {{3, 0}, {4, 1}, {5, 0}, {6, 1}};
+  std::vector<Candidate> prepared;
+  std::atomic<int> ticks{0};
+  LocalFarm f([](const std::vector<Candidate>&, Split, int) { return std::vector<Metrics>(); }, 1,
+              [&](const Candidate& c, int images) -> std::function<json()> {
+                prepared.push_back(c);  // on the calling thread, in order
+                return [c, images] {
+                  if (c.schedule == 5) throw std::runtime_error("SystemC child failed");
+                  return json{{"schedule", c.schedule}, {"images", images}};
+                };
+              },
+              2);
+  std::map<std::size_t, json> got;
+  EXPECT_THROW(f.simulate(b, [&](std::size_t k, json&& r) { got[k] = std::move(r); }, [&] { ++ticks; }),
+               std::runtime_error);
+  EXPECT_EQ(prepared, b.cands);
+  // Every run but the failed one finished (two threads, one run each at a time) and
+  // was reported before the error.
+  EXPECT_FALSE(got.count(2));
+  for (const auto& [k, r] : got) {
+    EXPECT_EQ(r["schedule"].get<std::int64_t>(), b.cands[k].schedule);
+    EXPECT_EQ(r["images"].get<int>(), 5);
+  }
+  EXPECT_EQ(ticks.load(), static_cast<int>(got.size()));
+  b.cands = {{3, 0}, {4, 1}};
+  got.clear();
+  f.simulate(b, [&](std::size_t k, json&& r) { got[k] = std::move(r); }, {});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1]["schedule"].get<std::int64_t>(), 4);
+}
+
+TEST(Wire, SimResultRoundTrip) {
+  const json r = {{"images", 50}, {"latency_ms", {{"mean", 0.1575123456789}}}, {"disagreement", -0.012}};
+  const auto [id, back] = decode_sim_result(encode_sim_result(9, r));
+  EXPECT_EQ(id, 9);
+  EXPECT_EQ(back, r);
+  EXPECT_EQ(back["latency_ms"]["mean"].get<double>(), 0.1575123456789);
+  EXPECT_THROW(decode_sim_result(R"({"u":1,"sc":3})"), std::runtime_error);
+  EXPECT_THROW(decode_sim_result(R"([1])"), std::runtime_error);
+  EXPECT_ANY_THROW(decode_sim_result(R"({"u":1.5,"sc":{}})"));
 }

@@ -1,5 +1,5 @@
 // The wire form of the MPI farm (dse/farm.hpp): what rank 0 reads from a worker
-// (decode_result) and a worker reads from rank 0 (decode_unit). Any text must either
+// (decode_result, decode_sim_result) and a worker reads from rank 0 (decode_unit). Any text must either
 // decode or throw a std::exception (a worker turns it into an ERROR message, rank 0
 // into a stopped job), never crash; what decodes must encode back to the same thing.
 // Input: a unit or result JSON text.
@@ -32,6 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (!m.correct_bits.empty())
         for (int k = 0; k < m.images; k += 97) (void)m.correct_at(k);
     }
+  } catch (const std::exception&) {
+  }
+  try {
+    const auto [id, r] = dse::decode_sim_result(text);
+    const auto [id2, r2] = dse::decode_sim_result(dse::encode_sim_result(id, r));
+    if (id2 != id || r2 != json::parse(r.dump())) __builtin_trap();
   } catch (const std::exception&) {
   }
   return 0;

@@ -37,6 +37,22 @@ struct FarmBatch {
   std::vector<Candidate> candidates_of(const std::vector<std::size_t>& groups) const;
 };
 
+/// SystemC runs of front points on the first `images` test images. Results are JSON,
+/// one per candidate; each depends only on its candidate.
+struct SimBatch {
+  std::vector<Candidate> cands;
+  int images = 1;
+  std::int64_t added_base = 0;     ///< as FarmBatch
+  std::vector<std::string> added;  ///< as FarmBatch
+};
+/// Prepares a candidate's SystemC run in this process on the calling thread (what
+/// needs the oracle) and returns the run itself, which may go to another thread.
+using SimPrepare = std::function<std::function<json()>(const Candidate&, int images)>;
+/// Called on the calling thread with each run's result (index into SimBatch::cands).
+using SimDone = std::function<void(std::size_t index, json&& result)>;
+/// Called as each run finishes, from any thread (progress).
+using SimTick = std::function<void()>;
+
 /// Evaluates candidates in this process (the caller's evaluator).
 using EvalFn = std::function<std::vector<Metrics>(const std::vector<Candidate>&, Split, int images)>;
 /// Called on the calling thread as each unit finishes: its groups (ascending) and their
@@ -49,6 +65,10 @@ class Farm {
   /// Evaluates the whole batch; throws Interrupted when dse::g_interrupted is set
   /// (every unit reported to `done` before that stays reported).
   virtual void run(const FarmBatch& batch, const UnitDone& done) = 0;
+  /// Runs SystemC for every candidate of the batch; throws Interrupted as run() does.
+  /// When a run fails, the results of those that finished are reported before the
+  /// error is rethrown (a resume reuses them).
+  virtual void simulate(const SimBatch& batch, const SimDone& done, const SimTick& tick) = 0;
   /// Processes evaluating (1: this one).
   virtual int ranks() const { return 1; }
   /// Work counters for the run summary (units, candidates per rank, ...).
@@ -58,14 +78,19 @@ class Farm {
 };
 
 /// In this process: chunks of `chunk_groups` whole groups, one evaluator call each.
+/// SystemC runs prepared one after the other, run on `sim_threads` threads.
 class LocalFarm : public Farm {
  public:
-  LocalFarm(EvalFn eval, std::size_t chunk_groups) : eval_(std::move(eval)), chunk_(chunk_groups) {}
+  LocalFarm(EvalFn eval, std::size_t chunk_groups, SimPrepare sim = {}, int sim_threads = 1)
+      : eval_(std::move(eval)), chunk_(chunk_groups), sim_(std::move(sim)), sim_threads_(sim_threads) {}
   void run(const FarmBatch& batch, const UnitDone& done) override;
+  void simulate(const SimBatch& batch, const SimDone& done, const SimTick& tick) override;
 
  private:
   EvalFn eval_;
   std::size_t chunk_;
+  SimPrepare sim_;
+  int sim_threads_;
 };
 
 /// Unit sizes of a distributed run. Guided self-scheduling: a unit takes
@@ -117,6 +142,10 @@ struct WireResult {
 };
 std::string encode_result(const WireResult& r);
 WireResult decode_result(const std::string& text);
+
+/// A SystemC run's result on the wire: the unit id and the result (a JSON object).
+std::string encode_sim_result(std::int64_t id, const json& result);
+std::pair<std::int64_t, json> decode_sim_result(const std::string& text);
 
 /// Per-image correctness bits as hex (stored with the metrics and sent with them).
 std::string bits_to_hex(const std::vector<std::uint8_t>& bits);

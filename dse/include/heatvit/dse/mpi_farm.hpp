@@ -8,6 +8,8 @@
 //                        a unit what other ranks learned since the last one
 //   0 -> worker  WORK    a unit (farm.hpp: encode_unit)
 //   worker -> 0  RESULT  its metrics, evaluation seconds, new oracle state
+//   0 -> worker  SIM     a SystemC run of one front point (a unit of one candidate)
+//   worker -> 0  SIMRES  its result (farm.hpp: encode_sim_result)
 //   worker -> 0  ERROR   an evaluation failed: the message
 //   0 -> worker  STOP    finish; the worker answers BYE and returns
 #pragma once
@@ -59,6 +61,7 @@ class MpiFarm : public Farm {
     /// worker: makes schedule base + i the one of keys[i] (FarmBatch::added); throws
     /// when its evaluator numbers them otherwise
     std::function<void(std::int64_t base, const std::vector<std::string>& keys)> add_schedules;
+    SimPrepare simulate;                           ///< both: a front point's SystemC run
   };
   /// `unit_target_s`: the seconds a unit should take once its cost is known.
   MpiFarm(MpiSession& session, Hooks hooks, double unit_target_s = 120.0, std::size_t max_unit_cands = 16384);
@@ -76,6 +79,9 @@ class MpiFarm : public Farm {
   /// Sends the state every worker starts from (e.g. thresholds stored by a resumed run).
   void send_state(const json& state);
   void run(const FarmBatch& batch, const UnitDone& done) override;
+  /// One run a unit, two queued on every worker; rank 0 runs its own while the workers
+  /// are few (as run()).
+  void simulate(const SimBatch& batch, const SimDone& done, const SimTick& tick) override;
   /// Tells every worker to finish and waits for each to say so (idempotent; results
   /// still in flight are dropped).
   void stop_workers();
@@ -101,7 +107,9 @@ class MpiFarm : public Farm {
   struct RankStats {
     std::int64_t units = 0, candidates = 0;
     double seconds = 0;
+    std::int64_t systemc_runs = 0;
   };
+  bool master_works() const;
   std::vector<RankStats> per_rank_;
   std::int64_t batches_ = 0;
   std::map<std::pair<int, std::int64_t>, int> home_;  ///< (split, schedule) -> rank holding its outcome
