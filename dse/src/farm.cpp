@@ -48,7 +48,7 @@ void LocalFarm::simulate(const SimBatch& batch, const SimDone& done, const SimTi
   std::exception_ptr failed;
   try {
     func::parallel_for(
-        static_cast<int>(n), std::max(sim_threads_, 1),
+        static_cast<int>(n), sim_threads_,  // <= 0: every core
         [&](int i, int) {
           if (g_interrupted) throw Interrupted();
           res[static_cast<std::size_t>(i)] = work[static_cast<std::size_t>(i)]();
@@ -177,15 +177,38 @@ WireResult decode_result(const std::string& text) {
   return r;
 }
 
-std::string encode_sim_result(std::int64_t id, const json& result) { return json{{"u", id}, {"sc", result}}.dump(); }
+std::string encode_sim_result(std::int64_t id, const json& result, std::int64_t image_runs) {
+  return json{{"u", id}, {"r", image_runs}, {"sc", result}}.dump();
+}
 
-std::pair<std::int64_t, json> decode_sim_result(const std::string& text) {
+namespace {
+void need_number(const json& o, const char* key, const char* where) {
+  if (!o.is_object() || !o.contains(key) || !o.at(key).is_number())
+    throw std::runtime_error(std::string("SystemC result: ") + where + "." + key + " is not a number");
+}
+void need_distribution(const json& sc, const char* key) {
+  if (!sc.contains(key) || !sc.at(key).is_object())
+    throw std::runtime_error(std::string("SystemC result: ") + key + " is not an object");
+  for (const char* f : {"mean", "p50", "p99"}) need_number(sc.at(key), f, key);
+}
+}  // namespace
+
+SimWireResult decode_sim_result(const std::string& text) {
   const json j = json::parse(text);
   if (!j.is_object()) throw std::runtime_error("SystemC result: not an object");
-  const std::int64_t id = int_of(j.at("u"), "unit id");
-  const json& r = j.at("sc");
-  if (!r.is_object()) throw std::runtime_error("SystemC result: not an object");
-  return {id, r};
+  SimWireResult r;
+  r.id = int_of(j.at("u"), "unit id");
+  r.image_runs = int_of(j.at("r"), "image runs");
+  r.result = j.at("sc");
+  // What rank 0 reads of it (run.cpp), checked here: a malformed result is an error.
+  const json& sc = r.result;
+  if (!sc.is_object()) throw std::runtime_error("SystemC result: not an object");
+  const std::int64_t images = sc.contains("images") ? int_of(sc.at("images"), "SystemC images") : 0;
+  if (images < 1) throw std::runtime_error("SystemC result: images must be a positive integer");
+  need_distribution(sc, "latency_ms");
+  need_distribution(sc, "analytic_same_images");
+  need_number(sc, "disagreement", "result");
+  return r;
 }
 
 }  // namespace heatvit::dse

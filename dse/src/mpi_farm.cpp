@@ -364,53 +364,88 @@ void MpiFarm::simulate(const SimBatch& batch, const SimDone& done, const SimTick
   if (!hooks_.simulate) throw std::logic_error("MpiFarm: no SystemC runner");
   const int workers = size_ - 1;
   const bool master_works = this->master_works();
-  std::deque<std::size_t> todo;
+  const int test = 1;  // home_'s split key of the test set
+  // A point goes first to the rank that holds its schedule's test outcome (the SystemC
+  // images' tokens are its first images); any rank takes the rest.
+  std::list<std::size_t> todo;
   for (std::size_t i = 0; i < n; ++i) todo.push_back(i);
+  auto pick = [&](int r) {
+    auto it = std::find_if(todo.begin(), todo.end(), [&](std::size_t i) {
+      const auto h = home_.find({test, batch.cands[i].schedule});
+      return h != home_.end() && h->second == r;
+    });
+    if (it == todo.end()) it = r == 0 ? std::prev(todo.end()) : todo.begin();
+    const std::size_t i = *it;
+    todo.erase(it);
+    return i;
+  };
   std::map<std::int64_t, std::pair<std::size_t, int>> inflight;  // unit -> (index, rank)
   std::vector<int> queued(static_cast<std::size_t>(size_), 0);
-  // What finished is reported before an error ends the batch (a resume reuses it).
+  // After a failure nothing more is sent, and what is still running is received and
+  // reported before the error is rethrown (a resume reuses it).
+  std::exception_ptr failed;
+  auto finished = [&](std::size_t i, int rank, json&& result) {
+    ++per_rank_[static_cast<std::size_t>(rank)].systemc_runs;
+    if (tick) tick();
+    done(i, std::move(result));
+  };
   Backoff idle;
-  while (!todo.empty() || !inflight.empty()) {
+  while ((!failed && !todo.empty()) || !inflight.empty()) {
     if (g_interrupted) throw Interrupted();
-    for (int w = 1; w <= workers && !todo.empty(); ++w)
+    for (int w = 1; w <= workers && !failed && !todo.empty(); ++w)
       while (queued[static_cast<std::size_t>(w)] < 2 && !todo.empty()) {
-        const std::size_t i = todo.front();
-        todo.pop_front();
+        const std::size_t i = pick(w);
         const std::int64_t id = next_unit_++;
         impl_->send(w, kSim, encode_unit(id, Split::Test, batch.images, {batch.cands[i]}, batch.added_base, batch.added));
         inflight[id] = {i, w};
         ++queued[static_cast<std::size_t>(w)];
-        ++per_rank_[static_cast<std::size_t>(w)].systemc_runs;
       }
     bool got = false;
     impl_->post_arrived();
     for (Incoming m; impl_->completed(m);) {
       got = true;
-      if (m.tag == kError) throw std::runtime_error("rank " + std::to_string(m.source) + ": " + m.text);
-      if (m.tag != kSimResult)
-        throw std::runtime_error("rank " + std::to_string(m.source) + " sent an unexpected message (tag " +
-                                 std::to_string(m.tag) + ")");
-      auto [id, result] = decode_sim_result(m.text);
-      const auto it = inflight.find(id);
-      if (it == inflight.end()) throw std::runtime_error("rank " + std::to_string(m.source) + ": unknown unit");
-      const std::size_t i = it->second.first;
-      --queued[static_cast<std::size_t>(it->second.second)];
-      inflight.erase(it);
-      if (tick) tick();
-      done(i, std::move(result));
+      try {
+        if (m.tag == kError) throw std::runtime_error("rank " + std::to_string(m.source) + ": " + m.text);
+        if (m.tag != kSimResult)
+          throw std::runtime_error("rank " + std::to_string(m.source) + " sent an unexpected message (tag " +
+                                   std::to_string(m.tag) + ")");
+        SimWireResult r = decode_sim_result(m.text);
+        const auto it = inflight.find(r.id);
+        if (it == inflight.end() || it->second.second != m.source)
+          throw std::runtime_error("rank " + std::to_string(m.source) + ": unknown unit");
+        const std::size_t i = it->second.first;
+        --queued[static_cast<std::size_t>(m.source)];
+        inflight.erase(it);
+        remote_image_runs_ += r.image_runs;
+        finished(i, m.source, std::move(r.result));
+      } catch (const std::exception&) {
+        if (!failed) failed = std::current_exception();
+        // A worker that reported an error answers nothing more: none of its units is
+        // waited for (a late answer is then an unknown unit, ignored after the error).
+        for (auto it = inflight.begin(); it != inflight.end();)
+          if (it->second.second == m.source) {
+            --queued[static_cast<std::size_t>(m.source)];
+            it = inflight.erase(it);
+          } else {
+            ++it;
+          }
+      }
     }
     impl_->reap();
     if (got) {
       idle.reset();
       continue;
     }
-    if (!todo.empty() && master_works) {  // rank 0's own run, from the end
-      const std::size_t i = todo.back();
-      todo.pop_back();
-      json result = hooks_.simulate(batch.cands[i], batch.images)();
-      ++per_rank_[0].systemc_runs;
-      if (tick) tick();
-      done(i, std::move(result));
+    if (!failed && !todo.empty() && master_works) {  // rank 0's own run
+      const std::size_t i = pick(0);
+      try {
+        json result = hooks_.simulate(batch.cands[i], batch.images)();
+        finished(i, 0, std::move(result));
+      } catch (const Interrupted&) {
+        throw;
+      } catch (...) {
+        failed = std::current_exception();
+      }
       impl_->reap();
       idle.reset();
     } else if (!inflight.empty()) {
@@ -420,6 +455,7 @@ void MpiFarm::simulate(const SimBatch& batch, const SimDone& done, const SimTick
     }
   }
   impl_->reap();
+  if (failed) std::rethrow_exception(failed);
 }
 
 void MpiFarm::stop_workers() {
@@ -496,8 +532,10 @@ void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_e
           hooks_.add_schedules(u.added_base, u.added);
         }
         if (!hooks_.simulate) throw std::runtime_error("this rank cannot run SystemC");
+        const std::int64_t runs0 = hooks_.image_runs ? hooks_.image_runs() : 0;
         const json result = hooks_.simulate(u.cands[0], u.images)();
-        impl_->send(0, kSimResult, encode_sim_result(u.id, result));
+        impl_->send(0, kSimResult,
+                    encode_sim_result(u.id, result, (hooks_.image_runs ? hooks_.image_runs() : 0) - runs0));
         impl_->reap();
       }
     } catch (const std::exception& e) {

@@ -125,7 +125,11 @@ class RunSearch : public Search {
     std::vector<std::size_t> todo;
     std::vector<Metrics> over;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (const Metrics* stored = store_.find(batch[i], Split::Validation, images)) {
+      const Metrics* stored = store_.find(batch[i], Split::Validation, images);
+      if (stored && stored->schedule != ev_.schedules().at(static_cast<std::size_t>(batch[i].schedule)).key())
+        throw std::runtime_error("the store's row for schedule " + std::to_string(batch[i].schedule) + " is " +
+                                 stored->schedule);
+      if (stored) {
         out[i] = *stored;
       } else if (!ev_.hw().at(batch[i].hw).fits) {
         // Over the device: counted, never simulated.
@@ -362,6 +366,9 @@ std::unique_ptr<Setup> setup_run(const RunInputs& in, const RunOptions& opt) {
 std::function<json()> prepare_systemc(const RunInputs& in, Setup& S, const Candidate& c, int images) {
   const SchedulePoint s = S.ev->schedules().at(static_cast<std::size_t>(c.schedule));
   const OutcomePtr o = S.oracle->run({s}, Split::Test, images).at(0);
+  if (images < 1 || o->images < images)
+    throw std::runtime_error("SystemC of " + s.key() + ": " + std::to_string(images) + " images asked, " +
+                             std::to_string(o->images) + " in the test split");
   HwPoints::Entry& e = S.hw->at(c.hw);
   sim::SimJob job;
   job.model = in.model;
@@ -552,8 +559,10 @@ json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Far
         if (g["hw_index"].get<std::int64_t>() == wm.cand.hw)
           refs.push_back({"greedy", parse_schedule_key(g["answer"].get<std::string>(), "greedy")});
   }
-  // The baselines' runs go through the farm like the search's: on validation through the
-  // search (stored, not recorded), on the test images as one batch of whole schedules.
+  // The baselines' runs go through the farm like the search's (other ranks take part),
+  // but are not stored (points.csv holds what the search evaluated): on validation the
+  // stored row when the search evaluated it on every image, else a run; on the test
+  // images a front point's metrics when it is one, else a run.
   std::map<Candidate, Metrics> ref_val, ref_test;
   {
     std::vector<Candidate> rc;
@@ -561,28 +570,42 @@ json search_and_report(const RunInputs& in, const RunOptions& opt, Setup& S, Far
       const Candidate c{ev.add_schedule(r.second), wm.cand.hw};
       if (std::find(rc.begin(), rc.end(), c) == rc.end()) rc.push_back(c);
     }
-    if (!rc.empty()) {
-      say("baselines: " + std::to_string(rc.size()) + " schedules on validation and " + std::to_string(test_n) +
-          " test images");
-      for (Metrics& m : search.evaluate(rc)) ref_val[m.cand] = std::move(m);
+    auto run_batch = [&](const std::vector<Candidate>& cands, Split split, int images, std::map<Candidate, Metrics>& out,
+                         const std::string& what) {
       FarmBatch fb;
-      fb.split = Split::Test;
-      fb.images = test_n;
+      fb.split = split;
+      fb.images = images;
       name_added(fb, sp, ev);
-      for (const Candidate& c : rc) {
-        const auto it = test_metrics.find(c);  // a front point's, already on the test images
-        if (it != test_metrics.end())
-          ref_test[c] = it->second;
-        else
-          fb.add_group({c});
-      }
-      Progress progress("dse baselines: test set", "schedules", static_cast<std::int64_t>(fb.groups()), opt.quiet);
+      for (const Candidate& c : cands) fb.add_group({c});
+      if (fb.groups() == 0) return;
+      Progress progress("dse baselines: " + what, "schedules", static_cast<std::int64_t>(fb.groups()), opt.quiet);
       farm.run(fb, [&](const std::vector<std::size_t>& groups, std::vector<Metrics>&& ms) {
-        for (Metrics& m : ms) ref_test[m.cand] = std::move(m);
+        for (Metrics& m : ms) out[m.cand] = std::move(m);
         progress.advance(static_cast<std::int64_t>(groups.size()));
       });
       progress.finish();
+    };
+    std::vector<Candidate> val_todo, test_todo;
+    for (const Candidate& c : rc) {
+      const Metrics* stored = c.schedule < static_cast<std::int64_t>(sp.schedule_count())
+                                  ? store.find(c, Split::Validation, search.full_images())
+                                  : nullptr;
+      if (stored)
+        ref_val[c] = *stored;
+      else
+        val_todo.push_back(c);
+      const auto it = test_metrics.find(c);
+      if (it != test_metrics.end())
+        ref_test[c] = it->second;
+      else
+        test_todo.push_back(c);
     }
+    if (!rc.empty())
+      say("baselines: " + std::to_string(rc.size()) + " schedules, " + std::to_string(val_todo.size()) +
+          " to run on validation and " + std::to_string(test_todo.size()) + " on the " + std::to_string(test_n) +
+          " test images");
+    run_batch(val_todo, Split::Validation, search.full_images(), ref_val, "validation");
+    run_batch(test_todo, Split::Test, test_n, ref_test, "test set");
   }
   for (const auto& [label, p] : refs) {
     const Candidate c{ev.add_schedule(p), wm.cand.hw};

@@ -226,13 +226,28 @@ TEST(LocalFarm, SystemcRunsPreparedInOrderReportedAllOrFinishedBeforeAnError) {
   EXPECT_EQ(got[1]["schedule"].get<std::int64_t>(), 4);
 }
 
-TEST(Wire, SimResultRoundTrip) {
-  const json r = {{"images", 50}, {"latency_ms", {{"mean", 0.1575123456789}}}, {"disagreement", -0.012}};
-  const auto [id, back] = decode_sim_result(encode_sim_result(9, r));
-  EXPECT_EQ(id, 9);
-  EXPECT_EQ(back, r);
-  EXPECT_EQ(back["latency_ms"]["mean"].get<double>(), 0.1575123456789);
-  EXPECT_THROW(decode_sim_result(R"({"u":1,"sc":3})"), std::runtime_error);
+TEST(Wire, SimResultRoundTripAndShape) {
+  const json r = {{"images", 50},
+                  {"latency_ms", {{"mean", 0.1575123456789}, {"p50", 0.158}, {"p99", 0.1778}}},
+                  {"analytic_same_images", {{"mean", 0.16}, {"p50", 0.16}, {"p99", 0.18}}},
+                  {"disagreement", -0.012}};
+  const SimWireResult back = decode_sim_result(encode_sim_result(9, r, 1234));
+  EXPECT_EQ(back.id, 9);
+  EXPECT_EQ(back.image_runs, 1234);
+  EXPECT_EQ(back.result, r);
+  EXPECT_EQ(back.result["latency_ms"]["mean"].get<double>(), 0.1575123456789);
+  // What rank 0 reads of a result must be there: anything else is an error.
+  EXPECT_THROW(decode_sim_result(R"({"u":1,"r":0,"sc":3})"), std::runtime_error);
+  EXPECT_THROW(decode_sim_result(R"({"u":1,"r":0,"sc":{}})"), std::runtime_error);
   EXPECT_THROW(decode_sim_result(R"([1])"), std::runtime_error);
-  EXPECT_ANY_THROW(decode_sim_result(R"({"u":1.5,"sc":{}})"));
+  EXPECT_ANY_THROW(decode_sim_result(R"({"u":1.5,"r":0,"sc":{}})"));
+  json bad = r;
+  bad["latency_ms"].erase("p99");
+  EXPECT_THROW(decode_sim_result(encode_sim_result(1, bad, 0)), std::runtime_error);
+  bad = r;
+  bad["images"] = 0;
+  EXPECT_THROW(decode_sim_result(encode_sim_result(1, bad, 0)), std::runtime_error);
+  bad = r;
+  bad["disagreement"] = "small";
+  EXPECT_THROW(decode_sim_result(encode_sim_result(1, bad, 0)), std::runtime_error);
 }

@@ -143,9 +143,16 @@ struct WireResult {
 std::string encode_result(const WireResult& r);
 WireResult decode_result(const std::string& text);
 
-/// A SystemC run's result on the wire: the unit id and the result (a JSON object).
-std::string encode_sim_result(std::int64_t id, const json& result);
-std::pair<std::int64_t, json> decode_sim_result(const std::string& text);
+/// A SystemC run's result on the wire: the unit id, the schedule-image runs it cost the
+/// worker's oracle, and the result: {"images", "latency_ms" and "analytic_same_images"
+/// (each {"mean", "p50", "p99"}), "disagreement"}; the decoder checks that shape.
+struct SimWireResult {
+  std::int64_t id = 0;
+  std::int64_t image_runs = 0;
+  json result;
+};
+std::string encode_sim_result(std::int64_t id, const json& result, std::int64_t image_runs);
+SimWireResult decode_sim_result(const std::string& text);
 
 /// Per-image correctness bits as hex (stored with the metrics and sent with them).
 std::string bits_to_hex(const std::vector<std::uint8_t>& bits);
