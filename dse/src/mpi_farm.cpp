@@ -57,7 +57,7 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 /// Polling instead of Open MPI's blocking calls, which spin a core that the ranks
-/// sharing this machine need (rank 0's test phase runs while workers wait): sleeps of
+/// sharing this machine need (rank 0's own work runs while workers wait): sleeps of
 /// 20 us doubling up to `max_us`, back to the shortest after any progress.
 class Backoff {
  public:
