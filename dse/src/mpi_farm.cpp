@@ -67,6 +67,12 @@ class Backoff {
     std::this_thread::sleep_for(std::chrono::microseconds(us_));
   }
   void reset() { us_ = 0; }
+  /// wait(), returning the seconds it took.
+  double timed_wait() {
+    const auto t0 = Clock::now();
+    wait();
+    return since(t0);
+  }
 
  private:
   int max_us_, us_ = 0;
@@ -341,9 +347,7 @@ void MpiFarm::run(const FarmBatch& batch, const UnitDone& done) {
     } else if (!inflight.empty()) {
       // Waiting for workers: poll with a short sleep (Open MPI's blocking probe spins,
       // which would take a core from the ranks sharing this machine).
-      const auto t0 = Clock::now();
-      idle.wait();
-      master_wait_s_ += since(t0);
+      master_wait_s_ += idle.timed_wait();
     }
   }
   impl_->reap();
@@ -449,9 +453,7 @@ void MpiFarm::simulate(const SimBatch& batch, const SimDone& done, const SimTick
       impl_->reap();
       idle.reset();
     } else if (!inflight.empty()) {
-      const auto t0 = Clock::now();
-      idle.wait();
-      master_wait_s_ += since(t0);
+      master_wait_s_ += idle.timed_wait();
     }
   }
   impl_->reap();
@@ -496,6 +498,12 @@ json MpiFarm::stats() const {
 }
 
 void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_error) {
+  // The schedules outside the space that a unit names, before it is evaluated.
+  auto add_schedules = [&](const WireUnit& u) {
+    if (u.added.empty()) return;
+    if (!hooks_.add_schedules) throw std::runtime_error("a unit names schedules outside the space");
+    hooks_.add_schedules(u.added_base, u.added);
+  };
   impl_->send(0, kHello, setup_error.empty() ? json{{"identity", identity_hash}}.dump() : json{{"error", setup_error}}.dump());
   bool broken = !setup_error.empty();  // after a failure: only wait for STOP
   for (;;) {
@@ -510,10 +518,7 @@ void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_e
         if (hooks_.load_state) hooks_.load_state(json::parse(text));
       } else if (st.tag() == kWork) {
         const WireUnit u = decode_unit(text);
-        if (!u.added.empty()) {
-          if (!hooks_.add_schedules) throw std::runtime_error("a unit names schedules outside the space");
-          hooks_.add_schedules(u.added_base, u.added);
-        }
+        add_schedules(u);
         const std::int64_t runs0 = hooks_.image_runs ? hooks_.image_runs() : 0;
         const auto t0 = Clock::now();
         WireResult r;
@@ -527,10 +532,7 @@ void MpiFarm::serve(const std::string& identity_hash, const std::string& setup_e
       } else if (st.tag() == kSim) {
         const WireUnit u = decode_unit(text);
         if (u.cands.size() != 1) throw std::runtime_error("a SystemC unit names " + std::to_string(u.cands.size()) + " candidates");
-        if (!u.added.empty()) {
-          if (!hooks_.add_schedules) throw std::runtime_error("a unit names schedules outside the space");
-          hooks_.add_schedules(u.added_base, u.added);
-        }
+        add_schedules(u);
         if (!hooks_.simulate) throw std::runtime_error("this rank cannot run SystemC");
         const std::int64_t runs0 = hooks_.image_runs ? hooks_.image_runs() : 0;
         const json result = hooks_.simulate(u.cands[0], u.images)();
