@@ -19,9 +19,11 @@ Controller::Controller(const DdrSpec& spec)
   if (spec.org.banks() > 64)
     throw InputError("DDR spec " + spec.name, "organization", "at most 64 banks are supported");
   const auto depth = static_cast<std::size_t>(spec.ctrl.queue_depth);
-  st_.entries.resize(depth);
-  st_.free_entries.reserve(depth);
-  for (std::size_t i = depth; i-- > 0;) st_.free_entries.push_back(static_cast<std::int32_t>(i));
+  queue_depth_ = static_cast<std::uint32_t>(depth);
+  // A run holds at least one burst: queue_depth runs always suffice.
+  st_.runs.resize(depth);
+  st_.free_runs.reserve(depth);
+  for (std::size_t i = depth; i-- > 0;) st_.free_runs.push_back(static_cast<std::int32_t>(i));
   st_.bank_q.resize(static_cast<std::size_t>(spec.org.banks()));
   st_.cand.resize(static_cast<std::size_t>(spec.org.banks()));
   for (std::size_t b = 0; b < st_.cand.size(); ++b)
@@ -36,6 +38,7 @@ Controller::Controller(const DdrSpec& spec)
     lo_row_[i] = d.row;
   }
   st_.next_refresh = spec.timing.tREFI;
+  streaming_path_ = spec.ctrl.scheduler == SchedulerKind::FrFcfs && spec.ctrl.page_policy == PagePolicy::Open;
   st_.reqs.reserve(64);
   st_.arrivals.reserve(64);
   st_.inflight.reserve(64);
@@ -92,13 +95,14 @@ std::uint32_t Controller::insert(State& s, const ReqState& q) {
 }
 
 Cycle Controller::next_arrival_cycle(const State& s) const {
-  if (s.free_entries.empty() || s.arrivals_head >= s.arrivals.size()) return kInf;
+  if (s.window_bursts >= queue_depth_ || s.arrivals_head >= s.arrivals.size()) return kInf;
   return s.reqs[s.arrivals[s.arrivals_head]].arrival_cycle;
 }
 
 void Controller::admit(State& s) const {
   const std::uint64_t bpb = std::uint64_t(spec_.org.bytes_per_burst());
-  while (!s.free_entries.empty() && s.arrivals_head < s.arrivals.size()) {
+  Run* const runs = s.runs.data();
+  while (s.window_bursts < queue_depth_ && s.arrivals_head < s.arrivals.size()) {
     const std::uint32_t slot = s.arrivals[s.arrivals_head];
     ReqState& q = s.reqs[slot];
     if (q.arrival_cycle > s.now) break;
@@ -112,26 +116,54 @@ void Controller::admit(State& s) const {
     const std::size_t lo = static_cast<std::size_t>(burst & ((std::uint64_t(1) << kLoBits) - 1));
     const std::uint32_t bank = q.hi_bank | lo_bank_[lo];
     const std::uint32_t row = q.hi_row | lo_row_[lo];
-    const std::int32_t e = s.free_entries.back();
-    s.free_entries.pop_back();
-    Entry& en = s.entries[static_cast<std::size_t>(e)];
-    en.req = slot;
-    en.row = row;
-    en.bank = bank;
-    en.next = -1;
-    en.seq = s.seq++;
-    en.is_write = q.r.is_write;
-    en.caused = 0;
-    ++(en.is_write ? s.window_writes : s.window_reads);
+    const std::uint64_t seq = s.seq++;
+    const bool w = q.r.is_write;
+    ++s.window_bursts;
+    ++(w ? s.window_writes : s.window_reads);
     BankQueue& bq = s.bank_q[bank];
+    bool appended = false;
+    if (bq.tail >= 0) {
+      // The youngest run of the bank takes the burst when it is the same request's and
+      // row's and the ages keep their step.
+      Run& t = runs[bq.tail];
+      if (t.req == slot && t.row == row) {
+        if (t.count == 1) {
+          t.stride = seq - t.seq;
+          t.count = 2;
+          appended = true;
+        } else if (seq == t.seq + std::uint64_t(t.count) * t.stride) {
+          ++t.count;
+          appended = true;
+        }
+      }
+    }
+    if (!appended) {
+      const std::int32_t e = s.free_runs.back();
+      s.free_runs.pop_back();
+      Run& r = runs[e];
+      r.seq = seq;
+      r.req = slot;
+      r.row = row;
+      r.bank = bank;
+      r.count = 1;
+      r.stride = 0;
+      r.next = -1;
+      r.is_write = w;
+      r.caused = 0;
+      if (bq.tail >= 0) {
+        runs[bq.tail].next = e;
+      } else {
+        bq.head = e;
+        if (std::int64_t(row) == s.timing.open_row(BankId{bank})) s.head_hit |= std::uint64_t(1) << bank;
+        else s.head_hit &= ~(std::uint64_t(1) << bank);
+      }
+      bq.tail = e;
+    }
     // The youngest burst changes the bank's candidate only when the bank was empty or
     // had no allowed row hit and this burst hits the open row.
     BankCand& c = s.cand[bank];
     if (bq.count == 0 || ((c.e < 0 || c.cmd == Command::PRE) && std::int64_t(row) == s.timing.open_row(BankId{bank})))
       c.mode = 0;
-    if (bq.tail >= 0) s.entries[static_cast<std::size_t>(bq.tail)].next = e;
-    else bq.head = e;
-    bq.tail = e;
     ++bq.count;
     s.nonempty_banks |= std::uint64_t(1) << bank;
     q.next_burst_addr += bpb;
@@ -157,14 +189,14 @@ void Controller::find_candidate(State& s, std::uint32_t bank, std::uint8_t mode)
     // The oldest row hit of an allowed direction (FIFO order is age order); else close
     // the row, but only when nothing in the window still hits it.
     bool any_hit = false;
-    for (; e >= 0; prev = e, e = s.entries[static_cast<std::size_t>(e)].next) {
-      const Entry& en = s.entries[static_cast<std::size_t>(e)];
+    for (; e >= 0; prev = e, e = s.runs[static_cast<std::size_t>(e)].next) {
+      const Run& en = s.runs[static_cast<std::size_t>(e)];
       if (std::int64_t(en.row) != open) continue;
       any_hit = true;
       if (mode & (en.is_write ? 2 : 1)) break;
     }
     if (e >= 0) {
-      cmd = s.entries[static_cast<std::size_t>(e)].is_write ? Command::WR : Command::RD;
+      cmd = s.runs[static_cast<std::size_t>(e)].is_write ? Command::WR : Command::RD;
     } else if (!any_hit) {
       cmd = Command::PRE;
       e = bq.head;
@@ -179,17 +211,19 @@ void Controller::find_candidate(State& s, std::uint32_t bank, std::uint8_t mode)
                                      : cmd == Command::RD  ? TimingState::kKindRd
                                                            : TimingState::kKindWr);
   if (e >= 0) {
-    c.seq = s.entries[static_cast<std::size_t>(e)].seq;
+    c.seq = s.runs[static_cast<std::size_t>(e)].seq;
     c.bank_t = s.timing.bank_earliest(cmd, b);
   }
 }
 
 void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const {
-  Entry& en = s.entries[static_cast<std::size_t>(e)];
-  const BankId b{en.bank};
+  Run& en = s.runs[static_cast<std::size_t>(e)];
+  const std::uint32_t bank = en.bank;
+  const BankId b{bank};
   const bool w = en.is_write;
-  s.timing.issue_trusted(w ? Command::WR : Command::RD, b, en.row, t);
-  s.cand[en.bank].mode = 0;
+  const std::uint32_t row = en.row;
+  s.timing.issue_column_trusted(w, b, row, t);
+  s.cand[bank].mode = 0;
 
   ControllerStats& st = s.stats;
   if (w != s.dir_write) {
@@ -211,21 +245,26 @@ void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle
   if (end > q.done_cycle) q.done_cycle = end;
   if (--q.bursts_left_to_issue == 0) s.inflight.push_back({q.done_cycle, en.req});
 
-  // Unlink from the bank FIFO.
-  BankQueue& bq = s.bank_q[en.bank];
-  if (prev >= 0) s.entries[static_cast<std::size_t>(prev)].next = en.next;
-  else bq.head = en.next;
-  if (bq.tail == e) bq.tail = prev;
+  // The run's first burst leaves the window.
+  BankQueue& bq = s.bank_q[bank];
   --bq.count;
+  --s.window_bursts;
   --(w ? s.window_writes : s.window_reads);
-  const std::uint32_t row = en.row;
-  s.free_entries.push_back(e);
+  en.caused = 0;
+  if (--en.count > 0) {
+    en.seq += en.stride;
+  } else {
+    if (prev >= 0) s.runs[static_cast<std::size_t>(prev)].next = en.next;
+    else bq.head = en.next;
+    if (bq.tail == e) bq.tail = prev;
+    s.free_runs.push_back(e);
+  }
 
-  if (bq.count == 0) s.nonempty_banks &= ~(std::uint64_t(1) << en.bank);
+  if (bq.count == 0) s.nonempty_banks &= ~(std::uint64_t(1) << bank);
   if (spec_.ctrl.page_policy == PagePolicy::Closed) {
     bool more = false;
-    for (std::int32_t i = bq.head; i >= 0; i = s.entries[static_cast<std::size_t>(i)].next)
-      if (s.entries[static_cast<std::size_t>(i)].row == row) {
+    for (std::int32_t i = bq.head; i >= 0; i = s.runs[static_cast<std::size_t>(i)].next)
+      if (s.runs[static_cast<std::size_t>(i)].row == row) {
         more = true;
         break;
       }
@@ -233,6 +272,143 @@ void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle
       s.timing.auto_precharge(b);
       ++st.precharges;
     }
+  }
+  set_head_hit(s, bank);
+}
+
+bool Controller::select(State& s, Cycle& best_t, std::int32_t& best_e, std::int32_t& best_prev,
+                        Command& best_cmd) const {
+  const DdrControllerConfig& cc = spec_.ctrl;
+  // Which column direction may be served now (FR-FCFS only): keep the current
+  // direction while it has work, up to rw_switch_bursts when the other waits.
+  bool allow_rd = true, allow_wr = true;
+  const bool frfcfs = cc.scheduler == SchedulerKind::FrFcfs;
+  if (frfcfs && s.any_column_issued) {
+    const std::uint32_t n_same = s.dir_write ? s.window_writes : s.window_reads;
+    const std::uint32_t n_other = s.dir_write ? s.window_reads : s.window_writes;
+    const bool keep = n_same > 0 && (n_other == 0 || s.dir_bursts < std::uint32_t(cc.rw_switch_bursts));
+    if (keep) {
+      if (s.dir_write) allow_rd = false;
+      else allow_wr = false;
+    } else if (n_other > 0) {
+      if (s.dir_write) allow_wr = false;
+      else allow_rd = false;
+    }
+  }
+
+  // Candidates: per bank, the oldest allowed row hit (column command), else the
+  // command the oldest burst needs (PRE on a conflict, ACT on a closed bank).
+  best_t = kInf;
+  std::uint64_t best_seq = ~std::uint64_t(0);
+  best_e = -1;
+  best_prev = -1;
+  best_cmd = Command::ACT;
+
+  if (!frfcfs) {
+    // FCFS: only the oldest burst in the window may be served.
+    std::int32_t oldest = -1;
+    for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
+      const std::int32_t h = s.bank_q[static_cast<std::size_t>(lowest_bit(m))].head;
+      if (oldest < 0 || s.runs[static_cast<std::size_t>(h)].seq < s.runs[static_cast<std::size_t>(oldest)].seq)
+        oldest = h;
+    }
+    if (oldest >= 0) {
+      const Run& en = s.runs[static_cast<std::size_t>(oldest)];
+      const std::int64_t open = s.timing.open_row(BankId{en.bank});
+      best_cmd = open == std::int64_t(en.row) ? (en.is_write ? Command::WR : Command::RD)
+                 : open >= 0                  ? Command::PRE
+                                              : Command::ACT;
+      best_t = std::max(s.now, s.timing.earliest(best_cmd, BankId{en.bank}));
+      best_e = oldest;
+    }
+    return best_e >= 0;
+  }
+  // The rank-wide constraints are the same for every bank: computed once per command.
+  const Cycle rank_t[4] = {std::max(s.now, s.timing.rank_earliest(Command::ACT)),
+                           std::max(s.now, s.timing.rank_earliest(Command::PRE)),
+                           std::max(s.now, s.timing.rank_earliest(Command::RD)),
+                           std::max(s.now, s.timing.rank_earliest(Command::WR))};
+  // Comparison key: earlier time first, then column commands, then the older burst.
+  std::uint64_t best_key = ~std::uint64_t(0);
+  auto search = [&](bool rd_ok, bool wr_ok) {
+    const auto mode = static_cast<std::uint8_t>((rd_ok ? 1 : 0) | (wr_ok ? 2 : 0));
+    for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
+      const auto bank = static_cast<std::uint32_t>(lowest_bit(m));
+      BankCand& c = s.cand[bank];
+      if (c.mode != mode) find_candidate(s, bank, mode);
+      if (c.e < 0) continue;
+      const Cycle t = std::max(std::max(c.bank_t, rank_t[c.kind]), s.timing.group_earliest(c.kind, c.group));
+      const std::uint64_t key = (std::uint64_t(t) << 1) | (c.kind < 2 ? 1u : 0u);
+      if (key < best_key || (key == best_key && c.seq < best_seq)) {
+        best_key = key;
+        best_seq = c.seq;
+        best_e = c.e;
+        best_prev = c.prev;
+        best_cmd = c.cmd;
+      }
+    }
+  };
+  search(allow_rd, allow_wr);
+  // The preferred direction may be stuck behind rows held open for the other one.
+  if (best_e < 0 && !(allow_rd && allow_wr)) search(true, true);
+  if (best_e >= 0) best_t = static_cast<Cycle>(best_key >> 1);
+  return best_e >= 0;
+}
+
+bool Controller::streaming(const State& s) const {
+  return streaming_path_ && s.nonempty_banks != 0 && (s.nonempty_banks & ~s.head_hit) == 0 &&
+         (s.window_reads == 0 || s.window_writes == 0);
+}
+
+std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
+  const DdrControllerConfig& cc = spec_.ctrl;
+  const bool w = s.window_writes != 0;
+  const Command col = w ? Command::WR : Command::RD;
+  const int kind = w ? TimingState::kKindWr : TimingState::kKindRd;
+  std::uint32_t issued = 0;
+  for (;;) {
+    // Every queued bank offers its oldest burst, a row hit in the window's direction:
+    // the earliest of them wins, the older on a tie.
+    const Cycle rank = std::max(s.now, s.timing.rank_earliest(col));
+    Cycle best_t = kInf;
+    std::uint64_t best_seq = ~std::uint64_t(0);
+    std::uint32_t best = 0;
+    for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
+      const auto b = static_cast<std::uint32_t>(lowest_bit(m));
+      const std::uint64_t seq = s.runs[static_cast<std::size_t>(s.bank_q[b].head)].seq;
+      const Cycle tb = std::max(std::max(rank, s.timing.column_bank_earliest(w, BankId{b})),
+                                s.timing.group_earliest(kind, s.cand[b].group));
+      if (tb < best_t || (tb == best_t && seq < best_seq)) {
+        best_t = tb;
+        best_seq = seq;
+        best = b;
+      }
+    }
+#ifndef NDEBUG
+    {
+      Cycle t;
+      std::int32_t e, prev;
+      Command cmd;
+      const bool any = select(s, t, e, prev, cmd);
+      HEATVIT_CHECK(any && e == s.bank_q[best].head && prev == -1 && t == best_t && cmd == col,
+                    "DDR controller: the streaming choice differs from the general one");
+    }
+#endif
+    if (best_t >= horizon) {
+      if (issued == 0) s.now = horizon;
+      return issued;
+    }
+    const std::size_t in_flight = s.inflight.size();
+    issue_column(s, s.bank_q[best].head, -1, best_t);
+    s.now = best_t + 1;
+    ++issued;
+    // What step() does before its next choice, as long as the window stays streaming.
+    // A request whose last burst was issued ends the run: the caller may move its limit.
+    if (s.inflight.size() != in_flight || s.now >= limit) return issued;
+    admit(s);
+    if ((cc.refresh && s.now >= s.next_refresh) || !streaming(s) || (s.window_writes != 0) != w) return issued;
+    horizon = std::min(limit, next_arrival_cycle(s));
+    if (cc.refresh) horizon = std::min(horizon, s.next_refresh);
   }
 }
 
@@ -254,6 +430,7 @@ bool Controller::step(State& s, Cycle limit) const {
       s.timing.issue_trusted(cmd, BankId{0}, 0, t);
       if (any_open) {
         for (BankCand& c : s.cand) c.mode = 0;
+        s.head_hit = 0;
         ++s.stats.precharges;
       } else {
         ++s.stats.refreshes;
@@ -267,81 +444,15 @@ bool Controller::step(State& s, Cycle limit) const {
     Cycle horizon = std::min(limit, next_arrival_cycle(s));
     if (cc.refresh) horizon = std::min(horizon, s.next_refresh);
 
-    // Which column direction may be served now (FR-FCFS only): keep the current
-    // direction while it has work, up to rw_switch_bursts when the other waits.
-    bool allow_rd = true, allow_wr = true;
-    const bool frfcfs = cc.scheduler == SchedulerKind::FrFcfs;
-    if (frfcfs && s.any_column_issued) {
-      const std::uint32_t n_same = s.dir_write ? s.window_writes : s.window_reads;
-      const std::uint32_t n_other = s.dir_write ? s.window_reads : s.window_writes;
-      const bool keep = n_same > 0 && (n_other == 0 || s.dir_bursts < std::uint32_t(cc.rw_switch_bursts));
-      if (keep) {
-        if (s.dir_write) allow_rd = false;
-        else allow_wr = false;
-      } else if (n_other > 0) {
-        if (s.dir_write) allow_wr = false;
-        else allow_rd = false;
-      }
+    if (streaming(s)) {
+      if (stream(s, limit, horizon) > 0) return true;
+      continue;  // stream() moved to the horizon
     }
 
-    // Candidates: per bank, the oldest allowed row hit (column command), else the
-    // command the oldest entry needs (PRE on a conflict, ACT on a closed bank).
-    Cycle best_t = kInf;
-    std::uint64_t best_seq = ~std::uint64_t(0);
-    std::int32_t best_e = -1, best_prev = -1;
-    Command best_cmd = Command::ACT;
-
-    if (!frfcfs) {
-      // FCFS: only the oldest entry in the window may be served.
-      std::int32_t oldest = -1;
-      for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
-        const std::int32_t h = s.bank_q[static_cast<std::size_t>(lowest_bit(m))].head;
-        if (oldest < 0 ||
-            s.entries[static_cast<std::size_t>(h)].seq < s.entries[static_cast<std::size_t>(oldest)].seq)
-          oldest = h;
-      }
-      if (oldest >= 0) {
-        const Entry& en = s.entries[static_cast<std::size_t>(oldest)];
-        const std::int64_t open = s.timing.open_row(BankId{en.bank});
-        best_cmd = open == std::int64_t(en.row) ? (en.is_write ? Command::WR : Command::RD)
-                   : open >= 0                  ? Command::PRE
-                                                : Command::ACT;
-        best_t = std::max(s.now, s.timing.earliest(best_cmd, BankId{en.bank}));
-        best_e = oldest;
-      }
-    } else {
-      // The rank-wide constraints are the same for every bank: computed once per command.
-      const Cycle rank_t[4] = {std::max(s.now, s.timing.rank_earliest(Command::ACT)),
-                               std::max(s.now, s.timing.rank_earliest(Command::PRE)),
-                               std::max(s.now, s.timing.rank_earliest(Command::RD)),
-                               std::max(s.now, s.timing.rank_earliest(Command::WR))};
-      // Comparison key: earlier time first, then column commands, then the older burst.
-      std::uint64_t best_key = ~std::uint64_t(0);
-      auto search = [&](bool rd_ok, bool wr_ok) {
-        const auto mode = static_cast<std::uint8_t>((rd_ok ? 1 : 0) | (wr_ok ? 2 : 0));
-        for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
-          const auto bank = static_cast<std::uint32_t>(lowest_bit(m));
-          BankCand& c = s.cand[bank];
-          if (c.mode != mode) find_candidate(s, bank, mode);
-          if (c.e < 0) continue;
-          const Cycle t = std::max(std::max(c.bank_t, rank_t[c.kind]), s.timing.group_earliest(c.kind, c.group));
-          const std::uint64_t key = (std::uint64_t(t) << 1) | (c.kind < 2 ? 1u : 0u);
-          if (key < best_key || (key == best_key && c.seq < best_seq)) {
-            best_key = key;
-            best_seq = c.seq;
-            best_e = c.e;
-            best_prev = c.prev;
-            best_cmd = c.cmd;
-          }
-        }
-      };
-      search(allow_rd, allow_wr);
-      // The preferred direction may be stuck behind rows held open for the other one.
-      if (best_e < 0 && !(allow_rd && allow_wr)) search(true, true);
-      if (best_e >= 0) best_t = static_cast<Cycle>(best_key >> 1);
-    }
-
-    if (best_e < 0 || best_t >= horizon) {
+    Cycle best_t;
+    std::int32_t best_e, best_prev;
+    Command best_cmd;
+    if (!select(s, best_t, best_e, best_prev, best_cmd) || best_t >= horizon) {
       if (horizon >= kInf) {
         // Nothing to do and nothing will arrive: only possible with an empty window.
         s.now = limit;
@@ -352,7 +463,7 @@ bool Controller::step(State& s, Cycle limit) const {
     }
 
     const Cycle t = best_t;
-    Entry& en = s.entries[static_cast<std::size_t>(best_e)];
+    Run& en = s.runs[static_cast<std::size_t>(best_e)];
     switch (best_cmd) {
       case Command::RD:
       case Command::WR:
@@ -361,12 +472,14 @@ bool Controller::step(State& s, Cycle limit) const {
       case Command::PRE:
         s.timing.issue_trusted(Command::PRE, BankId{en.bank}, 0, t);
         s.cand[en.bank].mode = 0;
+        s.head_hit &= ~(std::uint64_t(1) << en.bank);
         en.caused = 2;
         ++s.stats.precharges;
         break;
       case Command::ACT:
         s.timing.issue_trusted(Command::ACT, BankId{en.bank}, en.row, t);
         s.cand[en.bank].mode = 0;
+        set_head_hit(s, en.bank);
         if (en.caused == 0) en.caused = 1;
         ++s.stats.activates;
         break;
@@ -376,6 +489,15 @@ bool Controller::step(State& s, Cycle limit) const {
     s.now = t + 1;
     return true;
   }
+}
+
+void Controller::set_head_hit(State& s, std::uint32_t bank) const {
+  const BankQueue& bq = s.bank_q[bank];
+  const std::uint64_t bit = std::uint64_t(1) << bank;
+  if (bq.head >= 0 && std::int64_t(s.runs[static_cast<std::size_t>(bq.head)].row) == s.timing.open_row(BankId{bank}))
+    s.head_hit |= bit;
+  else
+    s.head_hit &= ~bit;
 }
 
 void Controller::run(State& s, Cycle limit) const {

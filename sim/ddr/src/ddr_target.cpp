@@ -49,7 +49,10 @@ void DdrTarget::b_transport(int /*port*/, tlm::tlm_generic_payload& trans, sc_ti
   r.is_write = cmd == tlm::TLM_WRITE_COMMAND;
   r.arrival_ps = (sc_core::sc_time_stamp() + delay).value() / units_per_ps_;
   ctrl_.enqueue(r);
-  arrival_.notify(sc_core::SC_ZERO_TIME);
+  // drive() sleeps until the predicted next completion; a request that leaves that
+  // prediction standing does not change when it must wake (and waking it would only
+  // commit and predict again, to the same result).
+  if (!ctrl_.prediction_holds()) arrival_.notify(sc_core::SC_ZERO_TIME);
 
   while (!w.done) wait(w.done_event);
   free_waiters_.push_back(slot);

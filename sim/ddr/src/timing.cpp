@@ -109,26 +109,10 @@ void TimingState::apply(Command cmd, BankId b, std::uint32_t row, Cycle t) {
       open_count_ = 0;
       raise(next_ref_, t + t_.tRP);
       break;
-    case Command::RD: {
-      Bank& k = banks_[b.value];
-      Group& g = groups_[group_of(b)];
-      raise(k.next_pre, t + t_.tRTP);
-      raise(g.by_kind[kKindRd], t + t_.tCCD_L);
-      raise(g.by_kind[kKindWr], t + t_.tCCD_L);
-      raise(next_rd_, t + t_.tCCD_S);
-      raise(next_wr_, t + rd_to_wr_);
+    case Command::RD:
+    case Command::WR:
+      apply_column(cmd == Command::WR, b, t);
       break;
-    }
-    case Command::WR: {
-      Bank& k = banks_[b.value];
-      Group& g = groups_[group_of(b)];
-      raise(k.next_pre, t + wr_to_pre_);
-      raise(g.by_kind[kKindWr], t + t_.tCCD_L);
-      raise(g.by_kind[kKindRd], t + wr_to_rd_l_);
-      raise(next_wr_, t + t_.tCCD_S);
-      raise(next_rd_, t + wr_to_rd_s_);
-      break;
-    }
     case Command::REF:
       raise(next_act_, t + t_.tRFC);
       raise(next_ref_, t + t_.tRFC);

@@ -100,6 +100,12 @@ class Controller {
   /// keeps the result, so a following advance_to() up to that time costs nothing.
   std::uint64_t next_completion_ps();
 
+  /// True while the last next_completion_ps() still holds: nothing was committed since,
+  /// and every request enqueued since arrives after everything that prediction decided
+  /// (so it cannot change the predicted time). A caller sleeping until that time need
+  /// not wake for such a request.
+  bool prediction_holds() const { return spec_valid_; }
+
   /// Runs until every enqueued request has completed. Returns the last done_ps.
   std::uint64_t run_until_idle();
 
@@ -116,14 +122,22 @@ class Controller {
   const AddressMapper& mapper() const { return mapper_; }
 
  private:
-  struct Entry {       // one burst in the scheduling window
-    std::uint32_t req;   // slot in reqs
+  /// Bursts in the scheduling window, as runs: consecutive bursts of one bank's queue
+  /// (FIFO, oldest first) that belong to one request and one row, with ages in steps of
+  /// `stride`. A request's bursts on one bank arrive as one run (the address mapping
+  /// spreads its consecutive bursts over the banks in a fixed pattern), so admitting
+  /// and issuing a burst mostly just counts. The scheduler only ever serves the first
+  /// burst of a run: the bursts of a run are alike except for age.
+  struct Run {
+    std::uint64_t seq;     // age of the first burst: smaller = older
+    std::uint32_t req;     // slot in reqs
     std::uint32_t row;
     std::uint32_t bank;
-    std::int32_t next;   // next entry of the same bank (FIFO), -1 = none
-    std::uint64_t seq;   // age: smaller = older
+    std::uint32_t count;   // bursts in the run (>= 1)
+    std::uint64_t stride;  // age step from one burst to the next (count >= 2)
+    std::int32_t next;     // next run of the same bank (FIFO), -1 = none
     bool is_write;
-    std::uint8_t caused; // 0 none, 1 ACT issued for it, 2 PRE+ACT issued for it
+    std::uint8_t caused;   // of the first burst: 0 none, 1 ACT issued for it, 2 PRE+ACT issued for it
   };
   struct ReqState {
     Request r;
@@ -141,7 +155,8 @@ class Controller {
     std::uint32_t count = 0;
   };
   /// A bank's FR-FCFS candidate for the column directions allowed (`mode`: 1 reads,
-  /// 2 writes, 3 both; 0 = not computed): the burst and command, with the bank's own
+  /// 2 writes, 3 both; 0 = not computed): the burst (the first of run `e`, after run
+  /// `prev` in the bank's queue) and command, with the bank's own
   /// timing constraint for it (group and rank constraints change with every command
   /// elsewhere and are applied when banks are compared). Kept until the bank's queue,
   /// row or timing changes.
@@ -167,11 +182,13 @@ class Controller {
     std::vector<std::uint32_t> free_reqs;
     std::vector<std::uint32_t> arrivals;  // request slots not fully admitted, by arrival
     std::size_t arrivals_head = 0;
-    std::vector<Entry> entries;
-    std::vector<std::int32_t> free_entries;
+    std::vector<Run> runs;
+    std::vector<std::int32_t> free_runs;
+    std::uint32_t window_bursts = 0;  // bursts in the window (at most queue_depth)
     std::vector<BankQueue> bank_q;
     std::vector<BankCand> cand;  // per bank
     std::uint64_t nonempty_banks = 0;  // bit per bank
+    std::uint64_t head_hit = 0;        // bit per bank whose oldest burst hits its open row
     std::uint32_t window_reads = 0, window_writes = 0;
     std::uint64_t seq = 0;
     std::vector<InFlight> inflight;  // fully issued, not yet reported
@@ -189,12 +206,27 @@ class Controller {
 
   static std::uint32_t insert(State& s, const ReqState& q);
   void find_candidate(State& s, std::uint32_t bank, std::uint8_t mode) const;
-  void admit(State& s) const;
+  __attribute__((always_inline)) inline void admit(State& s) const;
   /// Issues at most one command before `limit`; returns false (with s.now = limit)
   /// when nothing can be issued before `limit`.
   bool step(State& s, Cycle limit) const;
+  /// The FR-FCFS (or FCFS) choice of the next command in the window: false when the
+  /// window offers none.
+  bool select(State& s, Cycle& t, std::int32_t& e, std::int32_t& prev, Command& cmd) const;
+  /// The streaming case: FR-FCFS with open pages, every bank with queued bursts has its
+  /// oldest burst hitting its open row, and the window holds one direction. Then every
+  /// bank's candidate is its oldest burst, and stream() issues commands by a shorter
+  /// search (checked against select() in builds without NDEBUG) while the case lasts.
+  bool streaming(const State& s) const;
+  /// Issues commands from s.now (admission and refresh check done, `horizon` computed)
+  /// until the streaming case ends, a request's last burst is issued or the horizon is
+  /// reached; returns how many (0: s.now moved to the horizon).
+  std::uint32_t stream(State& s, Cycle limit, Cycle horizon) const;
+  void set_head_hit(State& s, std::uint32_t bank) const;
   void run(State& s, Cycle limit) const;
-  void issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const;
+  __attribute__((always_inline)) inline void issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const;
+  std::uint32_t queue_depth_ = 0;
+  bool streaming_path_ = false;  // FR-FCFS with open pages
   void report(State& s, std::uint64_t ps);
   Cycle next_arrival_cycle(const State& s) const;
 

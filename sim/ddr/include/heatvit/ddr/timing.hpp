@@ -86,6 +86,11 @@ class TimingState {
     }
   }
   Cycle group_earliest(int kind, std::uint32_t group) const { return groups_[group].by_kind[kind]; }
+  /// bank_earliest() of a RD (`write` false) or WR.
+  Cycle column_bank_earliest(bool write, BankId b) const {
+    const Bank& k = banks_[b.value];
+    return write ? k.next_wr : k.next_rd;
+  }
   Cycle rank_earliest(Command cmd) const {
     switch (cmd) {
       case Command::ACT: return max2(next_act_, next_cmd_);
@@ -108,6 +113,16 @@ class TimingState {
     issue(cmd, b, row, t);
 #else
     apply(cmd, b, row, t);
+#endif
+  }
+  /// issue_trusted() of a RD (`write` false) or WR to the open row of bank `b`: the
+  /// controller's most frequent command, applied inline.
+  void issue_column_trusted(bool write, BankId b, std::uint32_t row, Cycle t) {
+#ifndef NDEBUG
+    issue(write ? Command::WR : Command::RD, b, row, t);
+#else
+    (void)row;
+    apply_column(write, b, t);
 #endif
   }
 
@@ -133,6 +148,24 @@ class TimingState {
     Cycle by_kind[4] = {0, 0, 0, 0};  ///< next ACT, (PRE: no group constraint), RD, WR
   };
   void apply(Command cmd, BankId b, std::uint32_t row, Cycle t);
+  void apply_column(bool write, BankId b, Cycle t) {
+    next_cmd_ = t + 1;
+    Bank& k = banks_[b.value];
+    Group& g = groups_[k.group];
+    if (write) {
+      raise(k.next_pre, t + wr_to_pre_);
+      raise(g.by_kind[kKindWr], t + t_.tCCD_L);
+      raise(g.by_kind[kKindRd], t + wr_to_rd_l_);
+      raise(next_wr_, t + t_.tCCD_S);
+      raise(next_rd_, t + wr_to_rd_s_);
+    } else {
+      raise(k.next_pre, t + t_.tRTP);
+      raise(g.by_kind[kKindRd], t + t_.tCCD_L);
+      raise(g.by_kind[kKindWr], t + t_.tCCD_L);
+      raise(next_rd_, t + t_.tCCD_S);
+      raise(next_wr_, t + rd_to_wr_);
+    }
+  }
   static Cycle max2(Cycle a, Cycle b) { return a > b ? a : b; }
   static Cycle max4(Cycle a, Cycle b, Cycle c, Cycle d) {
     const Cycle x = a > b ? a : b;
@@ -140,9 +173,9 @@ class TimingState {
     return x > y ? x : y;
   }
   Cycle earliest_prea() const;
-  static void raise(Cycle& v, Cycle t) {
-    if (t > v) v = t;
-  }
+  // An unconditional store, compiled to a conditional move: which constraint binds
+  // changes from command to command, and a mispredicted branch costs more.
+  static void raise(Cycle& v, Cycle t) { v = t > v ? t : v; }
 
   DdrTiming t_;
   std::uint32_t banks_per_group_;
