@@ -361,54 +361,182 @@ bool Controller::streaming(const State& s) const {
 }
 
 std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
-  const DdrControllerConfig& cc = spec_.ctrl;
   const bool w = s.window_writes != 0;
   const Command col = w ? Command::WR : Command::RD;
   const int kind = w ? TimingState::kKindWr : TimingState::kKindRd;
+  const Cycle data_latency = Cycle(w ? spec_.timing.CWL : spec_.timing.CL) + spec_.burst_cycles();
+  const std::uint64_t bpb = std::uint64_t(spec_.org.bytes_per_burst());
+  const int offset_bits = mapper_.offset_bits();
+  const Cycle next_refresh = spec_.ctrl.refresh ? s.next_refresh : kInf;
+  Run* const runs = s.runs.data();
+  BankQueue* const queues = s.bank_q.data();
+  BankCand* const cand = s.cand.data();
+  ReqState* const reqs = s.reqs.data();
+
+  // What changes with every command, in locals (stored back on leaving, and around the
+  // general admission).
+  Cycle now = s.now;
+  std::uint64_t nonempty = s.nonempty_banks, head_hit = s.head_hit, seq = s.seq;
+  std::uint32_t window = s.window_bursts, window_dir = w ? s.window_writes : s.window_reads;
+  bool dir_write = s.dir_write, any_column = s.any_column_issued;
+  std::uint32_t dir_bursts = s.dir_bursts;
+  std::uint64_t bursts = 0, hits = 0, misses = 0, conflicts = 0, turnarounds = 0;
+  auto store = [&] {
+    s.now = now;
+    s.nonempty_banks = nonempty;
+    s.head_hit = head_hit;
+    s.seq = seq;
+    s.window_bursts = window;
+    (w ? s.window_writes : s.window_reads) = window_dir;
+    s.dir_write = dir_write;
+    s.any_column_issued = any_column;
+    s.dir_bursts = dir_bursts;
+    ControllerStats& st = s.stats;
+    (w ? st.write_bursts : st.read_bursts) += bursts;
+    st.row_hits += hits;
+    st.row_misses += misses;
+    st.row_conflicts += conflicts;
+    st.rw_turnarounds += turnarounds;
+    st.data_bus_busy_cycles += bursts * std::uint64_t(spec_.burst_cycles());
+    bursts = hits = misses = conflicts = turnarounds = 0;
+  };
+  auto load = [&] {
+    nonempty = s.nonempty_banks;
+    head_hit = s.head_hit;
+    seq = s.seq;
+    window = s.window_bursts;
+    window_dir = w ? s.window_writes : s.window_reads;
+  };
+
   std::uint32_t issued = 0;
   for (;;) {
     // Every queued bank offers its oldest burst, a row hit in the window's direction:
     // the earliest of them wins, the older on a tie.
-    const Cycle rank = std::max(s.now, s.timing.rank_earliest(col));
+    const Cycle rank = std::max(now, s.timing.rank_earliest(col));
     Cycle best_t = kInf;
     std::uint64_t best_seq = ~std::uint64_t(0);
     std::uint32_t best = 0;
-    for (std::uint64_t m = s.nonempty_banks; m; m &= m - 1) {
+    for (std::uint64_t m = nonempty; m; m &= m - 1) {
       const auto b = static_cast<std::uint32_t>(lowest_bit(m));
-      const std::uint64_t seq = s.runs[static_cast<std::size_t>(s.bank_q[b].head)].seq;
+      const std::uint64_t sq = runs[queues[b].head].seq;
       const Cycle tb = std::max(std::max(rank, s.timing.column_bank_earliest(w, BankId{b})),
-                                s.timing.group_earliest(kind, s.cand[b].group));
-      if (tb < best_t || (tb == best_t && seq < best_seq)) {
+                                s.timing.group_earliest(kind, cand[b].group));
+      if (tb < best_t || (tb == best_t && sq < best_seq)) {
         best_t = tb;
-        best_seq = seq;
+        best_seq = sq;
         best = b;
       }
     }
 #ifndef NDEBUG
     {
+      store();
       Cycle t;
       std::int32_t e, prev;
       Command cmd;
       const bool any = select(s, t, e, prev, cmd);
-      HEATVIT_CHECK(any && e == s.bank_q[best].head && prev == -1 && t == best_t && cmd == col,
+      HEATVIT_CHECK(any && e == queues[best].head && prev == -1 && t == best_t && cmd == col,
                     "DDR controller: the streaming choice differs from the general one");
     }
 #endif
     if (best_t >= horizon) {
-      if (issued == 0) s.now = horizon;
+      if (issued == 0) now = horizon;
+      store();
       return issued;
     }
-    const std::size_t in_flight = s.inflight.size();
-    issue_column(s, s.bank_q[best].head, -1, best_t);
-    s.now = best_t + 1;
+
+    // Issue the first burst of the bank's oldest run.
+    const std::int32_t e = queues[best].head;
+    Run& r = runs[e];
+    s.timing.issue_column_trusted(w, BankId{best}, r.row, best_t);
+    cand[best].mode = 0;
+    if (w != dir_write) {
+      if (any_column) ++turnarounds;
+      dir_bursts = 0;
+      dir_write = w;
+    }
+    any_column = true;
+    ++dir_bursts;
+    ++bursts;
+    hits += r.caused == 0;
+    misses += r.caused == 1;
+    conflicts += r.caused == 2;
+    r.caused = 0;
+    ReqState& q = reqs[r.req];
+    q.done_cycle = std::max(q.done_cycle, best_t + data_latency);
+    const bool request_issued = --q.bursts_left_to_issue == 0;
+    if (request_issued) s.inflight.push_back({q.done_cycle, r.req});
+    BankQueue& bq = queues[best];
+    --bq.count;
+    --window;
+    --window_dir;
+    if (--r.count > 0) {
+      r.seq += r.stride;
+    } else {
+      bq.head = r.next;
+      if (bq.tail == e) bq.tail = -1;
+      s.free_runs.push_back(e);
+      const std::uint64_t bit = std::uint64_t(1) << best;
+      if (bq.head < 0) nonempty &= ~bit;
+      if (bq.head >= 0 && std::int64_t(runs[bq.head].row) == s.timing.open_row(BankId{best})) head_hit |= bit;
+      else head_hit &= ~bit;
+    }
+    now = best_t + 1;
     ++issued;
-    // What step() does before its next choice, as long as the window stays streaming.
     // A request whose last burst was issued ends the run: the caller may move its limit.
-    if (s.inflight.size() != in_flight || s.now >= limit) return issued;
-    admit(s);
-    if ((cc.refresh && s.now >= s.next_refresh) || !streaming(s) || (s.window_writes != 0) != w) return issued;
-    horizon = std::min(limit, next_arrival_cycle(s));
-    if (cc.refresh) horizon = std::min(horizon, s.next_refresh);
+    if (request_issued || now >= limit) {
+      store();
+      return issued;
+    }
+
+    // What step() does before its next choice. Admission: a burst that extends its
+    // bank's youngest run is counted here; anything else goes through admit().
+    while (window < queue_depth_ && s.arrivals_head < s.arrivals.size()) {
+      const std::uint32_t slot = s.arrivals[s.arrivals_head];
+      ReqState& a = reqs[slot];
+      if (a.arrival_cycle > now) break;
+      const std::uint64_t burst = a.next_burst_addr >> offset_bits;
+      bool fast = (burst >> kLoBits) == a.hi_key && a.r.is_write == w && a.bursts_left_to_admit > 1;
+      std::uint32_t bank = 0, row = 0;
+      if (fast) {
+        const std::size_t lo = static_cast<std::size_t>(burst & ((std::uint64_t(1) << kLoBits) - 1));
+        bank = a.hi_bank | lo_bank_[lo];
+        row = a.hi_row | lo_row_[lo];
+        const BankQueue& aq = queues[bank];
+        fast = aq.tail >= 0;
+        if (fast) {
+          const Run& t = runs[aq.tail];
+          fast = t.req == slot && t.row == row && (t.count == 1 || seq == t.seq + std::uint64_t(t.count) * t.stride);
+        }
+      }
+      if (!fast) {
+        store();
+        admit(s);
+        load();
+        break;
+      }
+      BankQueue& aq = queues[bank];
+      Run& t = runs[aq.tail];
+      if (t.count == 1) t.stride = seq - t.seq;
+      ++t.count;
+      ++seq;
+      ++window;
+      ++window_dir;
+      ++aq.count;
+      // As in admit(): the bank's candidate changes only if it had no allowed row hit
+      // and this burst hits the open row.
+      BankCand& c = cand[bank];
+      if ((c.e < 0 || c.cmd == Command::PRE) && std::int64_t(row) == s.timing.open_row(BankId{bank})) c.mode = 0;
+      a.next_burst_addr += bpb;
+      --a.bursts_left_to_admit;
+    }
+    if (now >= next_refresh || nonempty == 0 || (nonempty & ~head_hit) != 0 ||
+        (w ? s.window_reads : s.window_writes) != 0) {
+      store();
+      return issued;
+    }
+    const Cycle arrival =
+        window < queue_depth_ && s.arrivals_head < s.arrivals.size() ? reqs[s.arrivals[s.arrivals_head]].arrival_cycle : kInf;
+    horizon = std::min(std::min(limit, arrival), next_refresh);
   }
 }
 
