@@ -170,6 +170,11 @@ TEST(ControllerEquivalence, ShippedPresetsStreaming) {
     run_pair(s, {4, 8192, 10, 3000}, 1, 600);
     run_pair(s, {2, 4096, 50, 20000}, 2, 600);
     run_pair(s, {6, 4096, 0, 500}, 3, 600);
+    // Long one-direction streams: the controller's streaming loop and its runs (a
+    // request's bursts per bank) over many commands at a time.
+    run_pair(s, {3, 65536, 0, 200}, 4, 300);
+    run_pair(s, {3, 65536, 100, 200}, 5, 300);
+    run_pair(s, {1, 262144, 3, 0}, 6, 100);
   }
 }
 
