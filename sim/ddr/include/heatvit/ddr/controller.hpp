@@ -228,8 +228,6 @@ class Controller {
   void set_head_hit(State& s, std::uint32_t bank) const;
   void run(State& s, Cycle limit) const;
   __attribute__((always_inline)) inline void issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const;
-  std::uint32_t queue_depth_ = 0;
-  bool streaming_path_ = false;  // FR-FCFS with open pages
   void report(State& s, std::uint64_t ps);
   Cycle next_arrival_cycle(const State& s) const;
 
@@ -237,6 +235,8 @@ class Controller {
   AddressMapper mapper_;
   std::vector<std::uint32_t> lo_bank_, lo_row_;  // flat bank / row bits of a burst index's low kLoBits
   std::uint64_t tck_;
+  std::uint32_t queue_depth_ = 0;  // the window's capacity in bursts
+  bool streaming_path_ = false;    // FR-FCFS with open pages: stream() may apply
   State st_;
   State spec_st_;        // speculative copy ahead of st_
   bool spec_valid_ = false;
