@@ -238,7 +238,20 @@ FuncModel FuncModel::from_file(const HvtFile& f, const ModelShape& shape) {
       m.calib_.push_back(static_cast<int>(v));
     }
   }
+  auto ops = std::make_shared<CpuOps>();
+  ops->add(p->pe);
+  for (const auto& b : p->blocks) {
+    for (const auto* l : {&b.q, &b.k, &b.v, &b.proj}) ops->add(*l);
+    ops->add(b.fc1);
+    ops->add(b.fc2);
+  }
+  for (const auto& sel : p->sel)
+    for (int h = 0; h < S::kHeads; ++h) {
+      ops->add(sel.l1[h]);
+      ops->add(sel.l2[h]);
+    }
   m.p_ = std::move(p);
+  m.ops_ = std::move(ops);
   return m;
 }
 
@@ -296,7 +309,7 @@ void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThresho
   const Params& p = *p_;
   const auto wp = std::make_unique<Work>();
   Work& w = *wp;
-  V::embed(p, image, w);
+  V::embed(p, image, w, *ops_);
   int n = P;           // patch tokens (rows 1..n)
   bool alive = false;  // package token present (row n + 1)
   std::int64_t wsum = 0;
@@ -306,7 +319,7 @@ void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThresho
     if (next < selectors.size() && selectors[next].block == b) {
       const int si = static_cast<int>(next++);
       HEATVIT_CHECK(p.has_sel[b], "no selector before block " + std::to_string(b));
-      V::selector_scores(p.sel[b], w, n);
+      V::selector_scores(p.sel[b], w, n, *ops_);
       out.reached[si] = n;
       for (int j = 0; j < P; ++j) out.score[si][j] = INT32_MIN;
       for (int i = 0; i < n; ++i) out.score[si][w.index[i]] = w.score[i];
@@ -318,7 +331,7 @@ void FuncModel::run(const std::uint8_t* image, const std::vector<SelectorThresho
     }
     const int t = 1 + n + (alive ? 1 : 0);
     out.tokens[b] = t;
-    V::run_block(p.blocks[b], w, t);
+    V::run_block(p.blocks[b], w, t, *ops_);
   }
   HEATVIT_CHECK(next == selectors.size(), "selector list not in ascending block order");
   out.prediction = V::classify(p, w, out.logits);
@@ -347,7 +360,7 @@ void store_state(const Work& w, TokenState& s) {
 }  // namespace
 
 void FuncModel::begin(const std::uint8_t* image, TokenState& s, Scratch& sc) const {
-  V::embed(*p_, image, sc.w);
+  V::embed(*p_, image, sc.w, *ops_);
   s.block = 0;
   s.n = P;
   s.alive = false;
@@ -362,7 +375,7 @@ void FuncModel::advance(TokenState& s, int to_block, Scratch& sc) const {
   for (; s.block < to_block; ++s.block) {
     const int t = 1 + s.n + (s.alive ? 1 : 0);
     s.tokens[s.block] = t;
-    V::run_block(p_->blocks[s.block], sc.w, t);
+    V::run_block(p_->blocks[s.block], sc.w, t, *ops_);
   }
   store_state(sc.w, s);
 }
@@ -370,7 +383,7 @@ void FuncModel::advance(TokenState& s, int to_block, Scratch& sc) const {
 int FuncModel::scores(const TokenState& s, std::int32_t* out, Scratch& sc) const {
   HEATVIT_CHECK(s.block < S::kDepth && p_->has_sel[s.block], "no selector before block " + std::to_string(s.block));
   load_state(s, sc.w);
-  V::selector_scores(p_->sel[s.block], sc.w, s.n);
+  V::selector_scores(p_->sel[s.block], sc.w, s.n, *ops_);
   std::memcpy(out, sc.w.score, sizeof(std::int32_t) * static_cast<std::size_t>(s.n));
   return s.n;
 }

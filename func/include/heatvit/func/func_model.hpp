@@ -73,6 +73,7 @@ struct TokenState {
 template <class S>
 struct ParamsT;  // the weights, as the kernels consume them (params.hpp)
 using Params = ParamsT<Shape>;
+class CpuOps;    // the weights rearranged for the CPU's GEMMs (cpu_ops.hpp)
 
 /// A loaded model. Cheap to copy (shares the read-only weights); run() is const and
 /// thread-safe.
@@ -140,6 +141,7 @@ class FuncModel {
   std::vector<int> bank_;
   std::vector<int> calib_;
   std::shared_ptr<const Params> p_;
+  std::shared_ptr<const CpuOps> ops_;  // refers to *p_'s layers
 };
 
 }  // namespace heatvit::func

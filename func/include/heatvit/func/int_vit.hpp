@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "heatvit/func/cpu_ops.hpp"
 #include "heatvit/func/params.hpp"
 #include "heatvit/kernels/all.hpp"
 
@@ -43,40 +44,45 @@ struct IntVit {
     act_t pkg[D];
   };
 
-  static void run_block(const BlockParamsT<S>& b, Work& w, int t) {
-    kernels::layernorm<T, D>(w.x, t, b.ln1.g, b.ln1.b, b.ln1.shift, w.h);
-    kernels::linear<T, D, D, 8>(w.h, t, b.q.w, b.q.b, b.q.shift, w.q);
-    kernels::linear<T, D, D, 8>(w.h, t, b.k.w, b.k.b, b.k.shift, w.kk);
-    kernels::linear<T, D, D, 8>(w.h, t, b.v.w, b.v.b, b.v.shift, w.v);
-    kernels::attention<T, D, HD>(w.q, w.kk, w.v, t, b.score_shift, b.attn_shift, w.ao);
-    kernels::linear<T, D, D, 16>(w.ao, t, b.proj.w, b.proj.b, b.proj.shift, w.y16);
-    kernels::add_saturate16<T, D>(w.x, w.y16, t);
-    kernels::layernorm<T, D>(w.x, t, b.ln2.g, b.ln2.b, b.ln2.shift, w.h);
-    kernels::linear<T, S::kHidden, D, 16>(w.h, t, b.fc1.w, b.fc1.b, b.fc1.shift, w.f1);
-    kernels::gelu_layer<T, S::kHidden>(w.f1, t, b.gelu_frac, w.g8);
-    kernels::linear<T, D, S::kHidden, 16>(w.g8, t, b.fc2.w, b.fc2.b, b.fc2.shift, w.y16);
-    kernels::add_saturate16<T, D>(w.x, w.y16, t);
+  /// `ops` computes the layers (linear, attention core, LayerNorm, GELU, residual add):
+  /// the kernels themselves (KernelOps) or the functional model's CPU path to the same
+  /// integers (CpuOps, cpu_ops.hpp).
+  template <class Ops = KernelOps>
+  static void run_block(const BlockParamsT<S>& b, Work& w, int t, const Ops& ops = Ops{}) {
+    ops.template layernorm<T>(w.x, t, b.ln1, w.h);
+    ops.template linear<T, 8>(w.h, t, b.q, w.q);
+    ops.template linear<T, 8>(w.h, t, b.k, w.kk);
+    ops.template linear<T, 8>(w.h, t, b.v, w.v);
+    ops.template attention<T, D, HD>(w.q, w.kk, w.v, t, b.score_shift, b.attn_shift, w.ao);
+    ops.template linear<T, 16>(w.ao, t, b.proj, w.y16);
+    ops.template add_saturate16<T>(w.x, w.y16, t);
+    ops.template layernorm<T>(w.x, t, b.ln2, w.h);
+    ops.template linear<T, 16>(w.h, t, b.fc1, w.f1);
+    ops.template gelu<T>(w.f1, t, b.gelu_frac, w.g8);
+    ops.template linear<T, 16>(w.g8, t, b.fc2, w.y16);
+    ops.template add_saturate16<T>(w.x, w.y16, t);
   }
 
   /// Selector scores S (Q8) of the n patch tokens in rows 1..n of w.x into w.score.
-  static void selector_scores(const SelectorParamsT<S>& s, Work& w, int n) {
+  template <class Ops = KernelOps>
+  static void selector_scores(const SelectorParamsT<S>& s, Work& w, int n, const Ops& ops = Ops{}) {
     for (int h = 0; h < S::kHeads; ++h) {
       for (int i = 0; i < n; ++i)
         for (int c = 0; c < HD; ++c) w.sx[i][c] = w.x[1 + i][h * HD + c];
-      kernels::layernorm<P, HD>(w.sx, n, s.ln[h].g, s.ln[h].b, s.ln[h].shift, w.sh);
-      kernels::linear<P, HD, HD, 16>(w.sh, n, s.l1[h].w, s.l1[h].b, s.l1[h].shift, w.s16);
-      kernels::gelu_layer<P, HD>(w.s16, n, s.g1[h], w.s8);
+      ops.template layernorm<P>(w.sx, n, s.ln[h], w.sh);
+      ops.template linear<P, 16>(w.sh, n, s.l1[h], w.s16);
+      ops.template gelu<P>(w.s16, n, s.g1[h], w.s8);
       kernels::global_token_mean<P, HD, HD / 2>(w.s8, n);
-      kernels::linear<P, HD / 2, HD, 16>(w.s8, n, s.l2[h].w, s.l2[h].b, s.l2[h].shift, w.s16b);
-      kernels::gelu_layer<P, HD / 2>(w.s16b, n, s.g2[h], w.s8b);
-      kernels::linear<P, HD / 4, HD / 2, 16>(w.s8b, n, s.l3[h].w, s.l3[h].b, s.l3[h].shift, w.s16c);
-      kernels::gelu_layer<P, HD / 4>(w.s16c, n, s.g3[h], w.s8c);
-      kernels::linear<P, 1, HD / 4, 16>(w.s8c, n, s.l4[h].w, s.l4[h].b, s.l4[h].shift, w.dl[h]);
+      ops.template linear<P, 16>(w.s8, n, s.l2[h], w.s16b);
+      ops.template gelu<P>(w.s16b, n, s.g2[h], w.s8b);
+      ops.template linear<P, 16>(w.s8b, n, s.l3[h], w.s16c);
+      ops.template gelu<P>(w.s16c, n, s.g3[h], w.s8c);
+      ops.template linear<P, 16>(w.s8c, n, s.l4[h], w.dl[h]);
     }
     kernels::head_means<T, D, HD>(w.x, 1, n, s.m_shift, w.m8);
-    kernels::linear<P, HH, S::kHeads, 16>(w.m8, n, s.hb1.w, s.hb1.b, s.hb1.shift, w.hb1o);
+    ops.template linear<P, 16>(w.m8, n, s.hb1, w.hb1o);
     kernels::gelu_layer<P, HH>(w.hb1o, n, s.hg, w.hw8);
-    kernels::linear<P, S::kHeads, HH, 16>(w.hw8, n, s.hb2.w, s.hb2.b, s.hb2.shift, w.hb2o);
+    ops.template linear<P, 16>(w.hw8, n, s.hb2, w.hb2o);
     for (int i = 0; i < n; ++i) {
       std::int64_t d[S::kHeads];
       for (int h = 0; h < S::kHeads; ++h) {
@@ -88,9 +94,10 @@ struct IntVit {
   }
 
   /// Patch embedding + position embedding into rows 0..P of w.x (CLS row = pos[0]).
-  static void embed(const ParamsT<S>& p, const std::uint8_t* image, Work& w) {
+  template <class Ops = KernelOps>
+  static void embed(const ParamsT<S>& p, const std::uint8_t* image, Work& w, const Ops& ops = Ops{}) {
     kernels::patchify<S::kImage, S::kPatch, std::uint8_t, act_t, S::kChans>(image, w.patches);
-    kernels::linear<P, D, S::kPatchPixels, 16>(w.patches, P, p.pe.w, p.pe.b, p.pe.shift, &w.x[1]);
+    ops.template linear<P, 16>(w.patches, P, p.pe, &w.x[1]);
     for (int c = 0; c < D; ++c) w.x[0][c] = p.pos[0][c];
     kernels::add_saturate16<T, D>(&w.x[1], &p.pos[1], P);
     for (int i = 0; i < P; ++i) w.index[i] = static_cast<std::int16_t>(i);

@@ -1,0 +1,456 @@
+// The functional model's GEMMs on the CPU: the same integers as kernels::linear and
+// kernels::attention, computed in another order.
+//
+// Why the same integers: every product of the kernels is an exact int32 product of
+// int8/uint8-range values and every sum an exact int32 sum (the kernels assert that
+// K * 255 * 128 < 2^31), so summing in another order gives the same int32; the
+// requantisation after the sum is the kernels' (requant<BITS> on int64), evaluated
+// lane by lane. tests/func/test_cpu_ops.cpp compares both on random and extreme
+// operands, every shape the model uses; the bit-exactness tests against the Python
+// reference run through this path.
+//
+// How: the kernels reduce along K for each output (a dot product per output, a
+// horizontal sum per output on SIMD); here the weights are rearranged once, when the
+// model is loaded, so that 16 outputs of one row are 16 lanes of one vector and the
+// K dimension is walked two elements at a time: one 16-bit multiply-add instruction
+// (VPDPWSSD, or VPMADDWD + VPADDD) adds a[i][2k] w[n][2k] + a[i][2k+1] w[n][2k+1]
+// to 16 outputs, 4 rows at once sharing each weight load. Attention does the same
+// with K and V rearranged per head and call (they are activations).
+//
+// Compiled with AVX-512 BW (func_model.cpp is built with -march=native by default,
+// HEATVIT_FUNC_NATIVE); without it every call is the kernel itself.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "heatvit/func/params.hpp"
+#include "heatvit/kernels/all.hpp"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#define HEATVIT_CPU_OPS_AVX512 1
+#else
+#define HEATVIT_CPU_OPS_AVX512 0
+#endif
+
+namespace heatvit::func {
+
+/// The kernels themselves (IntVit's default).
+struct KernelOps {
+  template <int MAX_M, int OUT_BITS, int N, int K, typename TA, typename TO>
+  void linear(const TA (*a)[K], int m, const Linear<N, K>& l, TO (*out)[N]) const {
+    kernels::linear<MAX_M, N, K, OUT_BITS>(a, m, l.w, l.b, l.shift, out);
+  }
+  template <int MAX_T, int D, int HD, typename TQ, typename TO>
+  void attention(const TQ (*q)[D], const TQ (*k)[D], const TQ (*v)[D], int t, int score_shift, int out_shift,
+                 TO (*out)[D]) const {
+    kernels::attention<MAX_T, D, HD>(q, k, v, t, score_shift, out_shift, out);
+  }
+  template <int MAX_T, int C, typename TX, typename TO>
+  void layernorm(const TX (*x)[C], int rows, const Ln<C>& l, TO (*out)[C]) const {
+    kernels::layernorm<MAX_T, C>(x, rows, l.g, l.b, l.shift, out);
+  }
+  template <int MAX_T, int C, typename TI, typename TO>
+  void gelu(const TI (*x)[C], int rows, int frac_out, TO (*out)[C]) const {
+    kernels::gelu_layer<MAX_T, C>(x, rows, frac_out, out);
+  }
+  template <int MAX_T, int D, typename TX, typename TA>
+  void add_saturate16(TX (*x)[D], const TA (*a)[D], int rows) const {
+    kernels::add_saturate16<MAX_T, D>(x, a, rows);
+  }
+};
+
+namespace cpu {
+
+constexpr bool kVector = HEATVIT_CPU_OPS_AVX512 != 0;
+
+/// w[N][K] (int8 values in int16) as wp[K/2][N] int32: the pair (w[n][2k2], w[n][2k2+1])
+/// in the low and high half of wp[k2][n].
+inline void pack_pairs(const std::int16_t* w, int n_out, int k_in, std::int32_t* wp) {
+  for (int n = 0; n < n_out; ++n)
+    for (int k2 = 0; k2 < k_in / 2; ++k2) {
+      const auto lo = static_cast<std::uint16_t>(w[n * k_in + 2 * k2]);
+      const auto hi = static_cast<std::uint16_t>(w[n * k_in + 2 * k2 + 1]);
+      wp[k2 * n_out + n] = static_cast<std::int32_t>(std::uint32_t(lo) | (std::uint32_t(hi) << 16));
+    }
+}
+
+using kernels::i32;
+using kernels::i64;
+using kernels::u64;
+using u32 = std::uint32_t;
+
+/// out[i] = requant<BITS>(y[i], shift) for i < n, the shift's sign decided once per
+/// array instead of once per element (kernels::requant: round-half-up shift, or a
+/// multiplication by 2^-shift, then saturation).
+template <int BITS, typename TO>
+inline void requant_array(const i64* y, int n, int shift, TO* out) {
+  constexpr i64 lo = -(i64(1) << (BITS - 1)), hi = (i64(1) << (BITS - 1)) - 1;
+  const auto clamp = [](i64 v) { return v < lo ? lo : (v > hi ? hi : v); };
+  if (shift > 0) {
+    const i64 half = i64(1) << (shift - 1);
+    for (int i = 0; i < n; ++i) out[i] = TO(clamp((y[i] + half) >> shift));
+  } else if (shift < 0) {
+    const i64 mul = i64(1) << (-shift);
+    for (int i = 0; i < n; ++i) out[i] = TO(clamp(y[i] * mul));
+  } else {
+    for (int i = 0; i < n; ++i) out[i] = TO(clamp(y[i]));
+  }
+}
+
+/// floor(sqrt(n)), equal to kernels::isqrt: below 2^52 from the double square root (n
+/// is exact in a double, the root correctly rounded, so it is within one of the floor)
+/// and corrected; above, the kernel's digit-by-digit root.
+inline u64 isqrt(u64 n) {
+  if (n >= (u64(1) << 52)) return kernels::isqrt(n);
+  auto r = static_cast<u64>(__builtin_sqrt(static_cast<double>(n)));
+  while (r * r > n) --r;
+  while ((r + 1) * (r + 1) <= n) ++r;
+  return r;
+}
+
+/// kernels::layernorm_row with the square root above and loops a compiler vectorizes.
+template <int C>
+inline void layernorm_row(const std::int16_t* x, const std::int16_t* g, const std::int32_t* b, int shift,
+                          std::int16_t* out) {
+  static_assert(C >= 1 && C <= 65536, "layernorm_row: C out of range");
+  constexpr bool P2 = kernels::is_pow2(C);
+  constexpr int L = P2 ? kernels::log2_exact(C) : 0;
+  constexpr int G = kernels::Frac::ln_std_extra;
+  i32 s32 = 0;  // |x| <= 2^15, C <= 2^16: the sum fits in 32 bits
+  for (int c = 0; c < C; ++c) s32 += x[c];
+  const i64 s = s32;
+  const i64 mu = P2 ? kernels::rshift_round(s, L) : kernels::div_floor(s + C / 2, C);
+  i64 v = 0;
+  for (int c = 0; c < C; ++c) {
+    const i64 d = i64(x[c]) - mu;
+    v += d * d;
+  }
+  const i64 var_ext = P2 ? (v << (2 * G)) >> L : (v << (2 * G)) / C;
+  i64 sd = i64(isqrt(u64(var_ext)));
+  if (sd < 1) sd = 1;
+  const u64 inv = (u64(1) << 33) / u64(sd);
+  i64 y[C];
+  for (int c = 0; c < C; ++c) {
+    const i64 d = i64(x[c]) - mu;
+    const u64 ad = u64(d < 0 ? -d : d);
+    u64 q = (ad * inv) >> 17;  // kernels::div_by_row_reciprocal
+    q += (q + 1) * u64(sd) <= (ad << 16) ? 1 : 0;
+    const i64 z = d < 0 ? -i64(q) : i64(q);
+    y[c] = i64(g[c]) * z + i64(b[c]);
+  }
+  requant_array<8>(y, C, shift, out);
+}
+
+/// -x8 / exp_ln2 for 0 <= -x8 <= -exp_min as a multiply and a shift; equal to the
+/// division for every input in that range (checked below at compile time).
+constexpr i32 kExpDivMul = 5925, kExpDivShift = 20;
+constexpr bool exp_div_exact() {
+  for (i32 n = 0; n <= -i32(kernels::PolyConst::exp_min); ++n)
+    if (((n * kExpDivMul) >> kExpDivShift) != n / i32(kernels::PolyConst::exp_ln2)) return false;
+  return true;
+}
+static_assert(exp_div_exact(), "the exp unit's division by ln2 as a multiply-shift");
+
+/// kernels::softmax_row (one row of t scores to uint8 probabilities in int32), with
+/// each step a loop over the row a compiler vectorizes.
+template <int MAX_T>
+inline void softmax_row(const i32* s, int t, int shift, i32* p) {
+  static_assert(MAX_T <= 1024, "softmax_row: row too long");
+  using PC = kernels::PolyConst;
+  i32 m = s[0];
+  for (int j = 1; j < t; ++j) m = s[j] > m ? s[j] : m;
+  i32 x8[MAX_T];
+  const auto floor_min = [](i64 x) { return i32(x < PC::exp_min ? PC::exp_min : x); };
+  if (shift > 0) {
+    const i64 half = i64(1) << (shift - 1);
+    for (int j = 0; j < t; ++j) x8[j] = floor_min((i64(s[j]) - m + half) >> shift);
+  } else if (shift < 0) {
+    const i64 mul = i64(1) << (-shift);
+    for (int j = 0; j < t; ++j) x8[j] = floor_min((i64(s[j]) - m) * mul);
+  } else {
+    for (int j = 0; j < t; ++j) x8[j] = floor_min(i64(s[j]) - m);
+  }
+  i32 e[MAX_T];
+  i32 tot = 0;
+  for (int j = 0; j < t; ++j) {  // kernels::exp_q8
+    const i32 z = (-x8[j] * kExpDivMul) >> kExpDivShift;
+    const i32 pb = x8[j] + i32(PC::exp_ln2) * z + i32(PC::exp_b);
+    const i32 ev = ((pb * pb * i32(PC::exp_a) + (i32(1) << 12)) >> 13) + i32(PC::exp_c);
+    e[j] = z < 31 ? (ev >> z) : 0;
+    tot += e[j];
+  }
+  if (tot < 1) tot = 1;
+  const u64 den = 2 * u64(tot);
+  const u64 inv = (u64(1) << 27) / den;
+  for (int j = 0; j < t; ++j) {  // kernels::div_floor_by_reciprocal<27>; every value below 2^32
+    const u32 num = u32(e[j]) * 512u + u32(tot);
+    u32 q = u32((u64(num) * inv) >> 27);
+    q += (q + 1) * u32(den) <= num ? 1u : 0u;
+    p[j] = i32(q < 255u ? q : 255u);
+  }
+}
+
+/// kernels::gelu_layer of one row.
+template <int C>
+inline void gelu_row(const std::int16_t* x, int frac_out, std::int16_t* out) {
+  i64 y[C];
+  for (int c = 0; c < C; ++c) y[c] = kernels::gelu_q10(x[c]);
+  requant_array<8>(y, C, kernels::Frac::pre_gelu - frac_out, out);
+}
+
+/// kernels::add_saturate16 of one row (int16 operands: the sum is exact in 32 bits).
+template <int D>
+inline void add_saturate16_row(std::int16_t* x, const std::int16_t* a) {
+  for (int c = 0; c < D; ++c) {
+    const i32 v = i32(x[c]) + i32(a[c]);
+    x[c] = std::int16_t(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
+  }
+}
+
+#if HEATVIT_CPU_OPS_AVX512
+
+inline __m512i madd_acc(__m512i acc, __m512i a, __m512i b) {
+#if defined(__AVX512VNNI__)
+  return _mm512_dpwssd_epi32(acc, a, b);
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#endif
+}
+
+/// The pair (p[0], p[1]) of int16 in every lane.
+inline __m512i bcast_pair(const std::int16_t* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi32(v);
+}
+
+/// requant<BITS>(acc + bias, shift) of 16 lanes, stored as 16 int16 (kernels/arith.hpp:
+/// round-half-up shift for shift > 0, multiplication by 2^-shift for shift < 0, then
+/// saturation), in int64 lanes as the kernel computes it.
+template <int BITS>
+inline void requant_store16(__m512i acc, __m512i bias, int shift, std::int16_t* out) {
+  static_assert(BITS == 8 || BITS == 16, "requant_store16: 8 or 16 bits");
+  // Zero-masked forms with an all-ones mask: the same instructions, without the
+  // undefined source operand of the plain intrinsics (GCC 12 warns about it).
+  constexpr __mmask8 all = 0xFF;
+  const __m512i x[2] = {_mm512_maskz_cvtepi32_epi64(all, _mm512_maskz_extracti64x4_epi64(all, acc, 0)),
+                        _mm512_maskz_cvtepi32_epi64(all, _mm512_maskz_extracti64x4_epi64(all, acc, 1))};
+  const __m512i b[2] = {_mm512_maskz_cvtepi32_epi64(all, _mm512_maskz_extracti64x4_epi64(all, bias, 0)),
+                        _mm512_maskz_cvtepi32_epi64(all, _mm512_maskz_extracti64x4_epi64(all, bias, 1))};
+  const __m512i lo = _mm512_set1_epi64(-(std::int64_t(1) << (BITS - 1)));
+  const __m512i hi = _mm512_set1_epi64((std::int64_t(1) << (BITS - 1)) - 1);
+  for (int h = 0; h < 2; ++h) {
+    __m512i v = _mm512_add_epi64(x[h], b[h]);
+    if (shift > 0) {
+      v = _mm512_add_epi64(v, _mm512_set1_epi64(std::int64_t(1) << (shift - 1)));
+      v = _mm512_maskz_sra_epi64(all, v, _mm_cvtsi32_si128(shift));
+    } else if (shift < 0) {
+      v = _mm512_maskz_sll_epi64(all, v, _mm_cvtsi32_si128(-shift));
+    }
+    v = _mm512_maskz_max_epi64(all, _mm512_maskz_min_epi64(all, v, hi), lo);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 8 * h), _mm512_maskz_cvtepi64_epi16(all, v));
+  }
+}
+
+/// R rows x CB vectors of 16 outputs: acc[r][c] = sum over k2 < k2n of the pairs of
+/// row r of `a` (row stride lda) times wp[k2][j0 + 16c ..] (row stride ldw).
+template <int R, int CB>
+inline void tile(const std::int16_t* a, int lda, const std::int32_t* wp, int ldw, int k2n, __m512i (&acc)[R][CB]) {
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < CB; ++c) acc[r][c] = _mm512_setzero_si512();
+  for (int k2 = 0; k2 < k2n; ++k2) {
+    __m512i wv[CB];
+    for (int c = 0; c < CB; ++c) wv[c] = _mm512_loadu_si512(wp + k2 * ldw + 16 * c);
+    for (int r = 0; r < R; ++r) {
+      const __m512i av = bcast_pair(a + r * lda + 2 * k2);
+      for (int c = 0; c < CB; ++c) acc[r][c] = madd_acc(acc[r][c], av, wv[c]);
+    }
+  }
+}
+
+/// out[i][n] = requant<BITS>(sum_k a[i][k] w[n][k] + bias[n], shift) for i < m, from the
+/// packed weights (pack_pairs). N a multiple of 16, K even.
+template <int R, int N, int K, int BITS>
+inline void linear_rows(const std::int16_t* a, const std::int32_t* wp, const std::int32_t* bias, int shift,
+                        std::int16_t* out) {
+  constexpr int CB = N % 64 == 0 ? 4 : (N % 32 == 0 ? 2 : 1);
+  for (int j0 = 0; j0 < N; j0 += 16 * CB) {
+    __m512i acc[R][CB];
+    tile<R, CB>(a, K, wp + j0, N, K / 2, acc);
+    for (int c = 0; c < CB; ++c) {
+      const __m512i b = _mm512_loadu_si512(bias + j0 + 16 * c);
+      for (int r = 0; r < R; ++r) requant_store16<BITS>(acc[r][c], b, shift, out + r * N + j0 + 16 * c);
+    }
+  }
+}
+
+/// f(std::integral_constant<int, rows>) for rows in 1..4 (a tile's row count as a constant).
+template <class F>
+inline void with_rows(int rows, F&& f) {
+  switch (rows) {
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    default: f(std::integral_constant<int, 1>{}); break;
+  }
+}
+
+template <int N, int K, int BITS>
+inline void linear_packed(const std::int16_t* a, int m, const std::int32_t* wp, const std::int32_t* bias, int shift,
+                          std::int16_t* out) {
+  static_assert(N % 16 == 0 && K % 2 == 0, "linear_packed: N a multiple of 16, K even");
+  for (int i = 0; i < m; i += 4)
+    with_rows(std::min(4, m - i), [&](auto rows_c) {
+      linear_rows<decltype(rows_c)::value, N, K, BITS>(a + i * K, wp, bias, shift, out + i * N);
+    });
+}
+
+/// Multi-head attention as kernels::attention computes it (scores, softmax_row of each
+/// row, requant<8> of p v), with K and V of each head rearranged into pairs first.
+template <int MAX_T, int D, int HD>
+void attention(const std::int16_t (*q)[D], const std::int16_t (*k)[D], const std::int16_t (*v)[D], int t,
+               int score_shift, int out_shift, std::int16_t (*out)[D]) {
+  static_assert(D % HD == 0 && HD % 32 == 0, "attention: head dimension a multiple of 32");
+  constexpr int H = D / HD;
+  constexpr int TP = (MAX_T + 15) / 16 * 16;  // score columns, padded to whole vectors
+  constexpr int JB = TP / 16;                  // score vectors per row
+  constexpr int CB = HD / 16;                  // output vectors per row
+  alignas(64) std::int32_t kp[HD / 2][TP];     // kp[c2][j] = (k[j][c0 + 2c2], k[j][c0 + 2c2 + 1])
+  alignas(64) std::int32_t vp[(TP + 1) / 2][HD];  // vp[j2][c] = (v[2j2][c0 + c], v[2j2 + 1][c0 + c])
+  alignas(64) std::int32_t p32[MAX_T];
+  alignas(64) std::int16_t p16[4][TP];
+  const int t2 = (t + 1) / 2;
+  for (int h = 0; h < H; ++h) {
+    const int c0 = h * HD;
+    for (int c2 = 0; c2 < HD / 2; ++c2) {
+      for (int j = 0; j < t; ++j) {
+        const auto lo = static_cast<std::uint16_t>(k[j][c0 + 2 * c2]);
+        const auto hi = static_cast<std::uint16_t>(k[j][c0 + 2 * c2 + 1]);
+        kp[c2][j] = static_cast<std::int32_t>(std::uint32_t(lo) | (std::uint32_t(hi) << 16));
+      }
+      for (int j = t; j < TP; ++j) kp[c2][j] = 0;
+    }
+    for (int j2 = 0; j2 < t2; ++j2)
+      for (int c = 0; c < HD; ++c) {
+        const auto lo = static_cast<std::uint16_t>(v[2 * j2][c0 + c]);
+        const auto hi = 2 * j2 + 1 < t ? static_cast<std::uint16_t>(v[2 * j2 + 1][c0 + c]) : std::uint16_t(0);
+        vp[j2][c] = static_cast<std::int32_t>(std::uint32_t(lo) | (std::uint32_t(hi) << 16));
+      }
+    for (int i0 = 0; i0 < t; i0 += 4) {
+      with_rows(std::min(4, t - i0), [&](auto rows_c) {
+        constexpr int R = decltype(rows_c)::value;
+        // scores of R rows: s[r][j] = q[i0 + r][c0 ..] . k[j][c0 ..]
+        __m512i sacc[R][JB];
+        tile<R, JB>(&q[i0][c0], D, &kp[0][0], TP, HD / 2, sacc);
+        for (int r = 0; r < R; ++r) {
+          alignas(64) std::int32_t row[TP];
+          for (int jb = 0; jb < JB; ++jb) _mm512_store_si512(row + 16 * jb, sacc[r][jb]);
+          softmax_row<MAX_T>(row, t, score_shift, p32);
+          for (int j = 0; j < t; ++j) p16[r][j] = static_cast<std::int16_t>(p32[j]);  // 0..255
+          for (int j = t; j < TP; ++j) p16[r][j] = 0;
+        }
+        // o = requant<8>(p v) of the same rows
+        __m512i acc[R][CB];
+        tile<R, CB>(&p16[0][0], TP, &vp[0][0], HD, t2, acc);
+        const __m512i zero = _mm512_setzero_si512();
+        for (int r = 0; r < R; ++r)
+          for (int c = 0; c < CB; ++c) requant_store16<8>(acc[r][c], zero, out_shift, &out[i0 + r][c0 + 16 * c]);
+      });
+    }
+  }
+}
+
+#endif  // HEATVIT_CPU_OPS_AVX512
+
+}  // namespace cpu
+
+/// The CPU path for IntVit (func/src/func_model.cpp): the weights of every layer it
+/// applies to rearranged once (pack_pairs), found by the layer's address.
+class CpuOps {
+ public:
+  CpuOps() = default;
+
+  /// Rearranges layer `l` (kept by address: `l` must outlive this object).
+  template <int N, int K>
+  void add(const Linear<N, K>& l) {
+    if constexpr (cpu::kVector && N % 16 == 0 && K % 2 == 0) {
+      const std::size_t at = store_.size();
+      store_.resize(at + static_cast<std::size_t>(N) * (K / 2));
+      cpu::pack_pairs(&l.w[0][0], N, K, store_.data() + at);
+      index_.emplace_back(reinterpret_cast<std::uintptr_t>(&l), at);
+      std::sort(index_.begin(), index_.end());
+    }
+  }
+
+  template <int MAX_M, int OUT_BITS, int N, int K, typename TA, typename TO>
+  void linear(const TA (*a)[K], int m, const Linear<N, K>& l, TO (*out)[N]) const {
+#if HEATVIT_CPU_OPS_AVX512
+    if constexpr ((OUT_BITS == 8 || OUT_BITS == 16) && N % 16 == 0 && K % 2 == 0 &&
+                  std::is_same_v<TA, std::int16_t> && std::is_same_v<TO, std::int16_t>) {
+      if (const std::int32_t* wp = find(&l)) {
+        cpu::linear_packed<N, K, OUT_BITS>(&a[0][0], m, wp, l.b, l.shift, &out[0][0]);
+        return;
+      }
+    }
+#endif
+    kernels::linear<MAX_M, N, K, OUT_BITS>(a, m, l.w, l.b, l.shift, out);
+  }
+
+  template <int MAX_T, int D, int HD, typename TQ, typename TO>
+  void attention(const TQ (*q)[D], const TQ (*k)[D], const TQ (*v)[D], int t, int score_shift, int out_shift,
+                 TO (*out)[D]) const {
+#if HEATVIT_CPU_OPS_AVX512
+    if constexpr (HD % 32 == 0 && std::is_same_v<TQ, std::int16_t> && std::is_same_v<TO, std::int16_t>) {
+      cpu::attention<MAX_T, D, HD>(q, k, v, t, score_shift, out_shift, out);
+      return;
+    }
+#endif
+    kernels::attention<MAX_T, D, HD>(q, k, v, t, score_shift, out_shift, out);
+  }
+
+  template <int MAX_T, int C, typename TX, typename TO>
+  void layernorm(const TX (*x)[C], int rows, const Ln<C>& l, TO (*out)[C]) const {
+    if constexpr (std::is_same_v<TX, std::int16_t> && std::is_same_v<TO, std::int16_t>) {
+      for (int r = 0; r < rows; ++r) cpu::layernorm_row<C>(x[r], l.g, l.b, l.shift, out[r]);
+    } else {
+      kernels::layernorm<MAX_T, C>(x, rows, l.g, l.b, l.shift, out);
+    }
+  }
+  template <int MAX_T, int C, typename TI, typename TO>
+  void gelu(const TI (*x)[C], int rows, int frac_out, TO (*out)[C]) const {
+    if constexpr (std::is_same_v<TI, std::int16_t> && std::is_same_v<TO, std::int16_t>) {
+      for (int r = 0; r < rows; ++r) cpu::gelu_row<C>(x[r], frac_out, out[r]);
+    } else {
+      kernels::gelu_layer<MAX_T, C>(x, rows, frac_out, out);
+    }
+  }
+  template <int MAX_T, int D, typename TX, typename TA>
+  void add_saturate16(TX (*x)[D], const TA (*a)[D], int rows) const {
+    if constexpr (std::is_same_v<TX, std::int16_t> && std::is_same_v<TA, std::int16_t>) {
+      for (int r = 0; r < rows; ++r) cpu::add_saturate16_row<D>(x[r], a[r]);
+    } else {
+      kernels::add_saturate16<MAX_T, D>(x, a, rows);
+    }
+  }
+
+  /// Layers rearranged (0 without AVX-512: every call is the kernel).
+  std::size_t layers() const { return index_.size(); }
+
+ private:
+  const std::int32_t* find(const void* layer) const {
+    const auto key = reinterpret_cast<std::uintptr_t>(layer);
+    const auto it = std::lower_bound(index_.begin(), index_.end(), std::make_pair(key, std::size_t{0}));
+    return it != index_.end() && it->first == key ? store_.data() + it->second : nullptr;
+  }
+
+  std::vector<std::pair<std::uintptr_t, std::size_t>> index_;  // layer address -> offset in store_
+  std::vector<std::int32_t> store_;
+};
+
+}  // namespace heatvit::func
