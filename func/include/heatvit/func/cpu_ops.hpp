@@ -114,6 +114,13 @@ inline u64 isqrt(u64 n) {
   return r;
 }
 
+/// floor(ad 2^16 / sd) from inv = floor(2^33 / sd), as kernels::div_by_row_reciprocal
+/// (ad < 2^17): the estimate is at most one short, one compare corrects it.
+inline u64 div_row(u64 ad, u64 sd, u64 inv) {
+  const u64 q = (ad * inv) >> 17;
+  return q + ((q + 1) * sd <= (ad << 16) ? 1 : 0);
+}
+
 /// kernels::layernorm_row with the square root above and loops a compiler vectorizes.
 template <int C>
 inline void layernorm_row(const std::int16_t* x, const std::int16_t* g, const std::int32_t* b, int shift,
@@ -139,8 +146,7 @@ inline void layernorm_row(const std::int16_t* x, const std::int16_t* g, const st
   for (int c = 0; c < C; ++c) {
     const i64 d = i64(x[c]) - mu;
     const u64 ad = u64(d < 0 ? -d : d);
-    u64 q = (ad * inv) >> 17;  // kernels::div_by_row_reciprocal
-    q += (q + 1) * u64(sd) <= (ad << 16) ? 1 : 0;
+    const u64 q = div_row(ad, u64(sd), inv);
     const i64 z = d < 0 ? -i64(q) : i64(q);
     y[c] = i64(g[c]) * z + i64(b[c]);
   }
@@ -156,6 +162,14 @@ constexpr bool exp_div_exact() {
   return true;
 }
 static_assert(exp_div_exact(), "the exp unit's division by ln2 as a multiply-shift");
+
+/// floor((512 e + tot) / den), den = 2 tot, from inv = floor(2^27 / den), as
+/// kernels::div_floor_by_reciprocal<27> (every value below 2^32 for rows of up to 1024).
+inline u32 softmax_div(u32 e, u32 tot, u32 den, u64 inv) {
+  const u32 num = e * 512u + tot;
+  const u32 q = u32((u64(num) * inv) >> 27);
+  return q + ((q + 1) * den <= num ? 1u : 0u);
+}
 
 /// kernels::softmax_row (one row of t scores to uint8 probabilities in int32), with
 /// each step a loop over the row a compiler vectorizes.
@@ -188,10 +202,8 @@ inline void softmax_row(const i32* s, int t, int shift, i32* p) {
   if (tot < 1) tot = 1;
   const u64 den = 2 * u64(tot);
   const u64 inv = (u64(1) << 27) / den;
-  for (int j = 0; j < t; ++j) {  // kernels::div_floor_by_reciprocal<27>; every value below 2^32
-    const u32 num = u32(e[j]) * 512u + u32(tot);
-    u32 q = u32((u64(num) * inv) >> 27);
-    q += (q + 1) * u32(den) <= num ? 1u : 0u;
+  for (int j = 0; j < t; ++j) {
+    const u32 q = softmax_div(u32(e[j]), u32(tot), u32(den), inv);
     p[j] = i32(q < 255u ? q : 255u);
   }
 }
