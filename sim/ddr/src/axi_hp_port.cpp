@@ -48,8 +48,10 @@ AxiHpPort::AxiHpPort(sc_core::sc_module_name name, const AxiPortConfig& cfg)
   wr_.stats = &stats_.write;
   // A fixed pool of workers per direction: one per outstanding burst.
   for (unsigned i = 0; i < cfg.max_outstanding; ++i) {
-    sc_core::sc_spawn([this] { worker(rd_); }, sc_core::sc_gen_unique_name("rd_worker"));
-    sc_core::sc_spawn([this] { worker(wr_); }, sc_core::sc_gen_unique_name("wr_worker"));
+    sc_core::sc_event& rw = rd_.wake.emplace_back();
+    sc_core::sc_event& ww = wr_.wake.emplace_back();
+    sc_core::sc_spawn([this, &rw] { worker(rd_, rw); }, sc_core::sc_gen_unique_name("rd_worker"));
+    sc_core::sc_spawn([this, &ww] { worker(wr_, ww); }, sc_core::sc_gen_unique_name("wr_worker"));
   }
 }
 
@@ -107,7 +109,10 @@ void AxiHpPort::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     j.ddr_arrival = (ch.is_write ? slot_end : start) + latency;
     j.data_end = slot_end;
     ch.jobs.push_back(j);
-    ch.job_ready.notify();
+    if (!ch.idle.empty()) {  // immediate: the worker runs in this evaluation phase
+      ch.idle.back()->notify();
+      ch.idle.pop_back();
+    }
 
     ++ch.stats->bursts;
     ch.stats->bytes += bytes;
@@ -120,10 +125,13 @@ void AxiHpPort::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   trans.set_response_status(txn.error ? tlm::TLM_GENERIC_ERROR_RESPONSE : tlm::TLM_OK_RESPONSE);
 }
 
-void AxiHpPort::worker(Channel& ch) {
+void AxiHpPort::worker(Channel& ch, sc_core::sc_event& wake) {
   tlm::tlm_generic_payload gp;
   for (;;) {
-    while (ch.jobs.empty()) wait(ch.job_ready);
+    while (ch.jobs.empty()) {
+      ch.idle.push_back(&wake);
+      wait(wake);
+    }
     const Job j = ch.jobs.front();
     ch.jobs.pop_front();
 

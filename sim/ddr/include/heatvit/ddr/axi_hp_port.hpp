@@ -102,12 +102,17 @@ class AxiHpPort : public sc_core::sc_module {
     unsigned outstanding = 0;
     sc_core::sc_event slot_freed;
     std::deque<Job> jobs;
-    sc_core::sc_event job_ready;
+    // Workers waiting for a job, each on its own event: a new job wakes one of them
+    // (one event for all would wake every idle worker for each job, and all but one
+    // would find the queue empty and sleep again: 15 needless process switches per
+    // burst with 16 outstanding bursts).
+    std::vector<sc_core::sc_event*> idle;
+    std::deque<sc_core::sc_event> wake;  // one per worker (a deque: events do not move)
     AxiChannelStats* stats = nullptr;
   };
 
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-  void worker(Channel& ch);
+  void worker(Channel& ch, sc_core::sc_event& wake);
 
   AxiPortConfig cfg_;
   AxiPortStats stats_;
