@@ -220,7 +220,7 @@ TEST(CpuOps, SquareRootEqualsTheKernel) {
 TEST(CpuOps, GeluEqualsTheKernelOnEveryInput) {
   constexpr int C = 256;
   std::int16_t x[C], want[1][C], got[C];
-  for (int frac_out : {-40, 0, 2, 4, 5, 6, 7, 10, 20, 40})
+  for (int frac_out : {-40, -21, -20, -5, 0, 2, 4, 5, 6, 7, 9, 10, 11, 20, 24, 25, 26, 40})
     for (int v0 = -32768; v0 <= 32767; v0 += C) {
       for (int c = 0; c < C; ++c) x[c] = static_cast<std::int16_t>(v0 + c);
       const std::int16_t(*xr)[C] = &x;
