@@ -14,20 +14,19 @@ inline int lowest_bit(std::uint64_t v) { return __builtin_ctzll(v); }
 }  // namespace
 
 Controller::Controller(const DdrSpec& spec)
-    : spec_(spec), mapper_(spec.org, spec.ctrl.address_mapping), tck_(std::uint64_t(spec.timing.tCK_ps)), st_(spec),
-      spec_st_(spec) {
+    : spec_(spec), mapper_(spec.org, spec.ctrl.address_mapping), tck_(std::uint64_t(spec.timing.tCK_ps)), states_{State(spec), State(spec)} {
   if (spec.org.banks() > 64)
     throw InputError("DDR spec " + spec.name, "organization", "at most 64 banks are supported");
   const auto depth = static_cast<std::size_t>(spec.ctrl.queue_depth);
   queue_depth_ = static_cast<std::uint32_t>(depth);
   // A run holds at least one burst: queue_depth runs always suffice.
-  st_.runs.resize(depth);
-  st_.free_runs.reserve(depth);
-  for (std::size_t i = depth; i-- > 0;) st_.free_runs.push_back(static_cast<std::int32_t>(i));
-  st_.bank_q.resize(static_cast<std::size_t>(spec.org.banks()));
-  st_.cand.resize(static_cast<std::size_t>(spec.org.banks()));
-  for (std::size_t b = 0; b < st_.cand.size(); ++b)
-    st_.cand[b].group = static_cast<std::uint8_t>(st_.timing.group_of(BankId{static_cast<std::uint32_t>(b)}));
+  st().runs.resize(depth);
+  st().free_runs.reserve(depth);
+  for (std::size_t i = depth; i-- > 0;) st().free_runs.push_back(static_cast<std::int32_t>(i));
+  st().bank_q.resize(static_cast<std::size_t>(spec.org.banks()));
+  st().cand.resize(static_cast<std::size_t>(spec.org.banks()));
+  for (std::size_t b = 0; b < st().cand.size(); ++b)
+    st().cand[b].group = static_cast<std::uint8_t>(st().timing.group_of(BankId{static_cast<std::uint32_t>(b)}));
   // The mapping is a bit permutation (each address bit lands in one field bit), so a
   // burst index maps as the OR of the mappings of its low and high bits.
   lo_bank_.resize(std::size_t(1) << kLoBits);
@@ -37,12 +36,12 @@ Controller::Controller(const DdrSpec& spec)
     lo_bank_[i] = mapper_.flat_bank(d);
     lo_row_[i] = d.row;
   }
-  st_.next_refresh = spec.timing.tREFI;
+  st().next_refresh = spec.timing.tREFI;
   streaming_path_ = spec.ctrl.scheduler == SchedulerKind::FrFcfs && spec.ctrl.page_policy == PagePolicy::Open;
-  st_.reqs.reserve(64);
-  st_.arrivals.reserve(64);
-  st_.inflight.reserve(64);
-  spec_st_ = st_;
+  st().reqs.reserve(64);
+  st().arrivals.reserve(64);
+  st().inflight.reserve(64);
+  spec_st() = st();
 }
 
 void Controller::enqueue(const Request& r) {
@@ -58,20 +57,20 @@ void Controller::enqueue(const Request& r) {
   q.bursts_left_to_admit = static_cast<std::uint32_t>((last - first) / bpb + 1);
   q.bursts_left_to_issue = q.bursts_left_to_admit;
   q.arrival_cycle = static_cast<Cycle>((r.arrival_ps + tck_ - 1) / tck_);
-  if (q.arrival_cycle < st_.now) q.arrival_cycle = st_.now;
+  if (q.arrival_cycle < st().now) q.arrival_cycle = st().now;
   q.done_cycle = 0;
   q.live = true;
 
   // A prediction stays valid when the request arrives after everything it decided
   // (it cannot complete before the predicted completion either): add it to both.
-  if (spec_valid_ && q.arrival_cycle >= spec_st_.now) {
-    const std::uint32_t a = insert(st_, q);
-    const std::uint32_t b = insert(spec_st_, q);
+  if (spec_valid_ && q.arrival_cycle >= spec_st().now) {
+    const std::uint32_t a = insert(st(), q);
+    const std::uint32_t b = insert(spec_st(), q);
     HEATVIT_CHECK(a == b, "DDR controller: speculative state out of step");
     return;
   }
   spec_valid_ = false;
-  insert(st_, q);
+  insert(st(), q);
 }
 
 std::uint32_t Controller::insert(State& s, const ReqState& q) {
@@ -676,15 +675,15 @@ void Controller::report(State& s, std::uint64_t ps) {
 
 void Controller::advance_to(std::uint64_t ps) {
   const Cycle target = static_cast<Cycle>((ps + tck_ - 1) / tck_);
-  if (spec_valid_ && spec_st_.now <= target && spec_st_.now >= st_.now) std::swap(st_, spec_st_);
+  if (spec_valid_ && spec_st().now <= target && spec_st().now >= st().now) cur_ ^= 1;
   spec_valid_ = false;
-  if (target > st_.now) run(st_, target);
-  report(st_, ps);
+  if (target > st().now) run(st(), target);
+  report(st(), ps);
 }
 
 std::uint64_t Controller::next_completion_ps() {
   if (spec_valid_) return spec_next_ps_;
-  if (st_.live_requests == 0) return kNever;
+  if (st().live_requests == 0) return kNever;
   const Cycle min_lat = std::min(spec_.timing.CL, spec_.timing.CWL) + spec_.burst_cycles();
   auto min_done = [](const State& s) {
     Cycle d = kInf;
@@ -692,11 +691,11 @@ std::uint64_t Controller::next_completion_ps() {
     return d;
   };
   // Already decided: an in-flight request finishing before anything not yet issued could.
-  Cycle d = min_done(st_);
-  if (d <= st_.now + min_lat) return std::uint64_t(d) * tck_;
+  Cycle d = min_done(st());
+  if (d <= st().now + min_lat) return std::uint64_t(d) * tck_;
 
-  spec_st_ = st_;
-  State& s = spec_st_;
+  spec_st() = st();
+  State& s = spec_st();
   d = min_done(s);
   while (d >= kInf) {
     HEATVIT_CHECK(s.live_requests > s.inflight.size(), "DDR controller: live requests without work");

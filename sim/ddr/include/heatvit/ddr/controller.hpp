@@ -118,9 +118,9 @@ class Controller {
   /// Optional: called for each completion as it is reported (in addition to the list).
   void set_completion_callback(std::function<void(const Completion&)> cb) { callback_ = std::move(cb); }
 
-  bool idle() const { return st_.live_requests == 0; }
-  std::uint64_t now_ps() const { return std::uint64_t(st_.now) * tck_; }
-  const ControllerStats& stats() const { return st_.stats; }
+  bool idle() const { return st().live_requests == 0; }
+  std::uint64_t now_ps() const { return std::uint64_t(st().now) * tck_; }
+  const ControllerStats& stats() const { return st().stats; }
   const DdrSpec& spec() const { return spec_; }
   const AddressMapper& mapper() const { return mapper_; }
 
@@ -237,8 +237,14 @@ class Controller {
   std::uint64_t tck_;
   std::uint32_t queue_depth_ = 0;  // the window's capacity in bursts
   bool streaming_path_ = false;    // FR-FCFS with open pages: stream() may apply
-  State st_;
-  State spec_st_;        // speculative copy ahead of st_
+  // The committed state and the speculative copy ahead of it: two slots, and `cur_`
+  // says which is committed, so that committing a prediction flips an index instead of
+  // swapping two states' contents.
+  State states_[2];
+  int cur_ = 0;
+  State& st() { return states_[cur_]; }
+  const State& st() const { return states_[cur_]; }
+  State& spec_st() { return states_[cur_ ^ 1]; }
   bool spec_valid_ = false;
   std::uint64_t spec_next_ps_ = kNever;
   std::vector<Completion> completed_;
