@@ -53,13 +53,27 @@ void check_linear(int rounds) {
   auto a = std::make_unique<std::int16_t[][K]>(MAX_M);
   auto want = std::make_unique<std::int16_t[][N]>(MAX_M);
   auto got = std::make_unique<std::int16_t[][N]>(MAX_M);
+  int epilogues[2] = {0, 0};  // rounds on the 64-bit and on the 32-bit requantisation
   for (int round = 0; round < rounds; ++round) {
     const int mode = round % 5;
-    for (int n = 0; n < N; ++n) {
-      for (int kk = 0; kk < K; ++kk) l->w[n][kk] = weight(mode);
-      l->b[n] = round % 3 == 0 ? static_cast<std::int32_t>(rng()()) : uniform(-100000, 100000);
-    }
     l->shift = shift_of(round);
+    // Every 7th round sits on the 32-bit requantisation's limit: |acc| at the kernel's
+    // bound (255 x -128 in every product, mode 3) and |bias| as large as still allowed.
+    const bool edge = round % 7 == 3 && l->shift >= 1 && l->shift <= 31;
+    const std::int64_t edge_bias =
+        (std::int64_t(1) << 31) - 1 - std::int64_t(K) * 255 * 128 - (std::int64_t(1) << (edge ? l->shift - 1 : 0));
+    for (int n = 0; n < N; ++n) {
+      for (int kk = 0; kk < K; ++kk) l->w[n][kk] = weight(edge ? 3 : mode);
+      l->b[n] = edge ? static_cast<std::int32_t>(-edge_bias)
+                     : (round % 3 == 0 ? static_cast<std::int32_t>(rng()()) : uniform(-100000, 100000));
+    }
+    ++epilogues[func::cpu::int32_epilogue(l->b, N, K, l->shift) ? 1 : 0];
+    if (edge) {
+      EXPECT_TRUE(func::cpu::int32_epilogue(l->b, N, K, l->shift));
+      l->b[0] -= 1;  // one past the limit: back to 64 bits
+      EXPECT_FALSE(func::cpu::int32_epilogue(l->b, N, K, l->shift));
+      l->b[0] += 1;
+    }
     CpuOps ops;
     ops.add(*l);
     if (func::cpu::kVector) {
@@ -67,13 +81,17 @@ void check_linear(int rounds) {
     }
     const int m = round < 8 ? round % MAX_M + 1 : uniform(1, MAX_M);
     for (int i = 0; i < MAX_M; ++i)
-      for (int kk = 0; kk < K; ++kk) a[i][kk] = act(mode);
+      for (int kk = 0; kk < K; ++kk) a[i][kk] = act(edge ? 3 : mode);
     k::linear<MAX_M, N, K, BITS>(a.get(), m, l->w, l->b, l->shift, want.get());
     ops.linear<MAX_M, BITS>(a.get(), m, *l, got.get());
     for (int i = 0; i < m; ++i)
       for (int n = 0; n < N; ++n)
         ASSERT_EQ(got[i][n], want[i][n]) << "N=" << N << " K=" << K << " bits=" << BITS << " m=" << m << " row " << i
                                          << " col " << n << " shift " << l->shift << " round " << round;
+  }
+  if (rounds >= 40 && N % 16 == 0) {  // both requantisations were exercised
+    EXPECT_GT(epilogues[0], 0);
+    EXPECT_GT(epilogues[1], 0);
   }
 }
 

@@ -239,6 +239,16 @@ inline void add_saturate16_row(std::int16_t* x, const std::int16_t* a) {
   }
 }
 
+/// Whether a layer's requantisation is exact in 32-bit lanes: shift in [1, 31] and, for
+/// every output, |acc| + |bias| + 2^(shift-1) < 2^31 with |acc| <= K 255 128 (the
+/// kernel's bound on the sum of K products of int8/uint8-range operands).
+inline bool int32_epilogue(const std::int32_t* bias, int n_out, int k_in, int shift) {
+  if (shift < 1 || shift > 31) return false;
+  i64 most = 0;
+  for (int n = 0; n < n_out; ++n) most = std::max(most, bias[n] < 0 ? -i64(bias[n]) : i64(bias[n]));
+  return i64(k_in) * 255 * 128 + most + (i64(1) << (shift - 1)) < (i64(1) << 31);
+}
+
 #if HEATVIT_CPU_OPS_AVX512
 
 inline __m512i madd_acc(__m512i acc, __m512i a, __m512i b) {
@@ -284,6 +294,20 @@ inline void requant_store16(__m512i acc, __m512i bias, int shift, std::int16_t* 
   }
 }
 
+/// requant_store16 in 32-bit lanes, for a layer where it is exact: shift in [1, 31] and
+/// |acc| + |bias| + 2^(shift-1) below 2^31 for every output (int32_epilogue()), so that
+/// no 32-bit sum overflows and the arithmetic shift sees the kernel's int64 value.
+template <int BITS>
+inline void requant_store16_i32(__m512i acc, __m512i bias, int shift, std::int16_t* out) {
+  static_assert(BITS == 8 || BITS == 16, "requant_store16_i32: 8 or 16 bits");
+  constexpr __mmask16 all = 0xFFFF;
+  __m512i v = _mm512_add_epi32(_mm512_add_epi32(acc, bias), _mm512_set1_epi32(std::int32_t(1) << (shift - 1)));
+  v = _mm512_maskz_sra_epi32(all, v, _mm_cvtsi32_si128(shift));
+  v = _mm512_maskz_max_epi32(all, _mm512_maskz_min_epi32(all, v, _mm512_set1_epi32((1 << (BITS - 1)) - 1)),
+                             _mm512_set1_epi32(-(1 << (BITS - 1))));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_maskz_cvtepi32_epi16(all, v));
+}
+
 /// R rows x CB vectors of 16 outputs: acc[r][c] = sum over k2 < k2n of the pairs of
 /// row r of `a` (row stride lda) times wp[k2][j0 + 16c ..] (row stride ldw).
 template <int R, int CB>
@@ -302,7 +326,7 @@ inline void tile(const std::int16_t* a, int lda, const std::int32_t* wp, int ldw
 
 /// out[i][n] = requant<BITS>(sum_k a[i][k] w[n][k] + bias[n], shift) for i < m, from the
 /// packed weights (pack_pairs). N a multiple of 16, K even.
-template <int R, int N, int K, int BITS>
+template <int R, int N, int K, int BITS, bool I32>
 inline void linear_rows(const std::int16_t* a, const std::int32_t* wp, const std::int32_t* bias, int shift,
                         std::int16_t* out) {
   constexpr int CB = N % 64 == 0 ? 4 : (N % 32 == 0 ? 2 : 1);
@@ -311,7 +335,10 @@ inline void linear_rows(const std::int16_t* a, const std::int32_t* wp, const std
     tile<R, CB>(a, K, wp + j0, N, K / 2, acc);
     for (int c = 0; c < CB; ++c) {
       const __m512i b = _mm512_loadu_si512(bias + j0 + 16 * c);
-      for (int r = 0; r < R; ++r) requant_store16<BITS>(acc[r][c], b, shift, out + r * N + j0 + 16 * c);
+      for (int r = 0; r < R; ++r) {
+        if constexpr (I32) requant_store16_i32<BITS>(acc[r][c], b, shift, out + r * N + j0 + 16 * c);
+        else requant_store16<BITS>(acc[r][c], b, shift, out + r * N + j0 + 16 * c);
+      }
     }
   }
 }
@@ -329,11 +356,13 @@ inline void with_rows(int rows, F&& f) {
 
 template <int N, int K, int BITS>
 inline void linear_packed(const std::int16_t* a, int m, const std::int32_t* wp, const std::int32_t* bias, int shift,
-                          std::int16_t* out) {
+                          bool i32_epilogue, std::int16_t* out) {
   static_assert(N % 16 == 0 && K % 2 == 0, "linear_packed: N a multiple of 16, K even");
   for (int i = 0; i < m; i += 4)
     with_rows(std::min(4, m - i), [&](auto rows_c) {
-      linear_rows<decltype(rows_c)::value, N, K, BITS>(a + i * K, wp, bias, shift, out + i * N);
+      constexpr int R = decltype(rows_c)::value;
+      if (i32_epilogue) linear_rows<R, N, K, BITS, true>(a + i * K, wp, bias, shift, out + i * N);
+      else linear_rows<R, N, K, BITS, false>(a + i * K, wp, bias, shift, out + i * N);
     });
 }
 
@@ -409,8 +438,9 @@ class CpuOps {
       const std::size_t at = store_.size();
       store_.resize(at + static_cast<std::size_t>(N) * (K / 2));
       cpu::pack_pairs(&l.w[0][0], N, K, store_.data() + at);
-      index_.emplace_back(reinterpret_cast<std::uintptr_t>(&l), at);
-      std::sort(index_.begin(), index_.end());
+      index_.push_back({reinterpret_cast<std::uintptr_t>(&l), at, cpu::int32_epilogue(l.b, N, K, l.shift)});
+      std::sort(index_.begin(), index_.end(),
+                [](const Packed& x, const Packed& y) { return x.layer < y.layer; });
     }
   }
 
@@ -419,8 +449,8 @@ class CpuOps {
 #if HEATVIT_CPU_OPS_AVX512
     if constexpr ((OUT_BITS == 8 || OUT_BITS == 16) && N % 16 == 0 && K % 2 == 0 &&
                   std::is_same_v<TA, std::int16_t> && std::is_same_v<TO, std::int16_t>) {
-      if (const std::int32_t* wp = find(&l)) {
-        cpu::linear_packed<N, K, OUT_BITS>(&a[0][0], m, wp, l.b, l.shift, &out[0][0]);
+      if (const Packed* pk = find(&l)) {
+        cpu::linear_packed<N, K, OUT_BITS>(&a[0][0], m, store_.data() + pk->at, l.b, l.shift, pk->i32, &out[0][0]);
         return;
       }
     }
@@ -469,13 +499,19 @@ class CpuOps {
   std::size_t layers() const { return index_.size(); }
 
  private:
-  const std::int32_t* find(const void* layer) const {
+  struct Packed {
+    std::uintptr_t layer;  // the layer's address
+    std::size_t at;        // its rearranged weights: store_[at ..]
+    bool i32;              // its requantisation is exact in 32-bit lanes
+  };
+  const Packed* find(const void* layer) const {
     const auto key = reinterpret_cast<std::uintptr_t>(layer);
-    const auto it = std::lower_bound(index_.begin(), index_.end(), std::make_pair(key, std::size_t{0}));
-    return it != index_.end() && it->first == key ? store_.data() + it->second : nullptr;
+    const auto it = std::lower_bound(index_.begin(), index_.end(), key,
+                                     [](const Packed& p, std::uintptr_t k) { return p.layer < k; });
+    return it != index_.end() && it->layer == key ? &*it : nullptr;
   }
 
-  std::vector<std::pair<std::uintptr_t, std::size_t>> index_;  // layer address -> offset in store_
+  std::vector<Packed> index_;  // by layer address
   std::vector<std::int32_t> store_;
 };
 
