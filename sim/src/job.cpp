@@ -92,11 +92,21 @@ JobResult run_job(const SimJob& job) {
 
   const double f_hz = hw.frequency_mhz * 1e6;
   std::vector<double> cycles, lat_ms, macs;
+  HEATVIT_CHECK(run.plans.size() == plans.size(), "simulation returned " + std::to_string(run.plans.size()) +
+                                                      " plan timings for " + std::to_string(plans.size()) + " plans");
+  // Once per distinct token vector, not once per image.
+  std::vector<double> plan_cycles, plan_macs;
+  std::vector<std::int64_t> plan_ddr_bytes;
+  for (std::size_t k = 0; k < plans.size(); ++k) {
+    plan_cycles.push_back(double(run.plans[k].cycles()));
+    plan_macs.push_back(double(workloads[k].total_macs()));
+    plan_ddr_bytes.push_back(run.plans[k].ddr_bytes());
+  }
   for (std::size_t i = 0; i < images.size(); ++i) {
-    const auto c = double(run.plans[image_plan[i]].cycles());
+    const double c = plan_cycles[image_plan[i]];
     cycles.push_back(c);
     lat_ms.push_back(c / f_hz * 1e3);
-    macs.push_back(double(workloads[image_plan[i]].total_macs()));
+    macs.push_back(plan_macs[image_plan[i]]);
   }
 
   // Layer table of the first image, with the analytic model's view of each pass.
@@ -131,7 +141,7 @@ JobResult run_job(const SimJob& job) {
   std::int64_t ddr_bytes = 0;
   double cyc_sum = 0, mac_sum = 0;
   for (std::size_t i = 0; i < images.size(); ++i) {
-    ddr_bytes += run.plans[image_plan[i]].ddr_bytes();
+    ddr_bytes += plan_ddr_bytes[image_plan[i]];
     cyc_sum += cycles[i];
     mac_sum += macs[i];
   }

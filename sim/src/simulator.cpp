@@ -72,13 +72,26 @@ struct System {
   }
 };
 
+/// What the child sends back: statistics and the trace as JSON, the plans' timings as
+/// integers (for each plan its pass count, then 5 numbers a pass: a run of thousands of
+/// token vectors has millions of them, which as JSON values cost the child and the
+/// parent a noticeable part of the run to build, print, parse and free).
+struct ChildOut {
+  json meta;
+  std::vector<std::int64_t> timings;
+};
+constexpr int kTimingFields = 5;
+
 /// The child's work: elaborate, run the plans `next` yields (`total` of them, 0 when
-/// not known in advance), return timing and statistics as JSON.
-json run_child(const HwConfig& hw, std::function<const Plan*()> next, std::int64_t total, const SimOptions& opt,
-               const std::string& vcd_tmp) {
+/// not known in advance), return timing and statistics. Runs only in the simulation
+/// child, which ends with _exit: the elaborated system is left to the process's end
+/// rather than torn down (tearing down thousands of plans' worth of objects only delays
+/// the result).
+ChildOut run_child(const HwConfig& hw, std::function<const Plan*()> next, std::int64_t total, const SimOptions& opt,
+                   const std::string& vcd_tmp) {
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   if (opt.quiet) sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DO_NOTHING);
-  System sys(hw);
+  System& sys = *new System(hw);  // not deleted: see above
   sys.acc.run(std::move(next), opt.trace_events);
   // Runs of many token vectors (sim --masks, demo) take tens of seconds: the child
   // reports on the stderr it shares with its parent.
@@ -104,19 +117,18 @@ json run_child(const HwConfig& hw, std::function<const Plan*()> next, std::int64
   sc_core::sc_start();
   progress.finish();
   if (tf) sc_core::sc_close_vcd_trace_file(tf);
-  json out;
-  json plans_j = json::array();
+  ChildOut out;
   for (const auto& pt : sys.acc.results()) {
-    json passes = json::array();
+    out.timings.push_back(static_cast<std::int64_t>(pt.passes.size()));
     for (const auto& t : pt.passes)
-      passes.push_back({t.cycles, t.compute_cycles, t.stall_cycles, t.ddr_read_bytes, t.ddr_write_bytes});
-    plans_j.push_back(passes);
+      out.timings.insert(out.timings.end(), {t.cycles, t.compute_cycles, t.stall_cycles, t.ddr_read_bytes,
+                                             t.ddr_write_bytes});
   }
-  out["plans"] = plans_j;
-  out["stats"] = sys.stats(hw);
+  out.meta["plans"] = sys.acc.results().size();
+  out.meta["stats"] = sys.stats(hw);
   json trace = json::array();
   for (const auto& e : sys.acc.trace()) trace.push_back({e.name, e.lane, e.start_ps, e.end_ps});
-  out["trace"] = trace;
+  out.meta["trace"] = trace;
   return out;
 }
 
@@ -151,7 +163,10 @@ constexpr bool kForkUnsafeWithThreads = false;
 constexpr bool kForkUnsafeWithThreads = false;
 #endif
 
-ChildProc spawn(bool feed, const std::function<json(int)>& body) {
+/// The child's result on the pipe: the JSON text's length (8 bytes), the text, the
+/// number of timing integers (8 bytes) and the integers (8 bytes each, this machine's
+/// byte order: parent and child are one program).
+ChildProc spawn(bool feed, const std::function<ChildOut(int)>& body) {
   std::lock_guard<std::mutex> lock(g_spawn_mu);
   int fds[2];
   if (::pipe(fds) != 0) throw InternalError(std::string("pipe: ") + std::strerror(errno));
@@ -174,9 +189,12 @@ ChildProc spawn(bool feed, const std::function<json(int)>& body) {
     if (feed) ::close(feed_fds[1]);
     ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
     std::string text;
+    const std::vector<std::int64_t>* timings = nullptr;
     int status = 0;
     try {
-      text = body(feed_fds[0]).dump();
+      const ChildOut* out = new ChildOut(body(feed_fds[0]));  // not deleted: the child ends with _exit
+      text = out->meta.dump();
+      timings = &out->timings;
     } catch (const InputError& e) {
       // Bad input found only while elaborating stays bad input (exit 2) for the parent.
       text = json{{"error", e.what()}, {"input_error", true}}.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -189,14 +207,21 @@ ChildProc spawn(bool feed, const std::function<json(int)>& body) {
       text = json{{"error", "unknown exception"}}.dump();
       status = 1;
     }
-    const char* p = text.data();
-    std::size_t left = text.size();
-    while (left > 0) {
-      const ssize_t n = ::write(fds[1], p, left);
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
+    auto put = [&](const void* data, std::size_t bytes) {
+      const char* p = static_cast<const char*>(data);
+      while (bytes > 0) {
+        const ssize_t n = ::write(fds[1], p, bytes);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        p += n;
+        bytes -= static_cast<std::size_t>(n);
+      }
+      return true;
+    };
+    const std::uint64_t text_bytes = text.size();
+    const std::uint64_t count = timings ? timings->size() : 0;
+    if (put(&text_bytes, sizeof text_bytes) && put(text.data(), text.size()) && put(&count, sizeof count) && count > 0)
+      put(timings->data(), count * sizeof(std::int64_t));
     ::close(fds[1]);
     std::fflush(nullptr);
     ::_exit(status);
@@ -221,11 +246,25 @@ SimRun collect(ChildProc& c, const std::string& vcd_tmp) {
   int status = 0;
   ::waitpid(c.pid, &status, 0);
   c.pid = -1;
+  // The framing of spawn(): text length, text, integer count, integers. Anything short
+  // or inconsistent is a child that ended abnormally.
+  const auto abnormal = [&] {
+    return InternalError("SystemC simulation ended abnormally (status " + std::to_string(status) + ")");
+  };
+  std::uint64_t text_bytes = 0, count = 0;
+  if (text.size() < sizeof text_bytes) throw abnormal();
+  std::memcpy(&text_bytes, text.data(), sizeof text_bytes);
+  if (text_bytes > text.size() - sizeof text_bytes || text.size() - sizeof text_bytes - text_bytes < sizeof count)
+    throw abnormal();
+  const std::size_t ints_at = sizeof text_bytes + text_bytes + sizeof count;
+  std::memcpy(&count, text.data() + ints_at - sizeof count, sizeof count);
+  if (count > (text.size() - ints_at) / sizeof(std::int64_t) || (text.size() - ints_at) != count * sizeof(std::int64_t))
+    throw abnormal();
   json out;
   try {
-    out = json::parse(text);
+    out = json::parse(text.data() + sizeof text_bytes, text.data() + sizeof text_bytes + text_bytes);
   } catch (const std::exception&) {
-    throw InternalError("SystemC simulation ended abnormally (status " + std::to_string(status) + ")");
+    throw abnormal();
   }
   if (out.contains("error")) {
     if (out.value("input_error", false)) throw InputError(out["error"].get<std::string>());
@@ -234,13 +273,18 @@ SimRun collect(ChildProc& c, const std::string& vcd_tmp) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw InternalError("SystemC simulation exited with status " + std::to_string(status));
   SimRun run;
-  for (const auto& pj : out["plans"]) {
+  std::vector<std::int64_t> ints(static_cast<std::size_t>(count));
+  if (count > 0) std::memcpy(ints.data(), text.data() + ints_at, ints.size() * sizeof(std::int64_t));
+  for (std::size_t at = 0; at < ints.size();) {
+    const std::int64_t passes = ints[at++];
+    if (passes < 0 || std::uint64_t(passes) > (ints.size() - at) / kTimingFields) throw abnormal();
     PlanTiming pt;
-    for (const auto& t : pj)
-      pt.passes.push_back({t[0].get<std::int64_t>(), t[1].get<std::int64_t>(), t[2].get<std::int64_t>(),
-                           t[3].get<std::int64_t>(), t[4].get<std::int64_t>()});
+    pt.passes.reserve(static_cast<std::size_t>(passes));
+    for (std::int64_t k = 0; k < passes; ++k, at += kTimingFields)
+      pt.passes.push_back({ints[at], ints[at + 1], ints[at + 2], ints[at + 3], ints[at + 4]});
     run.plans.push_back(std::move(pt));
   }
+  if (run.plans.size() != out.value("plans", std::size_t{0})) throw abnormal();
   run.stats = out["stats"];
   for (const auto& e : out["trace"])
     run.trace.push_back({e[0].get<std::string>(), e[1].get<std::string>(), e[2].get<std::uint64_t>(),
@@ -318,7 +362,9 @@ StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder bu
   vcd_tmp_ = vcd_temp_path(opt);
   const std::string vcd_tmp = vcd_tmp_;
   child_ = spawn(true, [&](int fd) {
-    std::deque<Plan> plans;  // stable addresses while the simulation runs
+    // Stable addresses while the simulation runs; left to the child's end, as the
+    // elaborated system is (run_child).
+    std::deque<Plan>& plans = *new std::deque<Plan>();
     std::vector<std::int32_t> buf;
     // An exception inside the SystemC process would come out as a SystemC error:
     // keep it, end the simulation, and rethrow it as it was.
@@ -331,7 +377,7 @@ StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder bu
         return nullptr;
       }
     };
-    json out = run_child(hw, next, 0, opt, vcd_tmp);
+    ChildOut out = run_child(hw, next, 0, opt, vcd_tmp);
     if (failed) std::rethrow_exception(failed);
     return out;
   });
