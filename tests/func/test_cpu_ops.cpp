@@ -146,12 +146,14 @@ TEST(CpuOps, SoftmaxRowEqualsTheKernelOverTheInt32Range) {
     const int spread = round % 4 == 0 ? 0 : uniform(0, 31);
     for (int j = 0; j < t; ++j) {
       const std::int64_t x = static_cast<std::int64_t>(rng()() >> 1) % ((std::int64_t(1) << spread) + 1);
-      s[static_cast<std::size_t>(j)] = static_cast<std::int32_t>(round % 7 == 0 ? static_cast<std::int32_t>(rng()()) : (uniform(0, 1) ? x : -x));
+      const std::int64_t v = round % 7 == 0 ? static_cast<std::int32_t>(rng()()) : (uniform(0, 1) ? x : -x);
+      s[static_cast<std::size_t>(j)] = static_cast<std::int32_t>(v);
     }
     const int shift = round % 6 == 0 ? uniform(-30, 40) : uniform(-2, 16);
     k::softmax_row<51>(s.data(), t, shift, want.data());
     func::cpu::softmax_row<51>(s.data(), t, shift, got.data());
-    for (int j = 0; j < t; ++j) ASSERT_EQ(got[static_cast<std::size_t>(j)], want[static_cast<std::size_t>(j)]) << "round " << round << " j " << j;
+    for (std::size_t j = 0; j < static_cast<std::size_t>(t); ++j)
+      ASSERT_EQ(got[j], want[j]) << "round " << round << " j " << j;
   }
 }
 
@@ -191,7 +193,8 @@ void check_layernorm(int rounds) {
       else if (kind == 3) x[c] = static_cast<std::int16_t>(std::max(-32768, std::min(32767, base + uniform(-3, 3))));
       else  // a few channels off a constant: small standard deviations (1 .. 10), where the
             // reciprocal's estimate falls one short of an exact quotient
-        x[c] = static_cast<std::int16_t>(std::max(-32768, std::min(32767, base + (uniform(0, 15) == 0 ? uniform(-2, 2) : 0))));
+        x[c] = static_cast<std::int16_t>(
+            std::max(-32768, std::min(32767, base + (uniform(0, 15) == 0 ? uniform(-2, 2) : 0))));
       g[c] = static_cast<std::int16_t>(uniform(-32768, 32767));
       b[c] = uniform(-(1 << 30), 1 << 30);
     }
@@ -253,7 +256,8 @@ TEST(CpuOps, ResidualAddEqualsTheKernel) {
   std::int16_t x[1][D], y[D], a[1][D];
   for (int round = 0; round < 2000; ++round) {
     for (int c = 0; c < D; ++c) {
-      x[0][c] = y[c] = static_cast<std::int16_t>(round % 3 == 0 ? (uniform(0, 1) ? -32768 : 32767) : uniform(-32768, 32767));
+      const int v = round % 3 == 0 ? (uniform(0, 1) ? -32768 : 32767) : uniform(-32768, 32767);
+      x[0][c] = y[c] = static_cast<std::int16_t>(v);
       a[0][c] = static_cast<std::int16_t>(uniform(-32768, 32767));
     }
     k::add_saturate16<1, D>(x, a, 1);

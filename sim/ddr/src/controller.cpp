@@ -14,7 +14,8 @@ inline int lowest_bit(std::uint64_t v) { return __builtin_ctzll(v); }
 }  // namespace
 
 Controller::Controller(const DdrSpec& spec)
-    : spec_(spec), mapper_(spec.org, spec.ctrl.address_mapping), tck_(std::uint64_t(spec.timing.tCK_ps)), states_{State(spec), State(spec)} {
+    : spec_(spec), mapper_(spec.org, spec.ctrl.address_mapping), tck_(std::uint64_t(spec.timing.tCK_ps)),
+      states_{State(spec), State(spec)} {
   if (spec.org.banks() > 64)
     throw InputError("DDR spec " + spec.name, "organization", "at most 64 banks are supported");
   const auto depth = static_cast<std::size_t>(spec.ctrl.queue_depth);
