@@ -23,7 +23,11 @@ std::string space_path() {
 }
 
 void apply(const dse::CalPreset& p, const std::vector<dse::CalKnob>& shared, const std::string& origin) {
-  if (!std::filesystem::is_regular_file(p.base)) return;
+  // The non-throwing form: a base path the reader accepted may still be no file name
+  // the system takes (longer than NAME_MAX, say), which the run itself reports as bad
+  // input (exit 2: "cannot open file: File name too long").
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(p.base, ec)) return;
   Provenance prov;
   const json base = sim::compose_hw_config(p.base, prov);
   std::vector<const dse::CalKnob*> knobs;
