@@ -273,15 +273,21 @@ SimRun collect(ChildProc& c, const std::string& vcd_tmp) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw InternalError("SystemC simulation exited with status " + std::to_string(status));
   SimRun run;
-  std::vector<std::int64_t> ints(static_cast<std::size_t>(count));
-  if (count > 0) std::memcpy(ints.data(), text.data() + ints_at, ints.size() * sizeof(std::int64_t));
-  for (std::size_t at = 0; at < ints.size();) {
-    const std::int64_t passes = ints[at++];
-    if (passes < 0 || std::uint64_t(passes) > (ints.size() - at) / kTimingFields) throw abnormal();
+  // The integers are read where they lie in the received bytes (memcpy: no alignment
+  // is assumed).
+  const char* ints = text.data() + ints_at;
+  auto int_at = [&](std::size_t i) {
+    std::int64_t v;
+    std::memcpy(&v, ints + i * sizeof v, sizeof v);
+    return v;
+  };
+  for (std::size_t at = 0; at < count;) {
+    const std::int64_t passes = int_at(at++);
+    if (passes < 0 || std::uint64_t(passes) > (count - at) / kTimingFields) throw abnormal();
     PlanTiming pt;
     pt.passes.reserve(static_cast<std::size_t>(passes));
     for (std::int64_t k = 0; k < passes; ++k, at += kTimingFields)
-      pt.passes.push_back({ints[at], ints[at + 1], ints[at + 2], ints[at + 3], ints[at + 4]});
+      pt.passes.push_back({int_at(at), int_at(at + 1), int_at(at + 2), int_at(at + 3), int_at(at + 4)});
     run.plans.push_back(std::move(pt));
   }
   if (run.plans.size() != out.value("plans", std::size_t{0})) throw abnormal();

@@ -438,9 +438,10 @@ class CpuOps {
       const std::size_t at = store_.size();
       store_.resize(at + static_cast<std::size_t>(N) * (K / 2));
       cpu::pack_pairs(&l.w[0][0], N, K, store_.data() + at);
-      index_.push_back({reinterpret_cast<std::uintptr_t>(&l), at, cpu::int32_epilogue(l.b, N, K, l.shift)});
-      std::sort(index_.begin(), index_.end(),
-                [](const Packed& x, const Packed& y) { return x.layer < y.layer; });
+      const Packed p{reinterpret_cast<std::uintptr_t>(&l), at, cpu::int32_epilogue(l.b, N, K, l.shift)};
+      index_.insert(std::upper_bound(index_.begin(), index_.end(), p,
+                                     [](const Packed& x, const Packed& y) { return x.layer < y.layer; }),
+                    p);
     }
   }
 
