@@ -9,11 +9,12 @@ namespace heatvit::sim {
 
 ScheduleEvaluator::ScheduleEvaluator(const ModelShape& model, const HwConfig& hw) : model_(model) {
   const AnalyticModel a(hw);
+  Planner planner(hw);
   const int dense = model.dense_tokens();
   const std::size_t depth = static_cast<std::size_t>(model.depth);
   t_.resize(model, hw.selector.enabled);
   for (int n = 2; n <= dense; ++n) {
-    const Plan p = make_plan(build_workload(model, std::vector<int>(depth, n), {}), hw);
+    const Plan p = planner(build_workload(model, std::vector<int>(depth, n), {}));
     const PlanTiming t = a.time_plan(p);
     for (std::size_t i = 0; i < p.passes.size(); ++i) {
       const Pass& ps = p.passes[i];
@@ -31,7 +32,7 @@ ScheduleEvaluator::ScheduleEvaluator(const ModelShape& model, const HwConfig& hw
       w.model = model;
       w.ops = selector_ops(model, 0, in, in - out);
       t_.selector[static_cast<std::size_t>(in)][static_cast<std::size_t>(out)] =
-          a.time_plan(make_plan(w, hw)).cycles();
+          a.time_plan(planner(w)).cycles();
     }
   }
 }

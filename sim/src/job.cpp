@@ -46,6 +46,7 @@ JobResult run_job(const SimJob& job) {
   std::vector<std::size_t> image_plan;
   std::vector<Workload> workloads;
   std::vector<Plan> plans;
+  Planner planner(hw);
   auto add_image = [&](const std::vector<int>& tokens, const std::vector<int>& kept) -> bool {
     Key k{tokens, kept};
     auto it = index.find(k);
@@ -53,7 +54,7 @@ JobResult run_job(const SimJob& job) {
     if (fresh) {
       it = index.emplace(std::move(k), plans.size()).first;
       workloads.push_back(build_workload(job.model, tokens, job.selector_blocks, kept));
-      plans.push_back(make_plan(workloads.back(), hw));
+      plans.push_back(planner(workloads.back()));
     }
     image_plan.push_back(it->second);
     return fresh;
@@ -66,8 +67,9 @@ JobResult run_job(const SimJob& job) {
     // The producer shows its own progress; a second progress line from the simulation
     // child would fight it for the terminal line.
     opt.progress = false;
-    StreamingSim sim(hw, opt, [&job, &hw](const std::vector<int>& tokens, const std::vector<int>& kept) {
-      return make_plan(build_workload(job.model, tokens, job.selector_blocks, kept), hw);
+    StreamingSim sim(hw, opt, [&job, child_planner = Planner(hw)](const std::vector<int>& tokens,
+                                                                  const std::vector<int>& kept) mutable {
+      return child_planner(build_workload(job.model, tokens, job.selector_blocks, kept));
     });
     bool any_class = false;
     job.stream([&](std::vector<int> tokens, std::vector<int> kept, int cls) {

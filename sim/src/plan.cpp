@@ -142,7 +142,9 @@ struct Post {
 
 class Lowering {
  public:
-  Lowering(const Workload& w, const HwConfig& hw) : w_(w), hw_(hw), eb_(hw.element_bytes()) {}
+  using TilingCache = std::map<std::array<std::int64_t, 4>, Tiling>;
+  Lowering(const Workload& w, const HwConfig& hw, TilingCache* cache = nullptr)
+      : w_(w), hw_(hw), eb_(hw.element_bytes()), cache_(cache) {}
 
   Plan run() {
     const auto& ops = w_.ops;
@@ -279,7 +281,7 @@ class Lowering {
       return;
     }
 
-    const Tiling t = choose_tiling(o.m, o.n, o.k, ln, hw_, o.name);
+    const Tiling t = tiling(o.m, o.n, o.k, ln, o.name);
     p.tiling = t;
     const std::int64_t nm = cdiv(o.m, t.tm), nn = cdiv(o.n, t.tn), nk = cdiv(o.k, t.tk);
     std::int64_t last_a = -1, last_w = -1;
@@ -428,9 +430,18 @@ class Lowering {
                                                ps.handoff_us * hw_.frequency_mhz));
   }
 
+  Tiling tiling(std::int64_t m, std::int64_t n, std::int64_t k, bool ln, const std::string& layer) {
+    if (!cache_) return choose_tiling(m, n, k, ln, hw_, layer);
+    const std::array<std::int64_t, 4> key{m, n, k, ln ? 1 : 0};
+    auto it = cache_->find(key);
+    if (it == cache_->end()) it = cache_->emplace(key, choose_tiling(m, n, k, ln, hw_, layer)).first;
+    return it->second;
+  }
+
   const Workload& w_;
   const HwConfig& hw_;
   const std::int64_t eb_;
+  TilingCache* cache_;
   const Op* pending_ln_ = nullptr;
   bool mean_post_ = false;
   Plan plan_;
@@ -439,5 +450,7 @@ class Lowering {
 }  // namespace
 
 Plan make_plan(const Workload& w, const HwConfig& hw) { return Lowering(w, hw).run(); }
+
+Plan Planner::operator()(const Workload& w) { return Lowering(w, hw_, &tilings_).run(); }
 
 }  // namespace heatvit::sim

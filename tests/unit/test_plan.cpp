@@ -188,3 +188,95 @@ TEST(Plan, PackingPerGemmKind) {
   EXPECT_EQ(b16.pe_for(false).to, b16.pe.to);
   EXPECT_EQ(estimate_resources(h).total().dsp, estimate_resources(hw("zcu102-heatvit")).total().dsp);
 }
+
+namespace {
+void expect_same_plan(const Plan& a, const Plan& b, const std::string& what) {
+  ASSERT_EQ(a.passes.size(), b.passes.size()) << what;
+  for (std::size_t i = 0; i < a.passes.size(); ++i) {
+    const Pass& x = a.passes[i];
+    const Pass& y = b.passes[i];
+    const std::string at = what + " pass " + x.name;
+    EXPECT_EQ(x.name, y.name) << at;
+    EXPECT_EQ(x.block, y.block) << at;
+    EXPECT_EQ(x.phase, y.phase) << at;
+    EXPECT_EQ(x.kind, y.kind) << at;
+    EXPECT_EQ(x.ops, y.ops) << at;
+    EXPECT_EQ(x.tiling.tm, y.tiling.tm) << at;
+    EXPECT_EQ(x.tiling.tn, y.tiling.tn) << at;
+    EXPECT_EQ(x.tiling.tk, y.tiling.tk) << at;
+    EXPECT_EQ(x.tiling.n_outer, y.tiling.n_outer) << at;
+    EXPECT_EQ(x.fill_cycles, y.fill_cycles) << at;
+    EXPECT_EQ(x.post_latency, y.post_latency) << at;
+    ASSERT_EQ(x.steps.size(), y.steps.size()) << at;
+    for (std::size_t j = 0; j < x.steps.size(); ++j) {
+      const Step& s = x.steps[j];
+      const Step& t = y.steps[j];
+      EXPECT_TRUE(s.load_a_bytes == t.load_a_bytes && s.load_b_bytes == t.load_b_bytes &&
+                  s.load_cycles == t.load_cycles && s.compute_cycles == t.compute_cycles && s.macs == t.macs &&
+                  s.ends_tile == t.ends_tile && s.store_read_bytes == t.store_read_bytes &&
+                  s.post_cycles == t.post_cycles && s.store_bytes == t.store_bytes)
+          << at << " step " << j;
+    }
+  }
+}
+}  // namespace
+
+TEST(Plan, PlannerRemembersTilingsAndPlansAsMakePlan) {
+  for (const char* hw_name : {"zcu102-heatvit", "zcu102-baseline"}) {
+    const HwConfig h = hw(hw_name);
+    for (const char* model : {"deit-micro", "deit-small"}) {
+      const ModelShape m = load_model(model);
+      Planner planner(h);
+      std::size_t searched_after_first = 0;
+      // Keep rates that repeat (cache hits) and change (misses), twice over.
+      for (int round = 0; round < 2; ++round) {
+        for (double keep : {1.0, 0.7, 0.5, 0.7, 0.31}) {
+          Schedule s;
+          s.selectors = {{3, keep}, {6, 0.8}, {9, keep}};
+          const Workload w = build_schedule_workload(m, s);
+          expect_same_plan(planner(w), make_plan(w, h), std::string(hw_name) + " " + model);
+        }
+        if (round == 0) searched_after_first = planner.tilings_searched();
+      }
+      EXPECT_GT(searched_after_first, 0u);
+      EXPECT_EQ(planner.tilings_searched(), searched_after_first) << "the second round only hits the cache";
+    }
+  }
+}
+
+TEST(Plan, PlannerTellsAFusedLayerNormFromNone) {
+  // One GEMM shape twice, the first with a LayerNorm fused into its loads (whole rows
+  // on chip) and the second without: on the baseline config their tilings differ.
+  const HwConfig h = hw("zcu102-baseline");
+  Workload w;
+  w.model = load_model("deit-small");
+  Op ln;
+  ln.name = "ln";
+  ln.block = 0;
+  ln.kind = OpKind::LayerNorm;
+  ln.rows = 197;
+  ln.cols = 384;
+  Op g;
+  g.block = 0;
+  g.m = 197;
+  g.n = 64;
+  g.k = 384;
+  g.name = "fused";
+  w.ops.push_back(ln);
+  w.ops.push_back(g);
+  g.name = "plain";
+  w.ops.push_back(g);
+  Planner planner(h);
+  const Plan p = planner(w);
+  expect_same_plan(p, make_plan(w, h), "one shape with and without a fused LayerNorm");
+  ASSERT_EQ(p.passes.size(), 2u);
+  EXPECT_NE(p.passes[0].tiling.tk, p.passes[1].tiling.tk);
+  EXPECT_EQ(p.passes[0].tiling.tk, 384);
+}
+
+TEST(Plan, PlannerStillNamesTheBufferThatCannotFit) {
+  HwConfig h = hw("zcu102-heatvit");
+  h.buffers.input_bytes = 1024;
+  Planner planner(h);
+  for (int i = 0; i < 2; ++i) EXPECT_THROW(planner(build_dense_workload(load_model("deit-small"))), InputError);
+}

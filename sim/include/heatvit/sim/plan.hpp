@@ -5,7 +5,9 @@
 // the same plan, so they differ only in how they time it.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,22 @@ struct Plan {
 /// Lowers `w` onto `hw`. Throws InputError (naming the hw config's buffer field) when
 /// a layer's smallest tile does not fit its buffer.
 Plan make_plan(const Workload& w, const HwConfig& hw);
+
+/// make_plan for many workloads on one hw config (the per-image plans of a run). The
+/// tiling search is a pure function of a GEMM's shape and the config, and the plans of
+/// one run repeat the same shapes (the same layers at the token counts already seen):
+/// each shape is searched once. Plans are identical to make_plan's.
+class Planner {
+ public:
+  explicit Planner(const HwConfig& hw) : hw_(hw) {}
+  Plan operator()(const Workload& w);
+  /// Distinct GEMM shapes searched so far.
+  std::size_t tilings_searched() const { return tilings_.size(); }
+
+ private:
+  HwConfig hw_;
+  std::map<std::array<std::int64_t, 4>, Tiling> tilings_;  // {m, n, k, fused LayerNorm}
+};
 
 /// Chooses the tiling of one GEMM (exposed for tests). `a_ln`: a fused LayerNorm
 /// needs whole rows on chip (tk = K).
