@@ -226,6 +226,28 @@ TEST(CpuOps, LayerNormDivisionEqualsTheKernel) {
   for (int i = 0; i < 20; ++i) check(uniform(41, 1 << 30));
 }
 
+#if HEATVIT_CPU_OPS_AVX512
+TEST(CpuOps, LayerNormVectorDivisionEqualsTheKernel) {
+  // The 8-lane division LayerNorm uses for sd >= 3: every |d| of an int16 row against
+  // the small standard deviations (where the estimate falls one short) and random ones
+  // up to the largest sd an int16 row can have (2^20).
+  auto check = [](std::int64_t sd) {
+    const std::uint64_t inv = (std::uint64_t(1) << 33) / std::uint64_t(sd);
+    const __m512i sdv = _mm512_set1_epi64(sd), invv = _mm512_set1_epi64(std::int64_t(inv));
+    alignas(64) std::int64_t ad[8], q[8];
+    for (std::int64_t a0 = 0; a0 < (std::int64_t(1) << 17); a0 += 8) {
+      for (int l = 0; l < 8; ++l) ad[l] = a0 + l;
+      _mm512_store_si512(q, func::cpu::div_row_x8(_mm512_load_si512(ad), sdv, invv));
+      for (int l = 0; l < 8; ++l)
+        ASSERT_EQ(q[l], k::div_by_row_reciprocal(ad[l], sd, inv)) << "|d| " << ad[l] << " sd " << sd;
+    }
+  };
+  for (std::int64_t sd = 3; sd <= 40; ++sd) check(sd);
+  for (int i = 0; i < 20; ++i) check(uniform(41, 1 << 20));
+  check(1 << 20);
+}
+#endif
+
 TEST(CpuOps, SquareRootEqualsTheKernel) {
   for (std::uint64_t n = 0; n < 100000; ++n) ASSERT_EQ(func::cpu::isqrt(n), k::isqrt(n)) << n;
   for (int i = 0; i < 200000; ++i) {
