@@ -148,24 +148,52 @@ std::int32_t quantile_threshold(const std::vector<std::int32_t>& s, int keep_mil
   return keep_ties ? t - 1 : t;
 }
 
-std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, const Schedule& schedule,
-                                                    const std::string& origin, const ImageSet& train,
-                                                    int threads) {
-  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // validates; table values replaced
-  if (sel.empty()) return sel;
+namespace {
+
+const std::vector<int>& calibration_indices(const FuncModel& model) {
   const std::vector<int>& idx = model.calibration_indices();
   if (idx.empty())
     throw InputError(model.path(), "tensors.calib.index",
                      "missing: this export does not record its calibration images, so a schedule cannot be "
                      "calibrated sequentially (re-export it, or use --calibration table)");
+  return idx;
+}
+
+[[noreturn]] void calibration_index_outside(const FuncModel& model, int index, const std::string& images_path,
+                                            int count) {
+  throw InputError(model.path(), "tensors.calib.index",
+                   "image index " + std::to_string(index) + " is outside the training split " + images_path + " (" +
+                       std::to_string(count) + " images)");
+}
+
+/// The sequential rule on the calibration images `images` (28 x 28 each): `sel` as
+/// resolved, thresholds replaced.
+std::vector<SelectorThreshold> calibrate_images(const FuncModel& model, std::vector<SelectorThreshold> sel,
+                                                const std::vector<const std::uint8_t*>& images, int threads);
+
+}  // namespace
+
+std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, const Schedule& schedule,
+                                                    const std::string& origin, const ImageSet& train,
+                                                    int threads) {
+  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // validates; table values replaced
+  if (sel.empty()) return sel;
+  const std::vector<int>& idx = calibration_indices(model);
   if (train.rows != Shape::kImage || train.cols != Shape::kImage)
     throw InputError(train.images_path, "dims", "images must be 28x28");
-  for (int i : idx)
-    if (i >= train.count)
-      throw InputError(model.path(), "tensors.calib.index",
-                       "image index " + std::to_string(i) + " is outside the training split " + train.images_path +
-                           " (" + std::to_string(train.count) + " images)");
-  const int n = static_cast<int>(idx.size());
+  std::vector<const std::uint8_t*> images;
+  for (int i : idx) {
+    if (i < 0 || i >= train.count) calibration_index_outside(model, i, train.images_path, train.count);
+    images.push_back(train.image(i));
+  }
+  return calibrate_images(model, std::move(sel), images, threads);
+}
+
+namespace {
+
+std::vector<SelectorThreshold> calibrate_images(const FuncModel& model, std::vector<SelectorThreshold> sel,
+                                                const std::vector<const std::uint8_t*>& images, int threads) {
+  const int n = static_cast<int>(images.size());
 
   // Each calibration image's token stream is carried from selector to selector: the
   // blocks before selector s run once, not once per later selector. Identical to
@@ -183,7 +211,7 @@ std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, cons
       auto& st = state[static_cast<std::size_t>(i)];
       if (!st) {
         st = std::make_unique<TokenState>();
-        model.begin(train.image(idx[static_cast<std::size_t>(i)]), *st, *sc);
+        model.begin(images[static_cast<std::size_t>(i)], *st, *sc);
       } else {
         model.select(*st, scores[static_cast<std::size_t>(i)].data(), sel[s - 1].threshold, *sc);
       }
@@ -202,13 +230,26 @@ std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, cons
   return sel;
 }
 
+}  // namespace
+
 std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const Schedule& schedule,
                                                    const std::string& origin, Calibration rule,
                                                    const std::string& data_dir, int threads) {
   if (rule == Calibration::Table || schedule.selectors.empty()) return model.resolve(schedule, origin);
-  model.resolve(schedule, origin);  // schedule errors before the (large) training split is read
-  const ImageSet train = load_fashion_mnist(data_dir, "train", Shape::kImage, Shape::kImage, Shape::kClasses);
-  return calibrate_sequential(model, schedule, origin, train, threads);
+  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // schedule errors before any image is read
+  if (sel.empty()) return sel;
+  const std::vector<int>& idx = calibration_indices(model);
+  // Only the calibration images are kept of the training split (the same checks of its
+  // files as a whole load).
+  const ImageSet cal = load_fashion_mnist_images(
+      data_dir, "train", idx,
+      [&](int index, int count, const std::string& images_path) {
+        calibration_index_outside(model, index, images_path, count);
+      },
+      Shape::kImage, Shape::kImage, Shape::kClasses);
+  std::vector<const std::uint8_t*> images;
+  for (int i = 0; i < cal.count; ++i) images.push_back(cal.image(i));
+  return calibrate_images(model, std::move(sel), images, threads);
 }
 
 EvalResult evaluate(const FuncModel& model, const Schedule& schedule, const ImageSet& data, int limit, int threads) {

@@ -217,3 +217,62 @@ TEST(Idx, FashionMnistSplitChecks) {
   EXPECT_THROW(load_fashion_mnist(d + "/nope", "t10k"), InputError);
   std::filesystem::remove_all(d);
 }
+
+TEST(Idx, SelectedImagesEqualTheWholeLoad) {
+  // 400 training images span several read chunks: some images straddle two.
+  const std::string d = temp_dir("fmsel");
+  heatvit::testing::write_fake_fmnist(d, 4, 9, 400);
+  const ImageSet all = load_fashion_mnist(d, "train");
+  const std::vector<int> pick = {399, 0, 167, 166, 168, 167, 5, 334, 335, 200};  // unordered, a repeat
+  const ImageSet sel = load_fashion_mnist_images(d, "train", pick, [](int, int, const std::string&) { FAIL(); });
+  ASSERT_EQ(sel.count, static_cast<int>(pick.size()));
+  EXPECT_EQ(sel.rows, 28);
+  EXPECT_EQ(sel.images_path, all.images_path);
+  for (std::size_t i = 0; i < pick.size(); ++i) {
+    EXPECT_TRUE(std::equal(all.image(pick[i]), all.image(pick[i]) + 784, sel.image(static_cast<int>(i))))
+        << "image " << pick[i];
+    EXPECT_EQ(sel.labels[i], all.labels[static_cast<std::size_t>(pick[i])]);
+  }
+  // An index outside the split: the caller's error, told the split's size and file.
+  try {
+    load_fashion_mnist_images(d, "train", {3, 400}, [](int index, int count, const std::string& path) {
+      throw InputError("model.hvt", "tensors.calib.index",
+                       std::to_string(index) + " of " + std::to_string(count) + " in " + path);
+    });
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("400 of 400 in " + all.images_path), std::string::npos) << e.what();
+  }
+  // The files are checked as a whole load checks them.
+  write_idx(d + "/train-images-idx3-ubyte.gz", {400, 28, 28}, std::vector<std::uint8_t>(400 * 784 - 1), true);
+  try {
+    load_fashion_mnist_images(d, "train", {0}, [](int, int, const std::string&) {});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("(truncated)"), std::string::npos) << e.what();
+  }
+  write_idx(d + "/train-images-idx3-ubyte.gz", {400, 28, 28}, std::vector<std::uint8_t>(400 * 784), true, 40);
+  EXPECT_THROW(load_fashion_mnist_images(d, "train", {0}, [](int, int, const std::string&) {}), InputError);
+  write_idx(d + "/train-images-idx3-ubyte.gz", {399, 28, 28}, std::vector<std::uint8_t>(399 * 784), true);
+  try {
+    load_fashion_mnist_images(d, "train", {0}, [](int, int, const std::string&) {});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("400 labels"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(d);
+}
+
+TEST(Idx, PlainAndGzipReadInChunksAlike) {
+  // A file larger than one read chunk, plain and compressed, and a header alone.
+  const std::string d = temp_dir("idxbig");
+  std::vector<std::uint8_t> data(300000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + i / 1000);
+  write_idx(d + "/a", {300, 1000}, data, false);
+  write_idx(d + "/a.gz", {300, 1000}, data, true);
+  EXPECT_EQ(read_idx(d + "/a", 2).data, data);
+  EXPECT_EQ(read_idx(d + "/a.gz", 2).data, data);
+  write_idx(d + "/empty", {0, 5}, {}, false);
+  EXPECT_TRUE(read_idx(d + "/empty", 2).data.empty());
+  std::filesystem::remove_all(d);
+}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,14 @@ std::string default_fashion_mnist_dir();
 /// expect_cols (0: any), label values < num_classes (0: any) and equal counts.
 ImageSet load_fashion_mnist(const std::string& dir, const std::string& split, int expect_rows = 28,
                             int expect_cols = 28, int num_classes = 10);
+
+/// The images at `indices` of a split (in that order, repeats allowed; count =
+/// indices.size()), read without holding the others: the same checks as
+/// load_fashion_mnist. An index outside the split calls `out_of_range(index, images in
+/// the split, the images file)`, which throws (InputError naming whatever the indices
+/// come from).
+ImageSet load_fashion_mnist_images(const std::string& dir, const std::string& split, const std::vector<int>& indices,
+                                   const std::function<void(int index, int count, const std::string& images_path)>& out_of_range,
+                                   int expect_rows = 28, int expect_cols = 28, int num_classes = 10);
 
 }  // namespace heatvit
