@@ -211,6 +211,35 @@ TEST(CpuOps, LayerNormEqualsTheKernel) {
   check_layernorm<48>(2000);  // not a power of two: the mean by division
 }
 
+TEST(CpuOps, LayerNormRowsEqualTheKernel) {
+  // Whole token matrices (statistics 8 rows at a time, then the rows): counts around
+  // the chunk of 8, rows of every kind check_layernorm draws.
+  constexpr int C = 64, T = 51;
+  static std::int16_t x[T][C], want[T][C], got[T][C], g[C];
+  static std::int32_t b[C];
+  for (int round = 0; round < 300; ++round) {
+    const int rows = std::vector<int>{1, 7, 8, 9, 16, 17, 51}[static_cast<std::size_t>(round % 7)];
+    for (int r = 0; r < rows; ++r) {
+      const int base = uniform(-32768, 32767), kind = uniform(0, 3);
+      for (int c = 0; c < C; ++c)
+        x[r][c] = static_cast<std::int16_t>(
+            kind == 0   ? uniform(-32768, 32767)
+            : kind == 1 ? base
+            : kind == 2 ? std::max(-32768, std::min(32767, base + uniform(-3, 3)))
+                        : std::max(-32768, std::min(32767, base + (uniform(0, 15) == 0 ? uniform(-2, 2) : 0))));
+    }
+    for (int c = 0; c < C; ++c) {
+      g[c] = static_cast<std::int16_t>(uniform(-32768, 32767));
+      b[c] = uniform(-(1 << 30), 1 << 30);
+    }
+    const int shift = uniform(8, 24);
+    k::layernorm<T, C>(x, rows, g, b, shift, want);
+    func::cpu::layernorm_rows<C>(x, rows, g, b, shift, got);
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < C; ++c) ASSERT_EQ(got[r][c], want[r][c]) << "rows " << rows << " row " << r << " channel " << c;
+  }
+}
+
 TEST(CpuOps, LayerNormDivisionEqualsTheKernel) {
   // every |d| of an int16 row against the small standard deviations, where the
   // reciprocal's estimate falls one short of exact quotients (sd = 3, |d| = 3: the

@@ -135,10 +135,16 @@ inline __m512i div_row_x8(__m512i ad, __m512i sdv, __m512i invv) {
 }
 #endif
 
-/// kernels::layernorm_row with the square root above and loops a compiler vectorizes.
+/// A LayerNorm row's mean, standard deviation (at Frac::ln_std_extra extra fraction
+/// bits, at least 1) and the reciprocal floor(2^33 / sd), as kernels::layernorm_row
+/// computes them, with the square root above.
+struct LnRowStats {
+  i64 mu, sd;
+  u64 inv;
+};
+
 template <int C>
-inline void layernorm_row(const std::int16_t* x, const std::int16_t* g, const std::int32_t* b, int shift,
-                          std::int16_t* out) {
+inline LnRowStats layernorm_stats(const std::int16_t* x) {
   static_assert(C >= 1 && C <= 65536, "layernorm_row: C out of range");
   constexpr bool P2 = kernels::is_pow2(C);
   constexpr int L = P2 ? kernels::log2_exact(C) : 0;
@@ -157,7 +163,15 @@ inline void layernorm_row(const std::int16_t* x, const std::int16_t* g, const st
   const i64 var_ext = P2 ? i64(v << (2 * G)) >> L : i64(v << (2 * G)) / C;
   i64 sd = i64(isqrt(u64(var_ext)));
   if (sd < 1) sd = 1;
-  const u64 inv = (u64(1) << 33) / u64(sd);
+  return {mu, sd, (u64(1) << 33) / u64(sd)};
+}
+
+/// The rest of kernels::layernorm_row, given the row's layernorm_stats.
+template <int C>
+inline void layernorm_apply(const std::int16_t* x, const std::int16_t* g, const std::int32_t* b, int shift,
+                            const LnRowStats& st, std::int16_t* out) {
+  const i64 mu = st.mu, sd = st.sd;
+  const u64 inv = st.inv;
   alignas(64) i64 y[C];
 #if HEATVIT_CPU_OPS_AVX512
   if constexpr (C % 8 == 0) {
@@ -194,6 +208,27 @@ inline void layernorm_row(const std::int16_t* x, const std::int16_t* g, const st
     y[c] = i64(g[c]) * z + i64(b[c]);
   }
   requant_array<8>(y, C, shift, out);
+}
+
+/// kernels::layernorm_row with the square root above and loops a compiler vectorizes.
+template <int C>
+inline void layernorm_row(const std::int16_t* x, const std::int16_t* g, const std::int32_t* b, int shift,
+                          std::int16_t* out) {
+  layernorm_apply<C>(x, g, b, shift, layernorm_stats<C>(x), out);
+}
+
+/// layernorm_row of `rows` rows, their statistics first, 8 rows at a time: each row's
+/// square root and division form a chain of dependent scalar instructions, and the
+/// chains of 8 rows overlap where one row's would wait.
+template <int C>
+inline void layernorm_rows(const std::int16_t (*x)[C], int rows, const std::int16_t* g, const std::int32_t* b,
+                           int shift, std::int16_t (*out)[C]) {
+  for (int r0 = 0; r0 < rows; r0 += 8) {
+    const int n = std::min(8, rows - r0);
+    LnRowStats st[8];
+    for (int r = 0; r < n; ++r) st[r] = layernorm_stats<C>(x[r0 + r]);
+    for (int r = 0; r < n; ++r) layernorm_apply<C>(x[r0 + r], g, b, shift, st[r], out[r0 + r]);
+  }
 }
 
 /// -x8 / exp_ln2 for 0 <= -x8 <= -exp_min as a multiply and a shift; equal to the
@@ -517,7 +552,7 @@ class CpuOps {
   template <int MAX_T, int C, typename TX, typename TO>
   void layernorm(const TX (*x)[C], int rows, const Ln<C>& l, TO (*out)[C]) const {
     if constexpr (std::is_same_v<TX, std::int16_t> && std::is_same_v<TO, std::int16_t>) {
-      for (int r = 0; r < rows; ++r) cpu::layernorm_row<C>(x[r], l.g, l.b, l.shift, out[r]);
+      cpu::layernorm_rows<C>(x, rows, l.g, l.b, l.shift, out);
     } else {
       kernels::layernorm<MAX_T, C>(x, rows, l.g, l.b, l.shift, out);
     }
