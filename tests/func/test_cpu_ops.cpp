@@ -179,6 +179,30 @@ TEST(CpuOps, SoftmaxDivisionEqualsTheKernel) {
   }
 }
 
+#if HEATVIT_CPU_OPS_AVX512
+TEST(CpuOps, SoftmaxVectorDivisionEqualsTheKernel) {
+  // The 16-lane division softmax_row uses, on 16 consecutive exponentials a vector
+  // (odd and even lanes take different multiplies): the same domain as above.
+  auto check = [](std::uint32_t e0, std::uint32_t tot) {
+    const std::uint64_t den = 2 * std::uint64_t(tot), inv = (std::uint64_t(1) << 27) / den;
+    alignas(64) std::uint32_t e[16], q[16];
+    for (int l = 0; l < 16; ++l) e[l] = e0 + std::uint32_t(l);
+    _mm512_store_si512(q, func::cpu::softmax_div_x16(_mm512_load_si512(e), tot, std::uint32_t(den), inv));
+    for (int l = 0; l < 16; ++l)
+      ASSERT_EQ(std::uint64_t(q[l]), std::uint64_t(k::div_floor_by_reciprocal<27>(std::uint64_t(e[l]) * 512u + tot, den, inv)))
+          << "e " << e[l] << " tot " << tot;
+  };
+  for (std::uint32_t tot = 1; tot <= 4000; ++tot)
+    for (std::uint32_t e = 0; e <= tot; e += 16) check(e, tot);
+  for (std::uint32_t m = 3; m < 1024; m += 2)
+    for (std::uint32_t e = m; e <= std::min(512 * m, 32767u); e += 2 * m) check(e - std::min(e, 7u), 512 * m);
+  for (int i = 0; i < 20000; ++i) {
+    const auto tot = static_cast<std::uint32_t>(uniform(1, 1 << 25));
+    check(static_cast<std::uint32_t>(uniform(0, std::min(tot, 32767u))), tot);
+  }
+}
+#endif
+
 template <int C>
 void check_layernorm(int rounds) {
   std::int16_t x[C], g[C], want[C], got[C];

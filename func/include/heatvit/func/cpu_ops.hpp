@@ -249,6 +249,26 @@ inline u32 softmax_div(u32 e, u32 tot, u32 den, u64 inv) {
   return q + ((q + 1) * den <= num ? 1u : 0u);
 }
 
+#if HEATVIT_CPU_OPS_AVX512
+/// softmax_div of 16 lanes (e < 2^23 each): the product num inv (num < 2^32, inv <= 2^26)
+/// as two 32 x 32 -> 64-bit multiplies, of the even and of the odd lanes, where the
+/// compiler would use 64 x 64-bit ones; the correction in 32-bit lanes as softmax_div's.
+inline __m512i softmax_div_x16(__m512i e, u32 tot, u32 den, u64 inv) {
+  constexpr __mmask16 all16 = 0xFFFF;  // zero-masked forms: see requant_store16
+  constexpr __mmask8 all8 = 0xFF;
+  const __m512i num = _mm512_maskz_add_epi32(all16, _mm512_maskz_slli_epi32(all16, e, 9), _mm512_set1_epi32(i32(tot)));
+  const __m512i invv = _mm512_set1_epi64(i64(inv));
+  const __m512i even = _mm512_maskz_srli_epi64(all8, _mm512_maskz_mul_epu32(all8, num, invv), 27);
+  const __m512i odd =
+      _mm512_maskz_srli_epi64(all8, _mm512_maskz_mul_epu32(all8, _mm512_maskz_srli_epi64(all8, num, 32), invv), 27);
+  const __m512i q = _mm512_maskz_or_epi64(all8, even, _mm512_maskz_slli_epi64(all8, odd, 32));
+  const __m512i one = _mm512_set1_epi32(1);
+  const __mmask16 up = _mm512_cmple_epu32_mask(
+      _mm512_maskz_mullo_epi32(all16, _mm512_maskz_add_epi32(all16, q, one), _mm512_set1_epi32(i32(den))), num);
+  return _mm512_mask_add_epi32(q, up, q, one);
+}
+#endif
+
 /// kernels::softmax_row (one row of t scores to uint8 probabilities in int32), with
 /// each step a loop over the row a compiler vectorizes.
 template <int MAX_T>
@@ -280,10 +300,18 @@ inline void softmax_row(const i32* s, int t, int shift, i32* p) {
   if (tot < 1) tot = 1;
   const u64 den = 2 * u64(tot);
   const u64 inv = (u64(1) << 27) / den;
+#if HEATVIT_CPU_OPS_AVX512
+  for (int j = 0; j < t; j += 16) {
+    const __mmask16 lanes = t - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (t - j)) - 1);
+    const __m512i q = softmax_div_x16(_mm512_maskz_loadu_epi32(lanes, e + j), u32(tot), u32(den), inv);
+    _mm512_mask_storeu_epi32(p + j, lanes, _mm512_maskz_min_epu32(lanes, q, _mm512_set1_epi32(255)));
+  }
+#else
   for (int j = 0; j < t; ++j) {
     const u32 q = softmax_div(u32(e[j]), u32(tot), u32(den), inv);
     p[j] = i32(q < 255u ? q : 255u);
   }
+#endif
 }
 
 /// kernels::gelu_layer of one row. The GELU values are below 2^15 in magnitude, so for
