@@ -449,6 +449,60 @@ inline void linear_rows(const std::int16_t* a, const std::int32_t* wp, const std
   }
 }
 
+#if defined(__AVX512VNNI__)
+#define HEATVIT_CPU_OPS_VNNI_U8 1
+/// Quads of int8 weights along K for VPDPBUSD: wq[k4][n] holds w[n][4k4 .. 4k4 + 3] as
+/// its four bytes (K a multiple of 4; every weight in [-128, 127]).
+inline void pack_quads(const std::int16_t* w, int n_out, int k_in, std::int32_t* wq) {
+  for (int k4 = 0; k4 < k_in / 4; ++k4)
+    for (int n = 0; n < n_out; ++n) {
+      std::uint32_t v = 0;
+      for (int i = 0; i < 4; ++i)
+        v |= std::uint32_t(std::uint8_t(w[static_cast<std::size_t>(n) * k_in + 4 * k4 + i])) << (8 * i);
+      wq[static_cast<std::size_t>(k4) * n_out + n] = static_cast<std::int32_t>(v);
+    }
+}
+
+/// tile() with unsigned bytes for `a` and quads for `wq` (VPDPBUSD: four u8 x s8
+/// products a lane, summed exactly in int32, without saturation).
+template <int R, int CB>
+inline void tile_u8(const std::uint8_t* a, int lda, const std::int32_t* wq, int ldw, int k4n,
+                    __m512i (&acc)[R][CB]) {
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < CB; ++c) acc[r][c] = _mm512_setzero_si512();
+  for (int k4 = 0; k4 < k4n; ++k4) {
+    __m512i wv[CB];
+    for (int c = 0; c < CB; ++c) wv[c] = _mm512_loadu_si512(wq + k4 * ldw + 16 * c);
+    for (int r = 0; r < R; ++r) {
+      std::int32_t quad;
+      std::memcpy(&quad, a + r * lda + 4 * k4, 4);
+      const __m512i av = _mm512_set1_epi32(quad);
+      for (int c = 0; c < CB; ++c) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], av, wv[c]);
+    }
+  }
+}
+
+/// linear_rows on unsigned-byte activations and weight quads.
+template <int R, int N, int K, int BITS, bool I32>
+inline void linear_rows_u8(const std::uint8_t* a, const std::int32_t* wq, const std::int32_t* bias, int shift,
+                           std::int16_t* out) {
+  constexpr int CB = N % 64 == 0 ? 4 : (N % 32 == 0 ? 2 : 1);
+  for (int j0 = 0; j0 < N; j0 += 16 * CB) {
+    __m512i acc[R][CB];
+    tile_u8<R, CB>(a, K, wq + j0, N, K / 4, acc);
+    for (int c = 0; c < CB; ++c) {
+      const __m512i b = _mm512_loadu_si512(bias + j0 + 16 * c);
+      for (int r = 0; r < R; ++r) {
+        if constexpr (I32) requant_store16_i32<BITS>(acc[r][c], b, shift, out + r * N + j0 + 16 * c);
+        else requant_store16<BITS>(acc[r][c], b, shift, out + r * N + j0 + 16 * c);
+      }
+    }
+  }
+}
+#else
+#define HEATVIT_CPU_OPS_VNNI_U8 0
+#endif
+
 /// f(std::integral_constant<int, rows>) for rows in 1..4 (a tile's row count as a constant).
 template <class F>
 inline void with_rows(int rows, F&& f) {
@@ -459,6 +513,20 @@ inline void with_rows(int rows, F&& f) {
     default: f(std::integral_constant<int, 1>{}); break;
   }
 }
+
+#if HEATVIT_CPU_OPS_VNNI_U8
+template <int N, int K, int BITS>
+inline void linear_packed_u8(const std::uint8_t* a, int m, const std::int32_t* wq, const std::int32_t* bias, int shift,
+                             bool i32_epilogue, std::int16_t* out) {
+  static_assert(N % 16 == 0 && K % 4 == 0, "linear_packed_u8: N a multiple of 16, K of 4");
+  for (int i = 0; i < m; i += 4)
+    with_rows(std::min(4, m - i), [&](auto rows_c) {
+      constexpr int R = decltype(rows_c)::value;
+      if (i32_epilogue) linear_rows_u8<R, N, K, BITS, true>(a + i * K, wq, bias, shift, out + i * N);
+      else linear_rows_u8<R, N, K, BITS, false>(a + i * K, wq, bias, shift, out + i * N);
+    });
+}
+#endif
 
 template <int N, int K, int BITS>
 inline void linear_packed(const std::int16_t* a, int m, const std::int32_t* wp, const std::int32_t* bias, int shift,
@@ -544,7 +612,35 @@ class CpuOps {
       const std::size_t at = store_.size();
       store_.resize(at + static_cast<std::size_t>(N) * (K / 2));
       cpu::pack_pairs(&l.w[0][0], N, K, store_.data() + at);
-      const Packed p{reinterpret_cast<std::uintptr_t>(&l), at, cpu::int32_epilogue(l.b, N, K, l.shift)};
+      Packed p{reinterpret_cast<std::uintptr_t>(&l), at, cpu::int32_epilogue(l.b, N, K, l.shift), kNone, kNone};
+#if HEATVIT_CPU_OPS_VNNI_U8
+      // Byte activations too (VPDPBUSD), when every weight is an int8: the activations
+      // are then taken as unsigned bytes, int8 ones shifted by 128 and that shift taken
+      // out through the bias (bias - 128 sum_k w[n][k], kept when it fits int32).
+      if constexpr (K % 4 == 0) {
+        bool int8 = true;
+        for (int n = 0; n < N; ++n)
+          for (int kk = 0; kk < K; ++kk) int8 = int8 && l.w[n][kk] >= -128 && l.w[n][kk] <= 127;
+        if (int8) {
+          p.at_q = store_.size();
+          store_.resize(p.at_q + static_cast<std::size_t>(N) * (K / 4));
+          cpu::pack_quads(&l.w[0][0], N, K, store_.data() + p.at_q);
+          std::vector<std::int32_t> shifted(N);
+          bool fits = true;
+          for (int n = 0; n < N; ++n) {
+            std::int64_t sum = 0;
+            for (int kk = 0; kk < K; ++kk) sum += l.w[n][kk];
+            const std::int64_t b = std::int64_t(l.b[n]) - 128 * sum;
+            fits = fits && b >= INT32_MIN && b <= INT32_MAX;
+            shifted[static_cast<std::size_t>(n)] = static_cast<std::int32_t>(b);
+          }
+          if (fits) {
+            p.at_b = store_.size();
+            store_.insert(store_.end(), shifted.begin(), shifted.end());
+          }
+        }
+      }
+#endif
       index_.insert(std::upper_bound(index_.begin(), index_.end(), p,
                                      [](const Packed& x, const Packed& y) { return x.layer < y.layer; }),
                     p);
@@ -557,6 +653,32 @@ class CpuOps {
     if constexpr ((OUT_BITS == 8 || OUT_BITS == 16) && N % 16 == 0 && K % 2 == 0 &&
                   std::is_same_v<TA, std::int16_t> && std::is_same_v<TO, std::int16_t>) {
       if (const Packed* pk = find(&l)) {
+#if HEATVIT_CPU_OPS_VNNI_U8
+        if constexpr (K % 4 == 0) {
+          if (pk->at_q != kNone && m > 0) {
+            // The activations as unsigned bytes: uint8 values as they are, int8 ones
+            // shifted by 128 (with the bias that takes the shift out); others (outside
+            // both ranges) take the 16-bit path.
+            const std::int16_t* a0 = &a[0][0];
+            const int n = m * K;
+            std::int16_t lo = a0[0], hi = a0[0];
+            for (int i = 0; i < n; ++i) {
+              lo = a0[i] < lo ? a0[i] : lo;
+              hi = a0[i] > hi ? a0[i] : hi;
+            }
+            const bool u8 = lo >= 0 && hi <= 255, s8 = lo >= -128 && hi <= 127;
+            if (u8 || (s8 && pk->at_b != kNone)) {
+              alignas(64) std::uint8_t a8[MAX_M * K];
+              const std::int16_t off = u8 ? 0 : 128;
+              for (int i = 0; i < n; ++i) a8[i] = static_cast<std::uint8_t>(a0[i] + off);
+              const std::int32_t* bias = u8 ? l.b : store_.data() + pk->at_b;
+              cpu::linear_packed_u8<N, K, OUT_BITS>(a8, m, store_.data() + pk->at_q, bias, l.shift, pk->i32,
+                                                    &out[0][0]);
+              return;
+            }
+          }
+        }
+#endif
         cpu::linear_packed<N, K, OUT_BITS>(&a[0][0], m, store_.data() + pk->at, l.b, l.shift, pk->i32, &out[0][0]);
         return;
       }
@@ -606,10 +728,13 @@ class CpuOps {
   std::size_t layers() const { return index_.size(); }
 
  private:
+  static constexpr std::size_t kNone = ~std::size_t(0);
   struct Packed {
     std::uintptr_t layer;  // the layer's address
     std::size_t at;        // its rearranged weights: store_[at ..]
     bool i32;              // its requantisation is exact in 32-bit lanes
+    std::size_t at_q;      // its weights as quads (pack_quads), kNone: not all int8
+    std::size_t at_b;      // its bias less 128 sum_k w[n][k], kNone: outside int32
   };
   const Packed* find(const void* layer) const {
     const auto key = reinterpret_cast<std::uintptr_t>(layer);
