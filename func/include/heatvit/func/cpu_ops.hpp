@@ -540,12 +540,94 @@ inline void linear_packed(const std::int16_t* a, int m, const std::int32_t* wp, 
     });
 }
 
+#if HEATVIT_CPU_OPS_VNNI_U8
+/// attention() on bytes (VPDPBUSD) for int8 q, k and v: the scores from q + 128 (unsigned
+/// bytes) and k in quads along the head's channels, less 128 sum_c k[j][c] per key; the
+/// output from the probabilities (0..255) and v in quads along the keys.
+template <int MAX_T, int D, int HD>
+void attention_u8(const std::int16_t (*q)[D], const std::int16_t (*k)[D], const std::int16_t (*v)[D], int t,
+                  int score_shift, int out_shift, std::int16_t (*out)[D]) {
+  constexpr int H = D / HD;
+  constexpr int TP = (MAX_T + 15) / 16 * 16;  // score columns, padded to whole vectors
+  constexpr int JB = TP / 16;
+  constexpr int CB = HD / 16;
+  alignas(64) std::int32_t kq[HD / 4][TP];     // kq[c4][j]: k[j][c0 + 4c4 .. + 3]
+  alignas(64) std::int32_t kcorr[TP];          // 128 sum_c k[j][c0 + c]
+  alignas(64) std::int32_t vq[TP / 4][HD];     // vq[j4][c]: v[4j4 .. 4j4 + 3][c0 + c]
+  alignas(64) std::uint8_t q8[4][HD];
+  alignas(64) std::uint8_t p8[4][TP];
+  alignas(64) std::int32_t p32[MAX_T];
+  const int t4 = (t + 3) / 4;
+  auto byte = [](std::int16_t x, int i) { return std::uint32_t(std::uint8_t(x)) << (8 * i); };
+  for (int h = 0; h < H; ++h) {
+    const int c0 = h * HD;
+    for (int j = 0; j < TP; ++j) {
+      std::int32_t sum = 0;
+      for (int c4 = 0; c4 < HD / 4; ++c4) {
+        std::uint32_t w = 0;
+        if (j < t)
+          for (int i = 0; i < 4; ++i) {
+            w |= byte(k[j][c0 + 4 * c4 + i], i);
+            sum += k[j][c0 + 4 * c4 + i];
+          }
+        kq[c4][j] = static_cast<std::int32_t>(w);
+      }
+      kcorr[j] = 128 * sum;
+    }
+    for (int j4 = 0; j4 < TP / 4; ++j4)
+      for (int c = 0; c < HD; ++c) {
+        std::uint32_t w = 0;
+        for (int i = 0; i < 4; ++i)
+          if (4 * j4 + i < t) w |= byte(v[4 * j4 + i][c0 + c], i);
+        vq[j4][c] = static_cast<std::int32_t>(w);
+      }
+    for (int i0 = 0; i0 < t; i0 += 4) {
+      with_rows(std::min(4, t - i0), [&](auto rows_c) {
+        constexpr int R = decltype(rows_c)::value;
+        for (int r = 0; r < R; ++r)
+          for (int c = 0; c < HD; ++c) q8[r][c] = static_cast<std::uint8_t>(q[i0 + r][c0 + c] + 128);
+        __m512i sacc[R][JB];
+        tile_u8<R, JB>(&q8[0][0], HD, &kq[0][0], TP, HD / 4, sacc);
+        for (int r = 0; r < R; ++r) {
+          alignas(64) std::int32_t row[TP];
+          for (int jb = 0; jb < JB; ++jb)
+            _mm512_store_si512(row + 16 * jb,
+                               _mm512_sub_epi32(sacc[r][jb], _mm512_load_si512(kcorr + 16 * jb)));
+          softmax_row<MAX_T>(row, t, score_shift, p32);
+          for (int j = 0; j < t; ++j) p8[r][j] = static_cast<std::uint8_t>(p32[j]);  // 0..255
+          for (int j = t; j < TP; ++j) p8[r][j] = 0;
+        }
+        __m512i acc[R][CB];
+        tile_u8<R, CB>(&p8[0][0], TP, &vq[0][0], HD, t4, acc);
+        const __m512i zero = _mm512_setzero_si512();
+        for (int r = 0; r < R; ++r)
+          for (int c = 0; c < CB; ++c) requant_store16<8>(acc[r][c], zero, out_shift, &out[i0 + r][c0 + 16 * c]);
+      });
+    }
+  }
+}
+#endif
+
 /// Multi-head attention as kernels::attention computes it (scores, softmax_row of each
 /// row, requant<8> of p v), with K and V of each head rearranged into pairs first.
 template <int MAX_T, int D, int HD>
 void attention(const std::int16_t (*q)[D], const std::int16_t (*k)[D], const std::int16_t (*v)[D], int t,
                int score_shift, int out_shift, std::int16_t (*out)[D]) {
   static_assert(D % HD == 0 && HD % 32 == 0, "attention: head dimension a multiple of 32");
+#if HEATVIT_CPU_OPS_VNNI_U8
+  {
+    std::int16_t lo = 0, hi = 0;
+    for (int i = 0; i < t; ++i)
+      for (int c = 0; c < D; ++c) {
+        lo = std::min({lo, q[i][c], k[i][c], v[i][c]});
+        hi = std::max({hi, q[i][c], k[i][c], v[i][c]});
+      }
+    if (lo >= -128 && hi <= 127) {
+      attention_u8<MAX_T, D, HD>(q, k, v, t, score_shift, out_shift, out);
+      return;
+    }
+  }
+#endif
   constexpr int H = D / HD;
   constexpr int TP = (MAX_T + 15) / 16 * 16;  // score columns, padded to whole vectors
   constexpr int JB = TP / 16;                  // score vectors per row
