@@ -414,31 +414,43 @@ inline void requant_store16_i32(__m512i acc, __m512i bias, int shift, std::int16
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_maskz_cvtepi32_epi16(all, v));
 }
 
-/// R rows x CB vectors of 16 outputs: acc[r][c] = sum over k2 < k2n of the pairs of
-/// row r of `a` (row stride lda) times wp[k2][j0 + 16c ..] (row stride ldw).
-template <int R, int CB>
-inline void tile(const std::int16_t* a, int lda, const std::int32_t* wp, int ldw, int k2n, __m512i (&acc)[R][CB]) {
+/// One K step of a tile, by activation type: int16 activations go two K elements a
+/// step (pairs: wp[k2][n], one 16-bit multiply-add a lane); unsigned bytes four (quads:
+/// wq[k4][n], VPDPBUSD: four u8 x s8 products a lane, summed exactly in int32, without
+/// saturation; VNNI only).
+template <typename TA>
+struct TileStep;
+template <>
+struct TileStep<std::int16_t> {
+  static constexpr int kElems = 2;
+  static __m512i madd(__m512i acc, const std::int16_t* a, __m512i w) { return madd_acc(acc, bcast_pair(a), w); }
+};
+
+/// R rows x CB vectors of 16 outputs: acc[r][c] = sum over steps s < steps of row r of
+/// `a` (row stride lda, TileStep<TA>::kElems elements a step) times the rearranged
+/// weights w[s][j0 + 16c ..] (row stride ldw).
+template <int R, int CB, typename TA>
+inline void tile(const TA* a, int lda, const std::int32_t* w, int ldw, int steps, __m512i (&acc)[R][CB]) {
+  constexpr int E = TileStep<TA>::kElems;
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < CB; ++c) acc[r][c] = _mm512_setzero_si512();
-  for (int k2 = 0; k2 < k2n; ++k2) {
+  for (int st = 0; st < steps; ++st) {
     __m512i wv[CB];
-    for (int c = 0; c < CB; ++c) wv[c] = _mm512_loadu_si512(wp + k2 * ldw + 16 * c);
-    for (int r = 0; r < R; ++r) {
-      const __m512i av = bcast_pair(a + r * lda + 2 * k2);
-      for (int c = 0; c < CB; ++c) acc[r][c] = madd_acc(acc[r][c], av, wv[c]);
-    }
+    for (int c = 0; c < CB; ++c) wv[c] = _mm512_loadu_si512(w + st * ldw + 16 * c);
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < CB; ++c) acc[r][c] = TileStep<TA>::madd(acc[r][c], a + r * lda + E * st, wv[c]);
   }
 }
 
 /// out[i][n] = requant<BITS>(sum_k a[i][k] w[n][k] + bias[n], shift) for i < m, from the
-/// packed weights (pack_pairs). N a multiple of 16, K even.
-template <int R, int N, int K, int BITS, bool I32>
-inline void linear_rows(const std::int16_t* a, const std::int32_t* wp, const std::int32_t* bias, int shift,
-                        std::int16_t* out) {
+/// rearranged weights (pack_pairs for int16 activations, pack_quads for bytes). N a
+/// multiple of 16, K of TileStep<TA>::kElems.
+template <int R, int N, int K, int BITS, bool I32, typename TA>
+inline void linear_rows(const TA* a, const std::int32_t* w, const std::int32_t* bias, int shift, std::int16_t* out) {
   constexpr int CB = N % 64 == 0 ? 4 : (N % 32 == 0 ? 2 : 1);
   for (int j0 = 0; j0 < N; j0 += 16 * CB) {
     __m512i acc[R][CB];
-    tile<R, CB>(a, K, wp + j0, N, K / 2, acc);
+    tile<R, CB>(a, K, w + j0, N, K / TileStep<TA>::kElems, acc);
     for (int c = 0; c < CB; ++c) {
       const __m512i b = _mm512_loadu_si512(bias + j0 + 16 * c);
       for (int r = 0; r < R; ++r) {
@@ -463,42 +475,15 @@ inline void pack_quads(const std::int16_t* w, int n_out, int k_in, std::int32_t*
     }
 }
 
-/// tile() with unsigned bytes for `a` and quads for `wq` (VPDPBUSD: four u8 x s8
-/// products a lane, summed exactly in int32, without saturation).
-template <int R, int CB>
-inline void tile_u8(const std::uint8_t* a, int lda, const std::int32_t* wq, int ldw, int k4n,
-                    __m512i (&acc)[R][CB]) {
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < CB; ++c) acc[r][c] = _mm512_setzero_si512();
-  for (int k4 = 0; k4 < k4n; ++k4) {
-    __m512i wv[CB];
-    for (int c = 0; c < CB; ++c) wv[c] = _mm512_loadu_si512(wq + k4 * ldw + 16 * c);
-    for (int r = 0; r < R; ++r) {
-      std::int32_t quad;
-      std::memcpy(&quad, a + r * lda + 4 * k4, 4);
-      const __m512i av = _mm512_set1_epi32(quad);
-      for (int c = 0; c < CB; ++c) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], av, wv[c]);
-    }
+template <>
+struct TileStep<std::uint8_t> {
+  static constexpr int kElems = 4;
+  static __m512i madd(__m512i acc, const std::uint8_t* a, __m512i w) {
+    std::int32_t quad;
+    std::memcpy(&quad, a, sizeof quad);
+    return _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(quad), w);
   }
-}
-
-/// linear_rows on unsigned-byte activations and weight quads.
-template <int R, int N, int K, int BITS, bool I32>
-inline void linear_rows_u8(const std::uint8_t* a, const std::int32_t* wq, const std::int32_t* bias, int shift,
-                           std::int16_t* out) {
-  constexpr int CB = N % 64 == 0 ? 4 : (N % 32 == 0 ? 2 : 1);
-  for (int j0 = 0; j0 < N; j0 += 16 * CB) {
-    __m512i acc[R][CB];
-    tile_u8<R, CB>(a, K, wq + j0, N, K / 4, acc);
-    for (int c = 0; c < CB; ++c) {
-      const __m512i b = _mm512_loadu_si512(bias + j0 + 16 * c);
-      for (int r = 0; r < R; ++r) {
-        if constexpr (I32) requant_store16_i32<BITS>(acc[r][c], b, shift, out + r * N + j0 + 16 * c);
-        else requant_store16<BITS>(acc[r][c], b, shift, out + r * N + j0 + 16 * c);
-      }
-    }
-  }
-}
+};
 #else
 #define HEATVIT_CPU_OPS_VNNI_U8 0
 #endif
@@ -514,30 +499,45 @@ inline void with_rows(int rows, F&& f) {
   }
 }
 
-#if HEATVIT_CPU_OPS_VNNI_U8
-template <int N, int K, int BITS>
-inline void linear_packed_u8(const std::uint8_t* a, int m, const std::int32_t* wq, const std::int32_t* bias, int shift,
-                             bool i32_epilogue, std::int16_t* out) {
-  static_assert(N % 16 == 0 && K % 4 == 0, "linear_packed_u8: N a multiple of 16, K of 4");
+/// linear_rows over m rows, 4 at a time.
+template <int N, int K, int BITS, typename TA>
+inline void linear_packed(const TA* a, int m, const std::int32_t* w, const std::int32_t* bias, int shift,
+                          bool i32_epilogue, std::int16_t* out) {
+  static_assert(N % 16 == 0 && K % TileStep<TA>::kElems == 0, "linear_packed: N a multiple of 16, K of the step");
   for (int i = 0; i < m; i += 4)
     with_rows(std::min(4, m - i), [&](auto rows_c) {
       constexpr int R = decltype(rows_c)::value;
-      if (i32_epilogue) linear_rows_u8<R, N, K, BITS, true>(a + i * K, wq, bias, shift, out + i * N);
-      else linear_rows_u8<R, N, K, BITS, false>(a + i * K, wq, bias, shift, out + i * N);
+      if (i32_epilogue) linear_rows<R, N, K, BITS, true>(a + i * K, w, bias, shift, out + i * N);
+      else linear_rows<R, N, K, BITS, false>(a + i * K, w, bias, shift, out + i * N);
     });
 }
-#endif
 
-template <int N, int K, int BITS>
-inline void linear_packed(const std::int16_t* a, int m, const std::int32_t* wp, const std::int32_t* bias, int shift,
-                          bool i32_epilogue, std::int16_t* out) {
-  static_assert(N % 16 == 0 && K % 2 == 0, "linear_packed: N a multiple of 16, K even");
-  for (int i = 0; i < m; i += 4)
-    with_rows(std::min(4, m - i), [&](auto rows_c) {
-      constexpr int R = decltype(rows_c)::value;
-      if (i32_epilogue) linear_rows<R, N, K, BITS, true>(a + i * K, wp, bias, shift, out + i * N);
-      else linear_rows<R, N, K, BITS, false>(a + i * K, wp, bias, shift, out + i * N);
-    });
+/// One group of R query rows of one head: the scores (rows of `qa`, row stride lda,
+/// against the rearranged keys kw in ksteps steps, less kcorr[j] when given), each row's
+/// softmax, and the probabilities (rows of `pa`, TP wide, as TA) against the rearranged
+/// values vw in vsteps steps, requantised into out (row stride D).
+template <int R, int MAX_T, int TP, int HD, int D, typename TA>
+inline void attend_rows(const TA* qa, int lda, const std::int32_t* kw, int ksteps, const std::int32_t* kcorr,
+                        const std::int32_t* vw, int vsteps, int t, int score_shift, int out_shift, TA (*pa)[TP],
+                        std::int16_t* out) {
+  constexpr int JB = TP / 16, CB = HD / 16;
+  alignas(64) std::int32_t p32[MAX_T];
+  __m512i sacc[R][JB];
+  tile<R, JB>(qa, lda, kw, TP, ksteps, sacc);
+  for (int r = 0; r < R; ++r) {
+    alignas(64) std::int32_t row[TP];
+    for (int jb = 0; jb < JB; ++jb)
+      _mm512_store_si512(row + 16 * jb,
+                         kcorr ? _mm512_sub_epi32(sacc[r][jb], _mm512_load_si512(kcorr + 16 * jb)) : sacc[r][jb]);
+    softmax_row<MAX_T>(row, t, score_shift, p32);
+    for (int j = 0; j < t; ++j) pa[r][j] = static_cast<TA>(p32[j]);  // 0..255
+    for (int j = t; j < TP; ++j) pa[r][j] = 0;
+  }
+  __m512i acc[R][CB];
+  tile<R, CB>(&pa[0][0], TP, vw, HD, vsteps, acc);
+  const __m512i zero = _mm512_setzero_si512();
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < CB; ++c) requant_store16<8>(acc[r][c], zero, out_shift, out + r * D + 16 * c);
 }
 
 #if HEATVIT_CPU_OPS_VNNI_U8
@@ -549,14 +549,11 @@ void attention_u8(const std::int16_t (*q)[D], const std::int16_t (*k)[D], const 
                   int score_shift, int out_shift, std::int16_t (*out)[D]) {
   constexpr int H = D / HD;
   constexpr int TP = (MAX_T + 15) / 16 * 16;  // score columns, padded to whole vectors
-  constexpr int JB = TP / 16;
-  constexpr int CB = HD / 16;
   alignas(64) std::int32_t kq[HD / 4][TP];     // kq[c4][j]: k[j][c0 + 4c4 .. + 3]
   alignas(64) std::int32_t kcorr[TP];          // 128 sum_c k[j][c0 + c]
   alignas(64) std::int32_t vq[TP / 4][HD];     // vq[j4][c]: v[4j4 .. 4j4 + 3][c0 + c]
   alignas(64) std::uint8_t q8[4][HD];
   alignas(64) std::uint8_t p8[4][TP];
-  alignas(64) std::int32_t p32[MAX_T];
   const int t4 = (t + 3) / 4;
   auto byte = [](std::int16_t x, int i) { return std::uint32_t(std::uint8_t(x)) << (8 * i); };
   for (int h = 0; h < H; ++h) {
@@ -586,22 +583,8 @@ void attention_u8(const std::int16_t (*q)[D], const std::int16_t (*k)[D], const 
         constexpr int R = decltype(rows_c)::value;
         for (int r = 0; r < R; ++r)
           for (int c = 0; c < HD; ++c) q8[r][c] = static_cast<std::uint8_t>(q[i0 + r][c0 + c] + 128);
-        __m512i sacc[R][JB];
-        tile_u8<R, JB>(&q8[0][0], HD, &kq[0][0], TP, HD / 4, sacc);
-        for (int r = 0; r < R; ++r) {
-          alignas(64) std::int32_t row[TP];
-          for (int jb = 0; jb < JB; ++jb)
-            _mm512_store_si512(row + 16 * jb,
-                               _mm512_sub_epi32(sacc[r][jb], _mm512_load_si512(kcorr + 16 * jb)));
-          softmax_row<MAX_T>(row, t, score_shift, p32);
-          for (int j = 0; j < t; ++j) p8[r][j] = static_cast<std::uint8_t>(p32[j]);  // 0..255
-          for (int j = t; j < TP; ++j) p8[r][j] = 0;
-        }
-        __m512i acc[R][CB];
-        tile_u8<R, CB>(&p8[0][0], TP, &vq[0][0], HD, t4, acc);
-        const __m512i zero = _mm512_setzero_si512();
-        for (int r = 0; r < R; ++r)
-          for (int c = 0; c < CB; ++c) requant_store16<8>(acc[r][c], zero, out_shift, &out[i0 + r][c0 + 16 * c]);
+        attend_rows<R, MAX_T, TP, HD, D>(&q8[0][0], HD, &kq[0][0], HD / 4, kcorr, &vq[0][0], t4, t, score_shift,
+                                         out_shift, p8, &out[i0][c0]);
       });
     }
   }
@@ -630,11 +613,8 @@ void attention(const std::int16_t (*q)[D], const std::int16_t (*k)[D], const std
 #endif
   constexpr int H = D / HD;
   constexpr int TP = (MAX_T + 15) / 16 * 16;  // score columns, padded to whole vectors
-  constexpr int JB = TP / 16;                  // score vectors per row
-  constexpr int CB = HD / 16;                  // output vectors per row
   alignas(64) std::int32_t kp[HD / 2][TP];     // kp[c2][j] = (k[j][c0 + 2c2], k[j][c0 + 2c2 + 1])
   alignas(64) std::int32_t vp[(TP + 1) / 2][HD];  // vp[j2][c] = (v[2j2][c0 + c], v[2j2 + 1][c0 + c])
-  alignas(64) std::int32_t p32[MAX_T];
   alignas(64) std::int16_t p16[4][TP];
   const int t2 = (t + 1) / 2;
   for (int h = 0; h < H; ++h) {
@@ -656,22 +636,8 @@ void attention(const std::int16_t (*q)[D], const std::int16_t (*k)[D], const std
     for (int i0 = 0; i0 < t; i0 += 4) {
       with_rows(std::min(4, t - i0), [&](auto rows_c) {
         constexpr int R = decltype(rows_c)::value;
-        // scores of R rows: s[r][j] = q[i0 + r][c0 ..] . k[j][c0 ..]
-        __m512i sacc[R][JB];
-        tile<R, JB>(&q[i0][c0], D, &kp[0][0], TP, HD / 2, sacc);
-        for (int r = 0; r < R; ++r) {
-          alignas(64) std::int32_t row[TP];
-          for (int jb = 0; jb < JB; ++jb) _mm512_store_si512(row + 16 * jb, sacc[r][jb]);
-          softmax_row<MAX_T>(row, t, score_shift, p32);
-          for (int j = 0; j < t; ++j) p16[r][j] = static_cast<std::int16_t>(p32[j]);  // 0..255
-          for (int j = t; j < TP; ++j) p16[r][j] = 0;
-        }
-        // o = requant<8>(p v) of the same rows
-        __m512i acc[R][CB];
-        tile<R, CB>(&p16[0][0], TP, &vp[0][0], HD, t2, acc);
-        const __m512i zero = _mm512_setzero_si512();
-        for (int r = 0; r < R; ++r)
-          for (int c = 0; c < CB; ++c) requant_store16<8>(acc[r][c], zero, out_shift, &out[i0 + r][c0 + 16 * c]);
+        attend_rows<R, MAX_T, TP, HD, D>(&q[i0][c0], D, &kp[0][0], HD / 2, nullptr, &vp[0][0], t2, t, score_shift,
+                                         out_shift, p16, &out[i0][c0]);
       });
     }
   }
@@ -754,8 +720,8 @@ class CpuOps {
               const std::int16_t off = u8 ? 0 : 128;
               for (int i = 0; i < n; ++i) a8[i] = static_cast<std::uint8_t>(a0[i] + off);
               const std::int32_t* bias = u8 ? l.b : store_.data() + pk->at_b;
-              cpu::linear_packed_u8<N, K, OUT_BITS>(a8, m, store_.data() + pk->at_q, bias, l.shift, pk->i32,
-                                                    &out[0][0]);
+              cpu::linear_packed<N, K, OUT_BITS>(a8, m, store_.data() + pk->at_q, bias, l.shift, pk->i32,
+                                                 &out[0][0]);
               return;
             }
           }
