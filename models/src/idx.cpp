@@ -140,8 +140,10 @@ IdxArray read_idx(const std::string& path, int expect_ndim) {
       path, expect_ndim,
       [&](const std::vector<std::uint32_t>& dims) {
         a.dims = dims;
+        // Reserved up to what a valid file can hold (the header is not checked against
+        // the data yet): a larger claim fails when the data runs past the limit.
         const std::uint64_t n = element_count(dims);
-        if (n <= kMaxContainerBytes) a.data.reserve(static_cast<std::size_t>(n));
+        a.data.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, kMaxContainerBytes)));
       },
       [&](std::uint64_t, const unsigned char* p, std::size_t n) { a.data.insert(a.data.end(), p, p + n); });
   return a;
@@ -200,11 +202,20 @@ ImageSet load_split(const std::string& dir, const std::string& split, int expect
         s.rows = static_cast<int>(dims[1]);
         s.cols = static_cast<int>(dims[2]);
         pixels = static_cast<std::size_t>(dims[1]) * dims[2];
+        // Nothing is allocated for a header no file within the size limit can satisfy.
+        const std::uint64_t n = std::uint64_t(images) * pixels;
+        if (n > kMaxContainerBytes)
+          throw InputError(s.images_path, "dims", "header dims need " + std::to_string(n) +
+                                                      " data bytes, more than a file may hold (" +
+                                                      std::to_string(kMaxContainerBytes) + ")");
         if (!select) {
-          const std::uint64_t n = std::uint64_t(images) * pixels;
-          if (n <= kMaxContainerBytes) s.pixels.reserve(static_cast<std::size_t>(n));
+          s.pixels.reserve(static_cast<std::size_t>(n));
           return;
         }
+        if (std::uint64_t(select->size()) * pixels > kMaxContainerBytes)
+          throw InputError(s.images_path, "dims", std::to_string(select->size()) + " images of " +
+                                                      std::to_string(pixels) + " pixels are more than " +
+                                                      std::to_string(kMaxContainerBytes) + " bytes");
         for (std::size_t i = 0; i < select->size(); ++i) {
           const int k = (*select)[i];
           if (k < 0 || static_cast<std::uint32_t>(k) >= images) {

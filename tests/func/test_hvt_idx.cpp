@@ -253,6 +253,24 @@ TEST(Idx, SelectedImagesEqualTheWholeLoad) {
   }
   write_idx(d + "/train-images-idx3-ubyte.gz", {400, 28, 28}, std::vector<std::uint8_t>(400 * 784), true, 40);
   EXPECT_THROW(load_fashion_mnist_images(d, "train", {0}, [](int, int, const std::string&) {}), InputError);
+  // A header claiming more than any file may hold: an InputError before anything is
+  // allocated for it (one image of 65535 x 65535 pixels, asked for 2,000 times).
+  write_idx(d + "/train-images-idx3-ubyte.gz", {1, 65535, 65535}, std::vector<std::uint8_t>(10), true);
+  for (const std::vector<int>& wanted : {std::vector<int>{0}, std::vector<int>(2000, 0)}) {
+    try {
+      load_fashion_mnist_images(d, "train", wanted, [](int, int, const std::string&) {}, 0, 0, 0);
+      FAIL();
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("dims"), std::string::npos) << e.what();
+    }
+  }
+  write_idx(d + "/train-images-idx3-ubyte.gz", {1, 4096, 4096}, std::vector<std::uint8_t>(10), true);
+  try {
+    load_fashion_mnist_images(d, "train", std::vector<int>(2000, 0), [](int, int, const std::string&) {}, 0, 0, 0);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("2000 images of 16777216 pixels"), std::string::npos) << e.what();
+  }
   write_idx(d + "/train-images-idx3-ubyte.gz", {399, 28, 28}, std::vector<std::uint8_t>(399 * 784), true);
   try {
     load_fashion_mnist_images(d, "train", {0}, [](int, int, const std::string&) {});
