@@ -169,29 +169,6 @@ const std::vector<int>& calibration_indices(const FuncModel& model) {
 /// The sequential rule on the calibration images `images` (28 x 28 each): `sel` as
 /// resolved, thresholds replaced.
 std::vector<SelectorThreshold> calibrate_images(const FuncModel& model, std::vector<SelectorThreshold> sel,
-                                                const std::vector<const std::uint8_t*>& images, int threads);
-
-}  // namespace
-
-std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, const Schedule& schedule,
-                                                    const std::string& origin, const ImageSet& train,
-                                                    int threads) {
-  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // validates; table values replaced
-  if (sel.empty()) return sel;
-  const std::vector<int>& idx = calibration_indices(model);
-  if (train.rows != Shape::kImage || train.cols != Shape::kImage)
-    throw InputError(train.images_path, "dims", "images must be 28x28");
-  std::vector<const std::uint8_t*> images;
-  for (int i : idx) {
-    if (i < 0 || i >= train.count) calibration_index_outside(model, i, train.images_path, train.count);
-    images.push_back(train.image(i));
-  }
-  return calibrate_images(model, std::move(sel), images, threads);
-}
-
-namespace {
-
-std::vector<SelectorThreshold> calibrate_images(const FuncModel& model, std::vector<SelectorThreshold> sel,
                                                 const std::vector<const std::uint8_t*>& images, int threads) {
   const int n = static_cast<int>(images.size());
 
@@ -231,6 +208,22 @@ std::vector<SelectorThreshold> calibrate_images(const FuncModel& model, std::vec
 }
 
 }  // namespace
+
+std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, const Schedule& schedule,
+                                                    const std::string& origin, const ImageSet& train,
+                                                    int threads) {
+  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // validates; table values replaced
+  if (sel.empty()) return sel;
+  const std::vector<int>& idx = calibration_indices(model);
+  if (train.rows != Shape::kImage || train.cols != Shape::kImage)
+    throw InputError(train.images_path, "dims", "images must be 28x28");
+  std::vector<const std::uint8_t*> images;
+  for (int i : idx) {
+    if (i < 0 || i >= train.count) calibration_index_outside(model, i, train.images_path, train.count);
+    images.push_back(train.image(i));
+  }
+  return calibrate_images(model, std::move(sel), images, threads);
+}
 
 std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const Schedule& schedule,
                                                    const std::string& origin, Calibration rule,

@@ -142,7 +142,6 @@ struct Post {
 
 class Lowering {
  public:
-  using TilingCache = std::map<std::array<std::int64_t, 4>, Tiling>;
   Lowering(const Workload& w, const HwConfig& hw, TilingCache* cache = nullptr)
       : w_(w), hw_(hw), eb_(hw.element_bytes()), cache_(cache) {}
 

@@ -463,6 +463,16 @@ inline void linear_rows(const TA* a, const std::int32_t* w, const std::int32_t* 
 
 #if defined(__AVX512VNNI__)
 #define HEATVIT_CPU_OPS_VNNI_U8 1
+/// The smallest and the largest of a[0 .. n) (n > 0): whether operands fit the byte path.
+inline std::pair<std::int16_t, std::int16_t> value_range(const std::int16_t* a, int n) {
+  std::int16_t lo = a[0], hi = a[0];
+  for (int i = 0; i < n; ++i) {
+    lo = a[i] < lo ? a[i] : lo;
+    hi = a[i] > hi ? a[i] : hi;
+  }
+  return {lo, hi};
+}
+
 /// Quads of int8 weights along K for VPDPBUSD: wq[k4][n] holds w[n][4k4 .. 4k4 + 3] as
 /// its four bytes (K a multiple of 4; every weight in [-128, 127]).
 inline void pack_quads(const std::int16_t* w, int n_out, int k_in, std::int32_t* wq) {
@@ -598,14 +608,14 @@ void attention(const std::int16_t (*q)[D], const std::int16_t (*k)[D], const std
                int score_shift, int out_shift, std::int16_t (*out)[D]) {
   static_assert(D % HD == 0 && HD % 32 == 0, "attention: head dimension a multiple of 32");
 #if HEATVIT_CPU_OPS_VNNI_U8
-  {
-    std::int16_t lo = 0, hi = 0;
-    for (int i = 0; i < t; ++i)
-      for (int c = 0; c < D; ++c) {
-        lo = std::min({lo, q[i][c], k[i][c], v[i][c]});
-        hi = std::max({hi, q[i][c], k[i][c], v[i][c]});
-      }
-    if (lo >= -128 && hi <= 127) {
+  if (t > 0) {
+    // q, k and v all int8 (rows t.. unused)
+    bool int8 = true;
+    for (const std::int16_t* m : {&q[0][0], &k[0][0], &v[0][0]}) {
+      const auto [lo, hi] = value_range(m, t * D);
+      int8 = int8 && lo >= -128 && hi <= 127;
+    }
+    if (int8) {
       attention_u8<MAX_T, D, HD>(q, k, v, t, score_shift, out_shift, out);
       return;
     }
@@ -709,11 +719,7 @@ class CpuOps {
             // both ranges) take the 16-bit path.
             const std::int16_t* a0 = &a[0][0];
             const int n = m * K;
-            std::int16_t lo = a0[0], hi = a0[0];
-            for (int i = 0; i < n; ++i) {
-              lo = a0[i] < lo ? a0[i] : lo;
-              hi = a0[i] > hi ? a0[i] : hi;
-            }
+            const auto [lo, hi] = cpu::value_range(a0, n);
             const bool u8 = lo >= 0 && hi <= 255, s8 = lo >= -128 && hi <= 127;
             if (u8 || (s8 && pk->at_b != kNone)) {
               alignas(64) std::uint8_t a8[MAX_M * K];

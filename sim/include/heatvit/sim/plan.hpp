@@ -69,6 +69,9 @@ struct Plan {
 /// a layer's smallest tile does not fit its buffer.
 Plan make_plan(const Workload& w, const HwConfig& hw);
 
+/// Tilings chosen so far, by GEMM shape {m, n, k, fused LayerNorm} (Planner).
+using TilingCache = std::map<std::array<std::int64_t, 4>, Tiling>;
+
 /// make_plan for many workloads on one hw config (the per-image plans of a run). The
 /// tiling search is a pure function of a GEMM's shape and the config, and the plans of
 /// one run repeat the same shapes (the same layers at the token counts already seen):
@@ -82,7 +85,7 @@ class Planner {
 
  private:
   HwConfig hw_;
-  std::map<std::array<std::int64_t, 4>, Tiling> tilings_;  // {m, n, k, fused LayerNorm}
+  TilingCache tilings_;
 };
 
 /// Chooses the tiling of one GEMM (exposed for tests). `a_ln`: a fused LayerNorm
