@@ -138,7 +138,9 @@ void stream_trained_model_tokens(sim::SimJob& job, const Schedule& sched, int im
   job.stream = [fm = t.model, data = t.data, th = t.thresholds, images, quiet](const sim::SimJob::Emit& emit) {
     Progress progress("integer model", "images", images, quiet);
     constexpr int kChunk = 256;  // images per integer-model batch, then fed to the simulation
-    // The simulation runs in its own process meanwhile: leave it a core.
+    // The simulation runs in its own process meanwhile: leave it a core. Until the first
+    // batch is fed, it has nothing to simulate: that batch is smaller and takes every core.
+    constexpr int kFirstChunk = 32;
     const int workers = std::max(1, func::thread_count(0) - 1);
     ImageSet chunk;  // the test set's description, with one chunk's pixels and labels
     chunk.images_path = data->images_path;
@@ -146,18 +148,19 @@ void stream_trained_model_tokens(sim::SimJob& job, const Schedule& sched, int im
     chunk.rows = data->rows;
     chunk.cols = data->cols;
     const std::size_t pixels = static_cast<std::size_t>(data->rows * data->cols);
-    for (int first = 0; first < images; first += kChunk) {
-      const int n = std::min(kChunk, images - first);
+    for (int first = 0; first < images;) {
+      const int n = std::min(first == 0 ? kFirstChunk : kChunk, images - first);
       chunk.count = n;
       chunk.pixels.assign(data->image(first), data->image(first) + static_cast<std::size_t>(n) * pixels);
       chunk.labels.assign(data->labels.begin() + first, data->labels.begin() + first + n);
-      const func::EvalResult r = func::evaluate(*fm, *th, chunk, n, workers, &progress);
+      const func::EvalResult r = func::evaluate(*fm, *th, chunk, n, first == 0 ? 0 : workers, &progress);
       for (int i = 0; i < n; ++i) {
         const auto ii = static_cast<std::size_t>(i);
         std::vector<int> kept;
         for (std::uint64_t m : r.kept_masks[ii]) kept.push_back(__builtin_popcountll(m));
         emit(r.tokens_per_block[ii], std::move(kept), r.predictions[ii]);
       }
+      first += n;
     }
   };
 }

@@ -62,15 +62,29 @@ void Controller::enqueue(const Request& r) {
   q.done_cycle = 0;
   q.live = true;
 
-  // A prediction stays valid when the request arrives after everything it decided
-  // (it cannot complete before the predicted completion either): add it to both.
-  if (spec_valid_ && q.arrival_cycle >= spec_st().now) {
-    const std::uint32_t a = insert(st(), q);
-    const std::uint32_t b = insert(spec_st(), q);
-    HEATVIT_CHECK(a == b, "DDR controller: speculative state out of step");
-    return;
+  // A prediction simulated ahead stays valid when the request cannot take part in
+  // anything it decided: it arrives after all of it, or it queues for the window behind
+  // a request that the prediction still had not admitted in full (admission is first
+  // come, first served, so the new one was not admitted before the prediction's end
+  // either, and cannot complete before the predicted completion). Then it is added to
+  // both states.
+  if (spec_valid_) {
+    const State& sp = spec_st();
+    const bool behind_pending = sp.arrivals_head < sp.arrivals.size() &&
+                                sp.reqs[sp.arrivals[sp.arrivals_head]].arrival_cycle <= q.arrival_cycle;
+    if (q.arrival_cycle >= sp.now || behind_pending) {
+      const std::uint32_t a = insert(st(), q);
+      const std::uint32_t b = insert(spec_st(), q);
+      HEATVIT_CHECK(a == b, "DDR controller: speculative state out of step");
+      return;
+    }
   }
   spec_valid_ = false;
+  // A prediction read off the requests already in flight (next_completion_ps(), no
+  // simulation ahead) stays valid for any new request: its first command is issued at
+  // its arrival cycle, no earlier than now, and its data end CL or CWL plus a burst
+  // later, which is no earlier than that prediction.
+  if (!early_valid_) pred_valid_ = false;
   insert(st(), q);
 }
 
@@ -677,13 +691,13 @@ void Controller::report(State& s, std::uint64_t ps) {
 void Controller::advance_to(std::uint64_t ps) {
   const Cycle target = static_cast<Cycle>((ps + tck_ - 1) / tck_);
   if (spec_valid_ && spec_st().now <= target && spec_st().now >= st().now) cur_ ^= 1;
-  spec_valid_ = false;
+  spec_valid_ = pred_valid_ = early_valid_ = false;
   if (target > st().now) run(st(), target);
   report(st(), ps);
 }
 
 std::uint64_t Controller::next_completion_ps() {
-  if (spec_valid_) return spec_next_ps_;
+  if (pred_valid_) return pred_ps_;
   if (st().live_requests == 0) return kNever;
   const Cycle min_lat = std::min(spec_.timing.CL, spec_.timing.CWL) + spec_.burst_cycles();
   auto min_done = [](const State& s) {
@@ -693,7 +707,11 @@ std::uint64_t Controller::next_completion_ps() {
   };
   // Already decided: an in-flight request finishing before anything not yet issued could.
   Cycle d = min_done(st());
-  if (d <= st().now + min_lat) return std::uint64_t(d) * tck_;
+  if (d <= st().now + min_lat) {
+    pred_valid_ = early_valid_ = true;
+    pred_ps_ = std::uint64_t(d) * tck_;
+    return pred_ps_;
+  }
 
   spec_st() = st();
   State& s = spec_st();
@@ -708,9 +726,9 @@ std::uint64_t Controller::next_completion_ps() {
     d = std::min(d, min_done(s));
   }
   s.stats.cycles = s.now;
-  spec_valid_ = true;
-  spec_next_ps_ = std::uint64_t(d) * tck_;
-  return spec_next_ps_;
+  spec_valid_ = pred_valid_ = true;
+  pred_ps_ = std::uint64_t(d) * tck_;
+  return pred_ps_;
 }
 
 std::uint64_t Controller::run_until_idle() {

@@ -104,10 +104,10 @@ class Controller {
   std::uint64_t next_completion_ps();
 
   /// True while the last next_completion_ps() still holds: nothing was committed since,
-  /// and every request enqueued since arrives after everything that prediction decided
+  /// and no request enqueued since can take part in anything that prediction decided
   /// (so it cannot change the predicted time). A caller sleeping until that time need
   /// not wake for such a request.
-  bool prediction_holds() const { return spec_valid_; }
+  bool prediction_holds() const { return pred_valid_; }
 
   /// Runs until every enqueued request has completed. Returns the last done_ps.
   std::uint64_t run_until_idle();
@@ -245,8 +245,11 @@ class Controller {
   State& st() { return states_[cur_]; }
   const State& st() const { return states_[cur_]; }
   State& spec_st() { return states_[cur_ ^ 1]; }
-  bool spec_valid_ = false;
-  std::uint64_t spec_next_ps_ = kNever;
+  // The last next_completion_ps() holds (pred_valid_), at pred_ps_: simulated ahead in
+  // the speculative state (spec_valid_), or read off the requests in flight with no
+  // simulation ahead (early_valid_).
+  bool pred_valid_ = false, spec_valid_ = false, early_valid_ = false;
+  std::uint64_t pred_ps_ = kNever;
   std::vector<Completion> completed_;
   std::function<void(const Completion&)> callback_;
 };
