@@ -47,6 +47,9 @@ struct Traffic {
   std::uint64_t max_gap_ps;  // between consecutive arrivals
 };
 
+/// Predictions that run_pair() saw survive an enqueue (and checked).
+std::uint64_t g_kept_predictions = 0;
+
 /// Drives both controllers through the same calls: closed-loop traffic that enqueues on
 /// completions (as the SystemC target does), predictions that get discarded, fine
 /// advance_to() steps, arrivals in the past and in the future.
@@ -99,12 +102,20 @@ void run_pair(const DdrSpec& spec, const Traffic& tr, std::uint64_t seed, int re
     } else if (action < 8) {
       now += rng() % 20000;
     } else {
-      c.next_completion_ps();  // a prediction about to be discarded
+      c.next_completion_ps();  // a prediction about to be discarded, or kept
       r.next_completion_ps();
       now += rng() % 3000;
-      const Request q = make();
+      Request q = make();
+      // Half of them arrive as early as they may: at the time already simulated.
+      if (rng() % 2 == 0) q.arrival_ps = c.now_ps();
       c.enqueue(q);
       r.enqueue(q);
+      // A prediction the new request leaves standing is still the next completion with
+      // it (the reference predicts anew).
+      if (c.prediction_holds()) {
+        ++g_kept_predictions;
+        ASSERT_EQ(c.next_completion_ps(), r.next_completion_ps()) << where << " call " << calls;
+      }
     }
     c.advance_to(now);
     r.advance_to(now);
@@ -165,6 +176,7 @@ std::string random_mapping(std::mt19937_64& rng, const int width[4]) {
 }  // namespace
 
 TEST(ControllerEquivalence, ShippedPresetsStreaming) {
+  g_kept_predictions = 0;
   for (const char* p : {"ddr4-2400-x64.json", "ddr4-2133-zcu102.json"}) {
     const DdrSpec s = preset(p);
     run_pair(s, {4, 8192, 10, 3000}, 1, 600);
@@ -176,6 +188,81 @@ TEST(ControllerEquivalence, ShippedPresetsStreaming) {
     run_pair(s, {3, 65536, 100, 200}, 5, 300);
     run_pair(s, {1, 262144, 3, 0}, 6, 100);
   }
+  EXPECT_GT(g_kept_predictions, 100u);
+}
+
+// The two cases in which an enqueued request leaves the controller's prediction
+// standing (Controller::enqueue): each must give what predicting anew gives.
+TEST(ControllerEquivalence, PredictionKeptForARequestQueuedBehindAPendingOne) {
+  const DdrSpec s = preset("ddr4-2133-zcu102.json");
+  Controller c(s);
+  reference::ReferenceController r(s);
+  // Two long reads: the second waits for window space until long after the first has
+  // completed, so the prediction (the first's completion) ends with it still pending.
+  for (const Request& q : {Request{1, 0, 65536, false, 0}, Request{2, 1 << 20, 65536, false, 1000}}) {
+    c.enqueue(q);
+    r.enqueue(q);
+  }
+  const std::uint64_t first = c.next_completion_ps();
+  ASSERT_EQ(first, r.next_completion_ps());
+  ASSERT_TRUE(c.prediction_holds());
+  // Arrives long before the predicted completion, behind the second read.
+  const Request late{3, 1 << 21, 4096, false, 2000};
+  c.enqueue(late);
+  r.enqueue(late);
+  EXPECT_TRUE(c.prediction_holds());
+  EXPECT_EQ(c.next_completion_ps(), first);
+  EXPECT_EQ(r.next_completion_ps(), first);
+  // One arriving before the second read goes ahead of it in the window: not kept.
+  Controller c2(s);
+  for (const Request& q : {Request{1, 0, 65536, false, 0}, Request{2, 1 << 20, 65536, false, 1000}}) c2.enqueue(q);
+  c2.next_completion_ps();
+  c2.enqueue({3, 1 << 21, 4096, false, 500});
+  EXPECT_FALSE(c2.prediction_holds());
+  c.run_until_idle();
+  r.run_until_idle();
+  ASSERT_EQ(c.completions().size(), 3u);
+  ASSERT_EQ(r.completions().size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.completions()[i].id, r.completions()[i].id) << i;
+    EXPECT_EQ(c.completions()[i].done_ps, r.completions()[i].done_ps) << i;
+  }
+  expect_same_stats(c.stats(), r.stats(), "queued behind a pending request");
+}
+
+TEST(ControllerEquivalence, PredictionOfARequestInFlightKeptForAnyNewRequest) {
+  const DdrSpec s = preset("ddr4-2133-zcu102.json");
+  Controller c(s);
+  reference::ReferenceController r(s);
+  const Request one{1, 0, 64, false, 0};
+  c.enqueue(one);
+  r.enqueue(one);
+  const std::uint64_t done = c.next_completion_ps();
+  ASSERT_EQ(done, r.next_completion_ps());
+  // Just before the data: the read's command is issued and nothing new can finish first.
+  const std::uint64_t at = done - std::uint64_t(s.timing.tCK_ps);
+  c.advance_to(at);
+  r.advance_to(at);
+  ASSERT_TRUE(c.completions().empty());
+  ASSERT_EQ(c.next_completion_ps(), done);
+  ASSERT_TRUE(c.prediction_holds());
+  for (std::uint64_t id = 2; id < 6; ++id) {
+    const Request q{id, id << 16, 64 * std::uint32_t(id), id % 2 == 0, at + (id - 2) * 100};
+    c.enqueue(q);
+    r.enqueue(q);
+    EXPECT_TRUE(c.prediction_holds()) << id;
+    EXPECT_EQ(c.next_completion_ps(), done) << id;
+    EXPECT_EQ(r.next_completion_ps(), done) << id;
+  }
+  c.run_until_idle();
+  r.run_until_idle();
+  ASSERT_EQ(c.completions().size(), 5u);
+  ASSERT_EQ(r.completions().size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(c.completions()[i].id, r.completions()[i].id) << i;
+    EXPECT_EQ(c.completions()[i].done_ps, r.completions()[i].done_ps) << i;
+  }
+  expect_same_stats(c.stats(), r.stats(), "request in flight");
 }
 
 TEST(ControllerEquivalence, RandomConfigurations) {
