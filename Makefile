@@ -17,8 +17,10 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
+# Thresholds the tests calibrate are remembered in the build tree, not in ~/.cache.
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@rm -rf $(BUILD)/test-cache
+	@cd $(BUILD) && HEATVIT_CACHE_DIR="$(abspath $(BUILD))/test-cache" ctest --output-on-failure -j$(JOBS)
 
 demo: build
 	@$(BUILD)/bin/heatvit demo

@@ -138,7 +138,7 @@ int run_eval(const std::vector<std::string>& args) {
 
   const func::FuncModel fm = func::FuncModel::load(weights, model);
   const auto selectors = func::schedule_thresholds(fm, sched, sched_path.empty() ? "--schedule" : sched_path,
-                                                  calib, data_dir, threads);
+                                                  calib, data_dir, threads, func::default_threshold_cache_dir());
   const ImageSet data = load_fashion_mnist(data_dir, "t10k", func::Shape::kImage, func::Shape::kImage,
                                            func::Shape::kClasses);
   const auto t0 = std::chrono::steady_clock::now();

@@ -171,7 +171,8 @@ int run_hls(const std::vector<std::string>& args) {
     for (std::size_t i = 0; i < dp.thresholds.size(); ++i) dp.thresholds[i].threshold = given_thresholds[i];
     dp.calibration = "given by the design point";
   } else {
-    dp.thresholds = func::schedule_thresholds(fm, dp.schedule, sched_origin, calib, data_dir, 0);
+    dp.thresholds =
+        func::schedule_thresholds(fm, dp.schedule, sched_origin, calib, data_dir, 0, func::default_threshold_cache_dir());
     dp.calibration = func::calibration_name(calib);
   }
   dp.origin["weights"] = weights_opt.empty() ? "models/deit-micro/export/deit-micro-int8.hvt" : weights_opt;

@@ -116,7 +116,8 @@ TrainedRun load_trained_run(const ModelShape& model, const Schedule& sched, int 
   if (images > t.data->count)
     throw InputError("--images", "", "the test set has " + std::to_string(t.data->count) + " images");
   t.thresholds = std::make_shared<const std::vector<func::SelectorThreshold>>(func::schedule_thresholds(
-      *t.model, sched, sched.name, func::Calibration::Sequential, default_fashion_mnist_dir(), 0));
+      *t.model, sched, sched.name, func::Calibration::Sequential, default_fashion_mnist_dir(), 0,
+      func::default_threshold_cache_dir()));
   return t;
 }
 

@@ -4,14 +4,20 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "heatvit/core/atomic_file.hpp"
 #include "heatvit/core/error.hpp"
+#include "heatvit/core/json_config.hpp"
 #include "heatvit/func/parallel.hpp"
 #include "heatvit/core/progress.hpp"
 #include "heatvit/models/workload.hpp"
@@ -243,6 +249,166 @@ std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const
   std::vector<const std::uint8_t*> images;
   for (int i = 0; i < cal.count; ++i) images.push_back(cal.image(i));
   return calibrate_images(model, std::move(sel), images, threads);
+}
+
+namespace {
+
+/// A 128-bit hash of a byte stream, in two 64-bit lanes over its 8-byte words (the
+/// last one zero-padded) and its length. Not cryptographic: it tells apart the files
+/// and settings a cache entry was made from, which nobody crafts to collide.
+class Hasher {
+ public:
+  void add(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    bytes_ += n;
+    while (n > 0) {
+      const std::size_t k = std::min(n, sizeof(std::uint64_t) - fill_);
+      std::memcpy(reinterpret_cast<unsigned char*>(&word_) + fill_, p, k);
+      fill_ += k;
+      p += k;
+      n -= k;
+      if (fill_ == sizeof(std::uint64_t)) flush();
+    }
+  }
+  void add_u64(std::uint64_t v) { add(&v, sizeof v); }
+  /// Appends a file's bytes (and its length, so that files added one after another
+  /// cannot shift into each other); false when it cannot be read.
+  bool add_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return false;
+    std::vector<char> buf(std::size_t(1) << 20);
+    std::uint64_t total = 0;
+    while (f) {
+      f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      const auto got = static_cast<std::size_t>(f.gcount());
+      add(buf.data(), got);
+      total += got;
+    }
+    if (f.bad()) return false;
+    add_u64(total);
+    return true;
+  }
+  std::string hex() {
+    const std::uint64_t n = bytes_;
+    if (fill_ > 0) flush();
+    std::uint64_t x = mix(a_ ^ n), y = mix(b_ + mix(n ^ a_));
+    char out[33];
+    std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(x),
+                  static_cast<unsigned long long>(y));
+    return out;
+  }
+
+ private:
+  static std::uint64_t mix(std::uint64_t v) {
+    v ^= v >> 31;
+    v *= 0x7FB5D329728EA185ull;
+    v ^= v >> 27;
+    v *= 0x81DADEF4BC2DD44Dull;
+    v ^= v >> 33;
+    return v;
+  }
+  void flush() {
+    const std::uint64_t w = word_;
+    a_ = (a_ ^ w) * 0x9E3779B97F4A7C15ull;
+    a_ ^= a_ >> 29;
+    b_ = (b_ + (w ^ 0xD6E8FEB86659FD93ull)) * 0xC2B2AE3D27D4EB4Full;
+    b_ ^= b_ >> 32;
+    word_ = 0;
+    fill_ = 0;
+  }
+  std::uint64_t a_ = 0x243F6A8885A308D3ull, b_ = 0x13198A2E03707344ull;
+  std::uint64_t word_ = 0, bytes_ = 0;
+  std::size_t fill_ = 0;
+};
+
+constexpr const char* kCacheFormat = "heatvit sequential thresholds 1";
+
+/// The cached thresholds for `sel` (resolved selectors) into `sel`: false when `file` is
+/// missing, does not parse or does not match.
+bool read_cached(const std::filesystem::path& file, const std::string& key, std::vector<SelectorThreshold>& sel) {
+  std::ifstream f(file, std::ios::binary);
+  if (!f) return false;
+  const json j = json::parse(f, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("format", std::string()) != kCacheFormat || j.value("key", std::string()) != key)
+    return false;
+  const auto it = j.find("thresholds");
+  if (it == j.end() || !it->is_array() || it->size() != sel.size()) return false;
+  std::vector<std::int32_t> t;
+  for (std::size_t i = 0; i < sel.size(); ++i) {
+    const json& e = (*it)[i];
+    if (!e.is_object() || !e.contains("block") || !e.contains("threshold") || !e["block"].is_number_integer() ||
+        !e["threshold"].is_number_integer() || e["block"].get<std::int64_t>() != sel[i].block)
+      return false;
+    const auto v = e["threshold"].get<std::int64_t>();
+    if (v < INT32_MIN || v > INT32_MAX) return false;
+    t.push_back(static_cast<std::int32_t>(v));
+  }
+  for (std::size_t i = 0; i < sel.size(); ++i) {
+    sel[i].threshold = t[i];
+    sel[i].table_index = -1;  // as calibrate_images() leaves it
+  }
+  return true;
+}
+
+/// Writes the entry atomically (concurrent runs each write a whole entry); a failure
+/// is ignored: the cache only saves time.
+void write_cached(const std::filesystem::path& dir, const std::filesystem::path& file, const std::string& key,
+                  const std::vector<SelectorThreshold>& sel, const FuncModel& model, const std::string& origin) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  json th = json::array();
+  for (const SelectorThreshold& s : sel) th.push_back({{"block", s.block}, {"keep", s.keep}, {"threshold", s.threshold}});
+  const json j = {{"format", kCacheFormat}, {"key", key}, {"weights", model.path()}, {"schedule", origin},
+                  {"thresholds", th}};
+  try {
+    write_file_atomic(file.string(), j.dump(1) + "\n");
+  } catch (const std::exception&) {
+  }
+}
+
+}  // namespace
+
+std::string threshold_cache_key(const FuncModel& model, const std::vector<SelectorThreshold>& selectors,
+                                const std::string& data_dir) {
+  Hasher h;
+  h.add(kCacheFormat, std::strlen(kCacheFormat));
+  for (const std::string& f : {std::string("/proc/self/exe"), model.path(), fashion_mnist_file(data_dir, "train", false),
+                               fashion_mnist_file(data_dir, "train", true)})
+    if (!h.add_file(f)) return "";
+  h.add_u64(selectors.size());
+  for (const SelectorThreshold& s : selectors) {
+    h.add_u64(static_cast<std::uint64_t>(s.block));
+    std::uint64_t keep_bits;
+    std::memcpy(&keep_bits, &s.keep, sizeof keep_bits);
+    h.add_u64(keep_bits);
+  }
+  return h.hex();
+}
+
+std::string default_threshold_cache_dir() {
+  if (const char* d = std::getenv("HEATVIT_CACHE_DIR")) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (std::filesystem::path(x) / "heatvit").string();
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return (std::filesystem::path(home) / ".cache" / "heatvit").string();
+  return "";
+}
+
+std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const Schedule& schedule,
+                                                   const std::string& origin, Calibration rule,
+                                                   const std::string& data_dir, int threads,
+                                                   const std::string& cache_dir) {
+  if (cache_dir.empty() || rule == Calibration::Table || schedule.selectors.empty())
+    return schedule_thresholds(model, schedule, origin, rule, data_dir, threads);
+  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // schedule errors first, as uncached
+  if (sel.empty()) return sel;
+  calibration_indices(model);  // an export without calibration images fails as uncached
+  const std::string key = threshold_cache_key(model, sel, data_dir);
+  if (key.empty()) return schedule_thresholds(model, schedule, origin, rule, data_dir, threads);
+  const std::filesystem::path dir(cache_dir), file = dir / ("thresholds-" + key + ".json");
+  if (read_cached(file, key, sel)) return sel;
+  std::vector<SelectorThreshold> out = schedule_thresholds(model, schedule, origin, rule, data_dir, threads);
+  write_cached(dir, file, key, out, model, origin);
+  return out;
 }
 
 EvalResult evaluate(const FuncModel& model, const Schedule& schedule, const ImageSet& data, int limit, int threads) {

@@ -182,8 +182,8 @@ ImageSet load_split(const std::string& dir, const std::string& split, int expect
   if (!std::filesystem::is_directory(dir, ec))
     throw InputError(dir, "", "dataset directory not found (set HEATVIT_FMNIST or --data)");
   ImageSet s;
-  s.images_path = split_file(dir, split + "-images-idx3-ubyte");
-  s.labels_path = split_file(dir, split + "-labels-idx1-ubyte");
+  s.images_path = fashion_mnist_file(dir, split, false);
+  s.labels_path = fashion_mnist_file(dir, split, true);
   IdxArray y = read_idx(s.labels_path, 1);
   std::uint32_t images = 0;
   std::size_t pixels = 0;
@@ -266,6 +266,10 @@ ImageSet load_split(const std::string& dir, const std::string& split, int expect
 }
 
 }  // namespace
+
+std::string fashion_mnist_file(const std::string& dir, const std::string& split, bool labels) {
+  return split_file(dir, split + (labels ? "-labels-idx1-ubyte" : "-images-idx3-ubyte"));
+}
 
 ImageSet load_fashion_mnist(const std::string& dir, const std::string& split, int expect_rows, int expect_cols,
                             int num_classes) {

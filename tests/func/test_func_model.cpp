@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "heatvit/core/error.hpp"
 #include "heatvit/core/paths.hpp"
@@ -272,6 +273,111 @@ TEST_F(FuncModelTest, SequentialCalibration) {
                 if (t.first == "calib.index") t.second.values[3] = -4;
             }).find("tensors.calib.index"),
             std::string::npos);
+}
+
+TEST_F(FuncModelTest, ThresholdCacheRemembersAndChecksItsEntries) {
+  using func::Calibration;
+  const FuncModel m = FuncModel::load(path, micro());
+  heatvit::testing::write_fake_fmnist(dir + "/data", 4);
+  const std::string data = dir + "/data", cache = dir + "/cache";
+  const auto s = sched({{9, 0.5}, {2, 0.8}, {5, 0.5}});
+  const auto plain = func::schedule_thresholds(m, s, "s.json", Calibration::Sequential, data, 1);
+  ASSERT_EQ(plain.size(), 3u);
+  auto expect_same = [&](const std::vector<func::SelectorThreshold>& a, int shift, const char* what) {
+    ASSERT_EQ(a.size(), plain.size()) << what;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].block, plain[i].block) << what;
+      EXPECT_EQ(a[i].keep, plain[i].keep) << what;
+      EXPECT_EQ(a[i].cum_keep_milli, plain[i].cum_keep_milli) << what;
+      EXPECT_EQ(a[i].table_index, plain[i].table_index) << what;
+      EXPECT_EQ(a[i].threshold, plain[i].threshold + shift) << what;
+    }
+  };
+  auto cached = [&] { return func::schedule_thresholds(m, s, "s.json", Calibration::Sequential, data, 1, cache); };
+  const std::string key = func::threshold_cache_key(m, m.resolve(s, "s.json"), data);
+  ASSERT_EQ(key.size(), 32u);
+  const std::string entry = cache + "/thresholds-" + key + ".json";
+
+  // A miss computes the thresholds and writes the entry.
+  expect_same(cached(), 0, "miss");
+  ASSERT_TRUE(std::filesystem::exists(entry));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(cache), std::filesystem::directory_iterator()), 1);
+  // A hit returns what the entry holds (edited here, so that reading it shows).
+  json j = load_json_file(entry);
+  for (auto& t : j["thresholds"]) t["threshold"] = t["threshold"].get<int>() + 7;
+  std::ofstream(entry) << j.dump();
+  expect_same(cached(), 7, "hit");
+  // An entry that does not match the selectors, or does not parse, is computed anew and
+  // replaced.
+  j["thresholds"][1]["block"] = 3;
+  std::ofstream(entry) << j.dump();
+  expect_same(cached(), 0, "mismatched entry");
+  EXPECT_EQ(load_json_file(entry)["thresholds"][1]["threshold"].get<int>(), plain[1].threshold);
+  j = load_json_file(entry);
+  j["thresholds"].erase(2);
+  std::ofstream(entry) << j.dump();
+  expect_same(cached(), 0, "entry with a selector missing");
+  std::ofstream(entry) << "{\"format\": ";
+  expect_same(cached(), 0, "entry that does not parse");
+  EXPECT_TRUE(load_json_file(entry).contains("thresholds"));
+
+  // The key follows the keep rates, the blocks, the weights and the training files.
+  EXPECT_NE(func::threshold_cache_key(m, m.resolve(sched({{9, 0.5}, {2, 0.7}, {5, 0.5}}), "s.json"), data), key);
+  EXPECT_NE(func::threshold_cache_key(m, m.resolve(sched({{9, 0.5}, {3, 0.8}, {5, 0.5}}), "s.json"), data), key);
+  auto other = heatvit::testing::make_synth_model(7);
+  other.write(dir + "/other.hvt");
+  const FuncModel mo = FuncModel::load(dir + "/other.hvt", micro());
+  EXPECT_NE(func::threshold_cache_key(mo, m.resolve(s, "s.json"), data), key);
+  heatvit::testing::write_fake_fmnist(dir + "/data2", 4, 6);
+  EXPECT_NE(func::threshold_cache_key(m, m.resolve(s, "s.json"), dir + "/data2"), key);
+  EXPECT_EQ(func::threshold_cache_key(m, m.resolve(s, "s.json"), dir + "/nowhere"), "");
+
+  // A cache that cannot be written is skipped; the schedule's and the export's errors
+  // come as without a cache.
+  std::ofstream(dir + "/not-a-dir") << "x";
+  expect_same(func::schedule_thresholds(m, s, "s.json", Calibration::Sequential, data, 1, dir + "/not-a-dir"), 0,
+              "unwritable cache");
+  EXPECT_THROW(func::schedule_thresholds(m, sched({{12, 0.5}}), "s.json", Calibration::Sequential, data, 1, cache),
+               InputError);
+  auto nocal = heatvit::testing::make_synth_model();
+  nocal.tensors.erase(std::remove_if(nocal.tensors.begin(), nocal.tensors.end(),
+                                     [](const auto& t) { return t.first == "calib.index"; }),
+                      nocal.tensors.end());
+  nocal.write(dir + "/nocal.hvt");
+  try {
+    func::schedule_thresholds(FuncModel::load(dir + "/nocal.hvt", micro()), s, "s.json", Calibration::Sequential, data,
+                              1, cache);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("calib.index"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ThresholdCache, DirectoryFromTheEnvironment) {
+  auto get = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  };
+  const auto saved_cache = get("HEATVIT_CACHE_DIR"), saved_xdg = get("XDG_CACHE_HOME"), saved_home = get("HOME");
+  ::setenv("HEATVIT_CACHE_DIR", "/some/where", 1);
+  EXPECT_EQ(func::default_threshold_cache_dir(), "/some/where");
+  ::setenv("HEATVIT_CACHE_DIR", "", 1);
+  EXPECT_EQ(func::default_threshold_cache_dir(), "");
+  ::unsetenv("HEATVIT_CACHE_DIR");
+  ::setenv("XDG_CACHE_HOME", "/xdg", 1);
+  EXPECT_EQ(func::default_threshold_cache_dir(), "/xdg/heatvit");
+  ::unsetenv("XDG_CACHE_HOME");
+  ::setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(func::default_threshold_cache_dir(), "/home/u/.cache/heatvit");
+  ::unsetenv("HOME");
+  EXPECT_EQ(func::default_threshold_cache_dir(), "");
+  auto restore = [](const char* name, const std::optional<std::string>& v) {
+    if (v) ::setenv(name, v->c_str(), 1);
+    else ::unsetenv(name);
+  };
+  restore("HEATVIT_CACHE_DIR", saved_cache);
+  restore("XDG_CACHE_HOME", saved_xdg);
+  restore("HOME", saved_home);
 }
 
 // ---- the trained export (models/deit-micro/export, or $HEATVIT_FUNC_EXPORT_DIR)

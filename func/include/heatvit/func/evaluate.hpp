@@ -81,6 +81,31 @@ std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const
                                                    const std::string& origin, Calibration rule,
                                                    const std::string& data_dir, int threads);
 
+/// schedule_thresholds() remembered between runs in `cache_dir` ("": not remembered).
+/// Sequential calibration reads the training split (tens of MB to decompress) and runs
+/// the model on the calibration images, a fixed cost of every run that calibrates; its
+/// result is kept in `cache_dir`/thresholds-<key>.json, where the key
+/// (threshold_cache_key) is a hash of everything the thresholds depend on. An entry
+/// that does not parse, or does not match the resolved selectors, is computed anew and
+/// replaced; a cache that cannot be read or written is skipped without error. Errors in
+/// the schedule or the export are reported as by schedule_thresholds().
+std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const Schedule& schedule,
+                                                   const std::string& origin, Calibration rule,
+                                                   const std::string& data_dir, int threads,
+                                                   const std::string& cache_dir);
+
+/// The key of sequentially calibrated thresholds: a 128-bit hash (32 hex digits) of the
+/// program's own executable (any change to the code gives new keys), the weights file
+/// (which records the calibration images' indices), the training split's image and
+/// label files, and the resolved selectors' blocks and keep rates. "" when one of the
+/// files cannot be read.
+std::string threshold_cache_key(const FuncModel& model, const std::vector<SelectorThreshold>& selectors,
+                                const std::string& data_dir);
+
+/// Where the command-line tools keep thresholds: $HEATVIT_CACHE_DIR when set (set and
+/// empty: nowhere), else $XDG_CACHE_HOME/heatvit, else $HOME/.cache/heatvit, else "".
+std::string default_threshold_cache_dir();
+
 /// Convenience: resolve(schedule, schedule.name) then evaluate.
 EvalResult evaluate(const FuncModel& model, const Schedule& schedule, const ImageSet& data, int limit,
                     int threads);

@@ -42,6 +42,11 @@ struct ImageSet {
 /// /usr/share/datasets/fashion-mnist (what the Python side uses too).
 std::string default_fashion_mnist_dir();
 
+/// The file of a split's images (`labels` false) or labels in `dir`:
+/// <split>-images-idx3-ubyte.gz or <split>-labels-idx1-ubyte.gz, or the same without .gz
+/// when only that exists.
+std::string fashion_mnist_file(const std::string& dir, const std::string& split, bool labels);
+
 /// Loads split "t10k" or "train" from `dir` (files <split>-images-idx3-ubyte[.gz],
 /// <split>-labels-idx1-ubyte[.gz]). Checks image size rows x cols == expect_rows x
 /// expect_cols (0: any), label values < num_classes (0: any) and equal counts.
