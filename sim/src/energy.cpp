@@ -147,9 +147,9 @@ BufferTraffic buffer_traffic(const Plan& plan, const HwConfig& hw, const std::ve
   return b;
 }
 
-Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, const DdrCounts& ddr,
-                  const HwConfig& hw) {
-  Activity a;
+PlanActivity plan_activity(const Workload& w, const Plan& plan, const HwConfig& hw) {
+  PlanActivity pa;
+  Activity& a = pa.partial;
   const PowerSpec& pw = hw.power;
   a.macs = double(w.total_macs());
   for (const Pass& p : plan.passes) {
@@ -190,10 +190,21 @@ Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, cons
     ps_bytes += double(p.ddr_read_bytes() + p.ddr_write_bytes());
   }
   a.ps_busy_s = ps_cycles / (hw.frequency_mhz * 1e6);
-  a.ddr_bytes = std::max(0.0, double(t.ddr_bytes()) - ps_bytes);
+  pa.ps_bytes = ps_bytes;
+  return pa;
+}
+
+Activity activity(const PlanActivity& p, const PlanTiming& t, const DdrCounts& ddr) {
+  Activity a = p.partial;
+  a.ddr_bytes = std::max(0.0, double(t.ddr_bytes()) - p.ps_bytes);
   a.cycles = double(t.cycles());
   a.ddr = ddr;
   return a;
+}
+
+Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, const DdrCounts& ddr,
+                  const HwConfig& hw) {
+  return activity(plan_activity(w, plan, hw), t, ddr);
 }
 
 double EnergyBreakdown::total_j() const {

@@ -44,17 +44,29 @@ JobResult run_job(const SimJob& job) {
   using Key = std::pair<std::vector<int>, std::vector<int>>;
   std::map<Key, std::size_t> index;
   std::vector<std::size_t> image_plan;
-  std::vector<Workload> workloads;
-  std::vector<Plan> plans;
+  // Of each distinct vector's workload and plan the report needs only its MACs and
+  // energy activity, computed as the vector first appears (a run of thousands of vectors
+  // need not hold their plans until the simulation ends), and the whole plan of the
+  // first image's vector (its layer table).
+  std::vector<const Plan*> ptrs;  // every plan (only without streaming)
+  std::vector<Plan> kept_plans;   // their storage (only without streaming)
+  Plan first_plan;
+  std::size_t plan_count = 0;
+  std::vector<double> plan_macs;
+  std::vector<PlanActivity> plan_act;
   Planner planner(hw);
-  auto add_image = [&](const std::vector<int>& tokens, const std::vector<int>& kept) -> bool {
+  auto add_image = [&](const std::vector<int>& tokens, const std::vector<int>& kept, bool keep_plan) -> bool {
     Key k{tokens, kept};
     auto it = index.find(k);
     const bool fresh = it == index.end();
     if (fresh) {
-      it = index.emplace(std::move(k), plans.size()).first;
-      workloads.push_back(build_workload(job.model, tokens, job.selector_blocks, kept));
-      plans.push_back(planner(workloads.back()));
+      it = index.emplace(std::move(k), plan_count++).first;
+      const Workload w = build_workload(job.model, tokens, job.selector_blocks, kept);
+      Plan p = planner(w);
+      plan_macs.push_back(double(w.total_macs()));
+      if (hw.power.modelled) plan_act.push_back(plan_activity(w, p, hw));
+      if (plan_count == 1) first_plan = p;
+      if (keep_plan) kept_plans.push_back(std::move(p));
     }
     image_plan.push_back(it->second);
     return fresh;
@@ -73,7 +85,7 @@ JobResult run_job(const SimJob& job) {
     });
     bool any_class = false;
     job.stream([&](std::vector<int> tokens, std::vector<int> kept, int cls) {
-      if (add_image(tokens, kept)) sim.add(tokens, kept);
+      if (add_image(tokens, kept, false)) sim.add(tokens, kept);
       streamed_images.push_back(std::move(tokens));
       streamed_classes.push_back(cls);
       any_class = any_class || cls >= 0;
@@ -83,9 +95,8 @@ JobResult run_job(const SimJob& job) {
     run = sim.finish();
   } else {
     for (std::size_t i = 0; i < job.images.size(); ++i)
-      add_image(job.images[i], job.kept.empty() ? std::vector<int>{} : job.kept[i]);
-    std::vector<const Plan*> ptrs;
-    for (const auto& p : plans) ptrs.push_back(&p);
+      add_image(job.images[i], job.kept.empty() ? std::vector<int>{} : job.kept[i], true);
+    for (const auto& p : kept_plans) ptrs.push_back(&p);
     run = simulate(hw, ptrs, opt);
   }
   const std::vector<std::vector<int>>& images = job.stream ? streamed_images : job.images;
@@ -94,14 +105,13 @@ JobResult run_job(const SimJob& job) {
 
   const double f_hz = hw.frequency_mhz * 1e6;
   std::vector<double> cycles, lat_ms, macs;
-  HEATVIT_CHECK(run.plans.size() == plans.size(), "simulation returned " + std::to_string(run.plans.size()) +
-                                                      " plan timings for " + std::to_string(plans.size()) + " plans");
+  HEATVIT_CHECK(run.plans.size() == plan_count, "simulation returned " + std::to_string(run.plans.size()) +
+                                                     " plan timings for " + std::to_string(plan_count) + " plans");
   // Once per distinct token vector, not once per image.
-  std::vector<double> plan_cycles, plan_macs;
+  std::vector<double> plan_cycles;
   std::vector<std::int64_t> plan_ddr_bytes;
-  for (std::size_t k = 0; k < plans.size(); ++k) {
+  for (std::size_t k = 0; k < plan_count; ++k) {
     plan_cycles.push_back(double(run.plans[k].cycles()));
-    plan_macs.push_back(double(workloads[k].total_macs()));
     plan_ddr_bytes.push_back(run.plans[k].ddr_bytes());
   }
   for (std::size_t i = 0; i < images.size(); ++i) {
@@ -112,7 +122,8 @@ JobResult run_job(const SimJob& job) {
   }
 
   // Layer table of the first image, with the analytic model's view of each pass.
-  const Plan& p0 = plans[image_plan[0]];
+  HEATVIT_CHECK(image_plan[0] == 0, "the first image's plan is the first plan");
+  const Plan& p0 = first_plan;
   const PlanTiming& t0 = run.plans[image_plan[0]];
   const PlanTiming a0 = analytic.time_plan(p0);
   json layers = json::array();
@@ -155,7 +166,7 @@ JobResult run_job(const SimJob& job) {
   r["hw_config"] = job.hw_name;
   r["frequency_mhz"] = hw.frequency_mhz;
   r["images"] = images.size();
-  r["distinct_token_vectors"] = plans.size();
+  r["distinct_token_vectors"] = plan_count;
   r["selector_blocks"] = job.selector_blocks;
   r["tokens"] = images[0];
   r["latency_ms"] = distribution(lat_ms);
@@ -200,11 +211,11 @@ JobResult run_job(const SimJob& job) {
     // commands), averaged over the images (docs/energy.md).
     const std::vector<DdrCounts> ddr = split_ddr_counts(run.stats.at("ddr"), run.plans, hw.frequency_mhz);
     std::vector<EnergyBreakdown> per_plan;
-    std::vector<double> weights(plans.size(), 0.0);
+    std::vector<double> weights(plan_count, 0.0);
     for (std::size_t i : image_plan) weights[i] += 1;
     const std::int64_t ff = res.total().ff;
-    for (std::size_t i = 0; i < plans.size(); ++i)
-      per_plan.push_back(image_energy(activity(workloads[i], plans[i], run.plans[i], ddr[i], hw), hw, ff));
+    for (std::size_t i = 0; i < plan_count; ++i)
+      per_plan.push_back(image_energy(activity(plan_act[i], run.plans[i], ddr[i]), hw, ff));
     r["energy"] = energy_report(hw, per_plan, weights);
   } else {
     r["energy"] = energy_not_modelled();

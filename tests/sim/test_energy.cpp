@@ -12,6 +12,8 @@
 #include "heatvit/sim/energy.hpp"
 #include "heatvit/sim/job.hpp"
 #include "heatvit/sim/plan.hpp"
+#include "heatvit/sim/resources.hpp"
+#include "heatvit/sim/simulator.hpp"
 #include "heatvit/sim/timing.hpp"
 
 using namespace heatvit;
@@ -258,6 +260,39 @@ TEST(Energy, EveryReportHasItAndItAddsUp) {
   EXPECT_FALSE(n.at("modelled").get<bool>());
   EXPECT_NE(n.at("reason").get<std::string>().find("not modelled"), std::string::npos);
   EXPECT_FALSE(n.contains("mj_per_image"));
+}
+
+// The job keeps each distinct vector's plan-only activity (plan_activity) instead of its
+// plan; its energy must equal the per-plan energies of the whole plans, weighted by
+// the images that use them, as computed here from scratch.
+TEST(Energy, JobEnergyEqualsThatOfTheWholePlans) {
+  SimJob j;
+  j.model = load_model("deit-micro");
+  j.hw = hw();
+  j.hw_name = "zcu102-heatvit";
+  const int d = j.model.dense_tokens();
+  const std::vector<std::vector<int>> vectors = {std::vector<int>(std::size_t(j.model.depth), d),
+                                                 std::vector<int>(std::size_t(j.model.depth), d - 8),
+                                                 std::vector<int>(std::size_t(j.model.depth), d - 20)};
+  j.images = {vectors[0], vectors[1], vectors[0], vectors[2], vectors[1], vectors[0]};
+  const json e = run_job(j).report.at("energy");
+
+  std::vector<Workload> w;
+  std::vector<Plan> plans;
+  for (const auto& v : vectors) {
+    w.push_back(build_workload(j.model, v, {}));
+    plans.push_back(make_plan(w.back(), j.hw));
+  }
+  std::vector<const Plan*> ptrs;
+  for (const auto& p : plans) ptrs.push_back(&p);
+  const SimRun run = simulate(j.hw, ptrs);
+  const std::vector<DdrCounts> ddr = split_ddr_counts(run.stats.at("ddr"), run.plans, j.hw.frequency_mhz);
+  const std::int64_t ff = estimate_resources(j.hw).total().ff;
+  std::vector<EnergyBreakdown> per_plan;
+  for (std::size_t i = 0; i < plans.size(); ++i)
+    per_plan.push_back(image_energy(activity(w[i], plans[i], run.plans[i], ddr[i], j.hw), j.hw, ff));
+  const json expected = energy_report(j.hw, per_plan, {3, 2, 1});
+  EXPECT_EQ(e.dump(), expected.dump());
 }
 
 TEST(Energy, MissingPowerSectionMeansNotModelled) {

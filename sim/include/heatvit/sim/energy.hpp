@@ -77,6 +77,18 @@ BufferTraffic buffer_traffic(const Plan& plan, const HwConfig& hw, const std::ve
 Activity activity(const Workload& w, const Plan& plan, const PlanTiming& t, const DdrCounts& ddr,
                   const HwConfig& hw);
 
+/// What activity() takes from the workload and the plan alone: `partial` is the
+/// activity without the timing's fields (ddr_bytes, cycles, ddr), `ps_bytes` the DDR
+/// bytes of the passes run on the PS. A run of many plans computes it as each plan is
+/// made, and need not keep the plans until their timing is known.
+struct PlanActivity {
+  Activity partial;
+  double ps_bytes = 0;
+};
+PlanActivity plan_activity(const Workload& w, const Plan& plan, const HwConfig& hw);
+/// activity(w, plan, t, ddr, hw) == activity(plan_activity(w, plan, hw), t, ddr).
+Activity activity(const PlanActivity& p, const PlanTiming& t, const DdrCounts& ddr);
+
 /// One image's energy by component, joules. `total_j()` is computed as the sum of the
 /// components in their order, so the parts always add up to the total.
 struct EnergyBreakdown {
