@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(json_config schedule model hw_config hvt idx space design published calibrate_space farm_wire)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(json_config schedule model hw_config hvt idx threshold_cache space design published calibrate_space farm_wire)
 build=${HEATVIT_FUZZ_BUILD:-build-fuzz}
 HEATVIT_FUZZ_DEPS=1 scripts/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

@@ -10,6 +10,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -323,31 +324,13 @@ class Hasher {
 
 constexpr const char* kCacheFormat = "heatvit sequential thresholds 1";
 
-/// The cached thresholds for `sel` (resolved selectors) into `sel`: false when `file` is
-/// missing, does not parse or does not match.
+/// The entry in `file` for `key`, read into `sel` (read_threshold_cache_entry).
 bool read_cached(const std::filesystem::path& file, const std::string& key, std::vector<SelectorThreshold>& sel) {
   std::ifstream f(file, std::ios::binary);
   if (!f) return false;
-  const json j = json::parse(f, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || j.value("format", std::string()) != kCacheFormat || j.value("key", std::string()) != key)
-    return false;
-  const auto it = j.find("thresholds");
-  if (it == j.end() || !it->is_array() || it->size() != sel.size()) return false;
-  std::vector<std::int32_t> t;
-  for (std::size_t i = 0; i < sel.size(); ++i) {
-    const json& e = (*it)[i];
-    if (!e.is_object() || !e.contains("block") || !e.contains("threshold") || !e["block"].is_number_integer() ||
-        !e["threshold"].is_number_integer() || e["block"].get<std::int64_t>() != sel[i].block)
-      return false;
-    const auto v = e["threshold"].get<std::int64_t>();
-    if (v < INT32_MIN || v > INT32_MAX) return false;
-    t.push_back(static_cast<std::int32_t>(v));
-  }
-  for (std::size_t i = 0; i < sel.size(); ++i) {
-    sel[i].threshold = t[i];
-    sel[i].table_index = -1;  // as calibrate_images() leaves it
-  }
-  return true;
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) return false;
+  return read_threshold_cache_entry(text, key, sel);
 }
 
 /// Writes the entry atomically (concurrent runs each write a whole entry); a failure
@@ -367,6 +350,37 @@ void write_cached(const std::filesystem::path& dir, const std::filesystem::path&
 }
 
 }  // namespace
+
+bool read_threshold_cache_entry(const std::string& text, const std::string& key,
+                                std::vector<SelectorThreshold>& selectors) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return false;
+  const auto format = j.find("format"), k = j.find("key"), it = j.find("thresholds");
+  if (format == j.end() || !format->is_string() || format->get<std::string>() != kCacheFormat || k == j.end() ||
+      !k->is_string() || k->get<std::string>() != key || it == j.end() || !it->is_array() ||
+      it->size() != selectors.size())
+    return false;
+  std::vector<std::int32_t> t;
+  for (std::size_t i = 0; i < selectors.size(); ++i) {
+    const json& e = (*it)[i];
+    if (!e.is_object()) return false;
+    const auto b = e.find("block"), v = e.find("threshold");
+    if (b == e.end() || v == e.end() || !b->is_number_integer() || !v->is_number_integer()) return false;
+    // (unsigned: JSON integers above the int64 range, which a cast would wrap)
+    if (b->is_number_unsigned() ? b->get<std::uint64_t>() != std::uint64_t(selectors[i].block)
+                                : b->get<std::int64_t>() != selectors[i].block)
+      return false;
+    if (v->is_number_unsigned() && v->get<std::uint64_t>() > std::uint64_t(INT32_MAX)) return false;
+    const auto x = v->get<std::int64_t>();
+    if (x < INT32_MIN || x > INT32_MAX) return false;
+    t.push_back(static_cast<std::int32_t>(x));
+  }
+  for (std::size_t i = 0; i < selectors.size(); ++i) {
+    selectors[i].threshold = t[i];
+    selectors[i].table_index = -1;  // as calibrate_images() leaves it
+  }
+  return true;
+}
 
 std::string threshold_cache_key(const FuncModel& model, const std::vector<SelectorThreshold>& selectors,
                                 const std::string& data_dir) {

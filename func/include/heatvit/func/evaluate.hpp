@@ -102,6 +102,13 @@ std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const
 std::string threshold_cache_key(const FuncModel& model, const std::vector<SelectorThreshold>& selectors,
                                 const std::string& data_dir);
 
+/// A cache entry's text read into `selectors`' thresholds (table_index -1, as sequential
+/// calibration leaves it): false, with `selectors` unchanged, unless the text parses as
+/// an entry of this format for `key` with one integer threshold in the int32 range per
+/// selector and the same blocks in the same order.
+bool read_threshold_cache_entry(const std::string& text, const std::string& key,
+                                std::vector<SelectorThreshold>& selectors);
+
 /// Where the command-line tools keep thresholds: $HEATVIT_CACHE_DIR when set (set and
 /// empty: nowhere), else $XDG_CACHE_HOME/heatvit, else $HOME/.cache/heatvit, else "".
 std::string default_threshold_cache_dir();
