@@ -191,6 +191,24 @@ TEST(ControllerEquivalence, ShippedPresetsStreaming) {
   EXPECT_GT(g_kept_predictions, 100u);
 }
 
+namespace {
+
+/// Runs both controllers until idle: the same `n` completions at the same times, the
+/// same statistics.
+void run_both_to_idle(Controller& c, reference::ReferenceController& r, std::size_t n, const std::string& where) {
+  c.run_until_idle();
+  r.run_until_idle();
+  ASSERT_EQ(c.completions().size(), n) << where;
+  ASSERT_EQ(r.completions().size(), n) << where;
+  for (std::size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(c.completions()[i].id, r.completions()[i].id) << where << " " << i;
+    EXPECT_EQ(c.completions()[i].done_ps, r.completions()[i].done_ps) << where << " " << i;
+  }
+  expect_same_stats(c.stats(), r.stats(), where);
+}
+
+}  // namespace
+
 // The two cases in which an enqueued request leaves the controller's prediction
 // standing (Controller::enqueue): each must give what predicting anew gives.
 TEST(ControllerEquivalence, PredictionKeptForARequestQueuedBehindAPendingOne) {
@@ -219,15 +237,7 @@ TEST(ControllerEquivalence, PredictionKeptForARequestQueuedBehindAPendingOne) {
   c2.next_completion_ps();
   c2.enqueue({3, 1 << 21, 4096, false, 500});
   EXPECT_FALSE(c2.prediction_holds());
-  c.run_until_idle();
-  r.run_until_idle();
-  ASSERT_EQ(c.completions().size(), 3u);
-  ASSERT_EQ(r.completions().size(), 3u);
-  for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(c.completions()[i].id, r.completions()[i].id) << i;
-    EXPECT_EQ(c.completions()[i].done_ps, r.completions()[i].done_ps) << i;
-  }
-  expect_same_stats(c.stats(), r.stats(), "queued behind a pending request");
+  run_both_to_idle(c, r, 3, "queued behind a pending request");
 }
 
 TEST(ControllerEquivalence, PredictionOfARequestInFlightKeptForAnyNewRequest) {
@@ -254,15 +264,7 @@ TEST(ControllerEquivalence, PredictionOfARequestInFlightKeptForAnyNewRequest) {
     EXPECT_EQ(c.next_completion_ps(), done) << id;
     EXPECT_EQ(r.next_completion_ps(), done) << id;
   }
-  c.run_until_idle();
-  r.run_until_idle();
-  ASSERT_EQ(c.completions().size(), 5u);
-  ASSERT_EQ(r.completions().size(), 5u);
-  for (std::size_t i = 0; i < 5; ++i) {
-    EXPECT_EQ(c.completions()[i].id, r.completions()[i].id) << i;
-    EXPECT_EQ(c.completions()[i].done_ps, r.completions()[i].done_ps) << i;
-  }
-  expect_same_stats(c.stats(), r.stats(), "request in flight");
+  run_both_to_idle(c, r, 5, "request in flight");
 }
 
 TEST(ControllerEquivalence, RandomConfigurations) {
