@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "heatvit/core/error.hpp"
 #include "heatvit/sim/energy.hpp"
 #include "heatvit/sim/plan.hpp"
 #include "heatvit/sim/resources.hpp"
+#include "heatvit/sim/simulator.hpp"
 #include "heatvit/sim/timing.hpp"
 
 namespace heatvit::sim {
@@ -48,57 +50,66 @@ JobResult run_job(const SimJob& job) {
   // energy activity, computed as the vector first appears (a run of thousands of vectors
   // need not hold their plans until the simulation ends), and the whole plan of the
   // first image's vector (its layer table).
-  std::vector<const Plan*> ptrs;  // every plan (only without streaming)
-  std::vector<Plan> kept_plans;   // their storage (only without streaming)
   Plan first_plan;
   std::size_t plan_count = 0;
   std::vector<double> plan_macs;
   std::vector<PlanActivity> plan_act;
   Planner planner(hw);
-  auto add_image = [&](const std::vector<int>& tokens, const std::vector<int>& kept, bool keep_plan) -> bool {
+  auto add_image = [&](const std::vector<int>& tokens, const std::vector<int>& kept) -> bool {
     Key k{tokens, kept};
     auto it = index.find(k);
     const bool fresh = it == index.end();
     if (fresh) {
       it = index.emplace(std::move(k), plan_count++).first;
       const Workload w = build_workload(job.model, tokens, job.selector_blocks, kept);
-      Plan p = planner(w);
+      const Plan p = planner(w);
       plan_macs.push_back(double(w.total_macs()));
       if (hw.power.modelled) plan_act.push_back(plan_activity(w, p, hw));
       if (plan_count == 1) first_plan = p;
-      if (keep_plan) kept_plans.push_back(std::move(p));
     }
     image_plan.push_back(it->second);
     return fresh;
   };
   SimOptions opt = job.options;
-  SimRun run;
-  std::vector<std::vector<int>> streamed_images;
-  std::vector<int> streamed_classes;
+  std::int64_t expected = 0;  // distinct vectors, when the images are given up front
   if (job.stream) {
     // The producer shows its own progress; a second progress line from the simulation
     // child would fight it for the terminal line.
     opt.progress = false;
-    StreamingSim sim(hw, opt, [&job, child_planner = Planner(hw)](const std::vector<int>& tokens,
-                                                                  const std::vector<int>& kept) mutable {
-      return child_planner(build_workload(job.model, tokens, job.selector_blocks, kept));
-    });
+  } else {
+    std::set<Key> distinct;
+    for (std::size_t i = 0; i < job.images.size(); ++i)
+      distinct.insert({job.images[i], job.kept.empty() ? std::vector<int>{} : job.kept[i]});
+    expected = static_cast<std::int64_t>(distinct.size());
+  }
+  // Images given up front are fed to the simulation child as images streamed are: the
+  // child builds each distinct vector's plan as it arrives, while this process builds
+  // its summary.
+  StreamingSim sim(
+      hw, opt,
+      [&job, child_planner = Planner(hw)](const std::vector<int>& tokens, const std::vector<int>& kept) mutable {
+        return child_planner(build_workload(job.model, tokens, job.selector_blocks, kept));
+      },
+      expected);
+  std::vector<std::vector<int>> streamed_images;
+  std::vector<int> streamed_classes;
+  if (job.stream) {
     bool any_class = false;
     job.stream([&](std::vector<int> tokens, std::vector<int> kept, int cls) {
-      if (add_image(tokens, kept, false)) sim.add(tokens, kept);
+      if (add_image(tokens, kept)) sim.add(tokens, kept);
       streamed_images.push_back(std::move(tokens));
       streamed_classes.push_back(cls);
       any_class = any_class || cls >= 0;
     });
     if (streamed_images.empty()) throw InputError("--images", "", "no images to simulate");
     if (!any_class) streamed_classes.clear();
-    run = sim.finish();
   } else {
-    for (std::size_t i = 0; i < job.images.size(); ++i)
-      add_image(job.images[i], job.kept.empty() ? std::vector<int>{} : job.kept[i], true);
-    for (const auto& p : kept_plans) ptrs.push_back(&p);
-    run = simulate(hw, ptrs, opt);
+    for (std::size_t i = 0; i < job.images.size(); ++i) {
+      const std::vector<int> kept = job.kept.empty() ? std::vector<int>{} : job.kept[i];
+      if (add_image(job.images[i], kept)) sim.add(job.images[i], kept);
+    }
   }
+  const SimRun run = sim.finish();
   const std::vector<std::vector<int>>& images = job.stream ? streamed_images : job.images;
   const std::vector<int>& predicted_class = job.stream ? streamed_classes : job.predicted_class;
   const AnalyticModel analytic(hw);

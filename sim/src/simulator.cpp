@@ -371,7 +371,7 @@ StreamingSim::SigpipeIgnored::~SigpipeIgnored() {
 // longer of the two; building takes about 4 % of it for deit-micro). The plans are
 // built in feed order by that one thread, and handed over in that order: the same
 // plans in the same order as building them on demand.
-StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder build) {
+StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder build, std::int64_t expected) {
   vcd_tmp_ = vcd_temp_path(opt);
   const std::string vcd_tmp = vcd_tmp_;
   child_ = spawn(true, [&](int fd) {
@@ -421,7 +421,7 @@ StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder bu
       failed = h.failed;
       return nullptr;
     };
-    ChildOut out = run_child(hw, next, 0, opt, vcd_tmp);
+    ChildOut out = run_child(hw, next, expected, opt, vcd_tmp);
     if (failed) std::rethrow_exception(failed);
     return out;
   });

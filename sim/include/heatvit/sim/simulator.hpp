@@ -62,7 +62,9 @@ struct ChildProc {
 class StreamingSim {
  public:
   using Builder = std::function<Plan(const std::vector<int>& a, const std::vector<int>& b)>;
-  StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder build);
+  /// `expected`: the number of plans the feed will carry, when known (the child's
+  /// progress line shows it; 0: not known).
+  StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder build, std::int64_t expected = 0);
   ~StreamingSim();
   StreamingSim(const StreamingSim&) = delete;
   StreamingSim& operator=(const StreamingSim&) = delete;
