@@ -235,28 +235,16 @@ std::vector<SelectorThreshold> calibrate_sequential(const FuncModel& model, cons
 std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const Schedule& schedule,
                                                    const std::string& origin, Calibration rule,
                                                    const std::string& data_dir, int threads) {
-  if (rule == Calibration::Table || schedule.selectors.empty()) return model.resolve(schedule, origin);
-  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // schedule errors before any image is read
-  if (sel.empty()) return sel;
-  const std::vector<int>& idx = calibration_indices(model);
-  // Only the calibration images are kept of the training split (the same checks of its
-  // files as a whole load).
-  const ImageSet cal = load_fashion_mnist_images(
-      data_dir, "train", idx,
-      [&](int index, int count, const std::string& images_path) {
-        calibration_index_outside(model, index, images_path, count);
-      },
-      Shape::kImage, Shape::kImage, Shape::kClasses);
-  std::vector<const std::uint8_t*> images;
-  for (int i = 0; i < cal.count; ++i) images.push_back(cal.image(i));
-  return calibrate_images(model, std::move(sel), images, threads);
+  return schedule_thresholds(model, schedule, origin, rule, data_dir, threads, "");
 }
 
 namespace {
 
 /// A 128-bit hash of a byte stream, in two 64-bit lanes over its 8-byte words (the
 /// last one zero-padded) and its length. Not cryptographic: it tells apart the files
-/// and settings a cache entry was made from, which nobody crafts to collide.
+/// and settings a cache entry was made from, which nobody crafts to collide. (Not the
+/// DSE's fnv1a_hex: that takes the whole text in memory a byte at a time, and a run
+/// hashes 30 MB here before its first image.)
 class Hasher {
  public:
   void add(const void* data, std::size_t n) {
@@ -411,18 +399,27 @@ std::vector<SelectorThreshold> schedule_thresholds(const FuncModel& model, const
                                                    const std::string& origin, Calibration rule,
                                                    const std::string& data_dir, int threads,
                                                    const std::string& cache_dir) {
-  if (cache_dir.empty() || rule == Calibration::Table || schedule.selectors.empty())
-    return schedule_thresholds(model, schedule, origin, rule, data_dir, threads);
-  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // schedule errors first, as uncached
+  if (rule == Calibration::Table || schedule.selectors.empty()) return model.resolve(schedule, origin);
+  std::vector<SelectorThreshold> sel = model.resolve(schedule, origin);  // schedule errors before any image is read
   if (sel.empty()) return sel;
-  calibration_indices(model);  // an export without calibration images fails as uncached
-  const std::string key = threshold_cache_key(model, sel, data_dir);
-  if (key.empty()) return schedule_thresholds(model, schedule, origin, rule, data_dir, threads);
+  const std::vector<int>& idx = calibration_indices(model);
+  // A remembered entry, when there is a cache and the files it is keyed by can be read.
+  const std::string key = cache_dir.empty() ? std::string() : threshold_cache_key(model, sel, data_dir);
   const std::filesystem::path dir(cache_dir), file = dir / ("thresholds-" + key + ".json");
-  if (read_cached(file, key, sel)) return sel;
-  std::vector<SelectorThreshold> out = schedule_thresholds(model, schedule, origin, rule, data_dir, threads);
-  write_cached(dir, file, key, out, model, origin);
-  return out;
+  if (!key.empty() && read_cached(file, key, sel)) return sel;
+  // Only the calibration images are kept of the training split (the same checks of its
+  // files as a whole load).
+  const ImageSet cal = load_fashion_mnist_images(
+      data_dir, "train", idx,
+      [&](int index, int count, const std::string& images_path) {
+        calibration_index_outside(model, index, images_path, count);
+      },
+      Shape::kImage, Shape::kImage, Shape::kClasses);
+  std::vector<const std::uint8_t*> images;
+  for (int i = 0; i < cal.count; ++i) images.push_back(cal.image(i));
+  sel = calibrate_images(model, std::move(sel), images, threads);
+  if (!key.empty()) write_cached(dir, file, key, sel, model, origin);
+  return sel;
 }
 
 EvalResult evaluate(const FuncModel& model, const Schedule& schedule, const ImageSet& data, int limit, int threads) {

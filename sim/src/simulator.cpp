@@ -381,8 +381,7 @@ StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder bu
     struct Handover {
       std::mutex mu;
       std::condition_variable ready;
-      std::deque<Plan> plans;  // stable addresses while the simulation runs
-      std::size_t built = 0;   // plans[0, built) are complete
+      std::deque<Plan> plans;  // complete plans; stable addresses while the simulation runs
       bool ended = false;      // the feed ended or building failed
       std::exception_ptr failed;
     };
@@ -401,7 +400,6 @@ StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder bu
         std::lock_guard<std::mutex> lock(h.mu);
         if (more) {
           h.plans.push_back(std::move(plan));
-          ++h.built;
         } else {
           h.failed = err;
           h.ended = true;
@@ -416,8 +414,8 @@ StreamingSim::StreamingSim(const HwConfig& hw, const SimOptions& opt, Builder bu
     std::exception_ptr failed;
     auto next = [&]() -> const Plan* {
       std::unique_lock<std::mutex> lock(h.mu);
-      h.ready.wait(lock, [&] { return h.built > taken || h.ended; });
-      if (h.built > taken) return &h.plans[taken++];
+      h.ready.wait(lock, [&] { return h.plans.size() > taken || h.ended; });
+      if (h.plans.size() > taken) return &h.plans[taken++];
       failed = h.failed;
       return nullptr;
     };

@@ -78,13 +78,13 @@ void Controller::enqueue(const Request& r) {
       HEATVIT_CHECK(a == b, "DDR controller: speculative state out of step");
       return;
     }
+    spec_valid_ = pred_valid_ = false;
   }
-  spec_valid_ = false;
-  // A prediction read off the requests already in flight (next_completion_ps(), no
-  // simulation ahead) stays valid for any new request: its first command is issued at
-  // its arrival cycle, no earlier than now, and its data end CL or CWL plus a burst
-  // later, which is no earlier than that prediction.
-  if (!early_valid_) pred_valid_ = false;
+  // A prediction read off the requests already in flight (pred_valid_ without a
+  // speculative state: next_completion_ps() simulated nothing ahead) stays valid for any
+  // new request: its first command is issued at its arrival cycle, no earlier than now,
+  // and its data end CL or CWL plus a burst later, which is no earlier than that
+  // prediction.
   insert(st(), q);
 }
 
@@ -691,7 +691,7 @@ void Controller::report(State& s, std::uint64_t ps) {
 void Controller::advance_to(std::uint64_t ps) {
   const Cycle target = static_cast<Cycle>((ps + tck_ - 1) / tck_);
   if (spec_valid_ && spec_st().now <= target && spec_st().now >= st().now) cur_ ^= 1;
-  spec_valid_ = pred_valid_ = early_valid_ = false;
+  spec_valid_ = pred_valid_ = false;
   if (target > st().now) run(st(), target);
   report(st(), ps);
 }
@@ -708,7 +708,7 @@ std::uint64_t Controller::next_completion_ps() {
   // Already decided: an in-flight request finishing before anything not yet issued could.
   Cycle d = min_done(st());
   if (d <= st().now + min_lat) {
-    pred_valid_ = early_valid_ = true;
+    pred_valid_ = true;
     pred_ps_ = std::uint64_t(d) * tck_;
     return pred_ps_;
   }

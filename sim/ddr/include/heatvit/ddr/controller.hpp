@@ -246,9 +246,9 @@ class Controller {
   const State& st() const { return states_[cur_]; }
   State& spec_st() { return states_[cur_ ^ 1]; }
   // The last next_completion_ps() holds (pred_valid_), at pred_ps_: simulated ahead in
-  // the speculative state (spec_valid_), or read off the requests in flight with no
-  // simulation ahead (early_valid_).
-  bool pred_valid_ = false, spec_valid_ = false, early_valid_ = false;
+  // the speculative state (spec_valid_ too), or read off the requests in flight with no
+  // simulation ahead (spec_valid_ false).
+  bool pred_valid_ = false, spec_valid_ = false;
   std::uint64_t pred_ps_ = kNever;
   std::vector<Completion> completed_;
   std::function<void(const Completion&)> callback_;
