@@ -24,6 +24,10 @@ Controller::Controller(const DdrSpec& spec)
   st().runs.resize(depth);
   st().free_runs.reserve(depth);
   for (std::size_t i = depth; i-- > 0;) st().free_runs.push_back(static_cast<std::int32_t>(i));
+  std::uint32_t ring = 1;
+  while (ring < queue_depth_) ring <<= 1;
+  order_mask_ = ring - 1;
+  st().order.resize(ring);
   st().bank_q.resize(static_cast<std::size_t>(spec.org.banks()));
   st().cand.resize(static_cast<std::size_t>(spec.org.banks()));
   for (std::size_t b = 0; b < st().cand.size(); ++b)
@@ -132,6 +136,7 @@ void Controller::admit(State& s) const {
     const std::uint32_t row = q.hi_row | lo_row_[lo];
     const std::uint64_t seq = s.seq++;
     const bool w = q.r.is_write;
+    s.order[(s.order_head + s.window_bursts) & order_mask_] = {seq, bank};
     ++s.window_bursts;
     ++(w ? s.window_writes : s.window_reads);
     BankQueue& bq = s.bank_q[bank];
@@ -230,6 +235,19 @@ void Controller::find_candidate(State& s, std::uint32_t bank, std::uint8_t mode)
   }
 }
 
+void Controller::leave_order(State& s, std::uint64_t seq, std::uint32_t window) const {
+  Aged* const o = s.order.data();
+  const std::uint32_t h = s.order_head;
+  if (o[h].seq != seq) {
+    // Issued ahead of older bursts: close the gap by moving the older ones up by one.
+    std::uint32_t i = 1;
+    while (i < window && o[(h + i) & order_mask_].seq != seq) ++i;
+    HEATVIT_CHECK(i < window, "DDR controller: an issued burst is not in the window");
+    for (; i > 0; --i) o[(h + i) & order_mask_] = o[(h + i - 1) & order_mask_];
+  }
+  s.order_head = (h + 1) & order_mask_;
+}
+
 void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const {
   Run& en = s.runs[static_cast<std::size_t>(e)];
   const std::uint32_t bank = en.bank;
@@ -260,6 +278,7 @@ void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle
   if (--q.bursts_left_to_issue == 0) s.inflight.push_back({q.done_cycle, en.req});
 
   // The run's first burst leaves the window.
+  leave_order(s, en.seq, s.window_bursts);
   BankQueue& bq = s.bank_q[bank];
   --bq.count;
   --s.window_bursts;
@@ -425,20 +444,26 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
   std::uint32_t issued = 0;
   for (;;) {
     // Every queued bank offers its oldest burst, a row hit in the window's direction:
-    // the earliest of them wins, the older on a tie.
+    // the earliest of them wins, the older on a tie. No command can be earlier than the
+    // rank-wide constraint, so when the window's oldest burst can go then, it wins;
+    // otherwise the banks are compared.
     const Cycle rank = std::max(now, s.timing.rank_earliest(col));
-    Cycle best_t = kInf;
-    std::uint64_t best_seq = ~std::uint64_t(0);
-    std::uint32_t best = 0;
-    for (std::uint64_t m = nonempty; m; m &= m - 1) {
-      const auto b = static_cast<std::uint32_t>(lowest_bit(m));
-      const std::uint64_t sq = runs[queues[b].head].seq;
-      const Cycle tb = std::max(std::max(rank, s.timing.column_bank_earliest(w, BankId{b})),
-                                s.timing.group_earliest(kind, cand[b].group));
-      if (tb < best_t || (tb == best_t && sq < best_seq)) {
-        best_t = tb;
-        best_seq = sq;
-        best = b;
+    const Aged& oldest = s.order[s.order_head];
+    Cycle best_t = std::max(std::max(rank, s.timing.column_bank_earliest(w, BankId{oldest.bank})),
+                            s.timing.group_earliest(kind, cand[oldest.bank].group));
+    std::uint64_t best_seq = oldest.seq;
+    std::uint32_t best = oldest.bank;
+    if (best_t != rank) {
+      for (std::uint64_t m = nonempty; m; m &= m - 1) {
+        const auto b = static_cast<std::uint32_t>(lowest_bit(m));
+        const std::uint64_t sq = runs[queues[b].head].seq;
+        const Cycle tb = std::max(std::max(rank, s.timing.column_bank_earliest(w, BankId{b})),
+                                  s.timing.group_earliest(kind, cand[b].group));
+        if (tb < best_t || (tb == best_t && sq < best_seq)) {
+          best_t = tb;
+          best_seq = sq;
+          best = b;
+        }
       }
     }
 #ifndef NDEBUG
@@ -461,6 +486,7 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
     // Issue the first burst of the bank's oldest run.
     const std::int32_t e = queues[best].head;
     Run& r = runs[e];
+    leave_order(s, r.seq, window);
     s.timing.issue_column_trusted(w, BankId{best}, r.row, best_t);
     cand[best].mode = 0;
     if (w != dir_write) {
@@ -530,6 +556,7 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
       }
       BankQueue& aq = queues[bank];
       Run& t = runs[aq.tail];
+      s.order[(s.order_head + window) & order_mask_] = {seq, bank};
       if (t.count == 1) t.stride = seq - t.seq;
       ++t.count;
       ++seq;

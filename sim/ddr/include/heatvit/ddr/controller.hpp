@@ -176,6 +176,11 @@ class Controller {
     Cycle done;
     std::uint32_t req;
   };
+  /// A burst of the window, in the window's age order (see State::order).
+  struct Aged {
+    std::uint64_t seq;
+    std::uint32_t bank;
+  };
   /// Everything that changes while simulating; copyable so that next_completion_ps()
   /// can simulate ahead on a copy.
   struct State {
@@ -188,6 +193,12 @@ class Controller {
     std::vector<Run> runs;
     std::vector<std::int32_t> free_runs;
     std::uint32_t window_bursts = 0;  // bursts in the window (at most queue_depth)
+    // The window's bursts oldest first: a ring of order_mask + 1 entries from
+    // order_head, window_bursts long. Its first entry is the oldest burst, which is at the
+    // head of its bank's queue: while it can be issued as early as any command could,
+    // stream() takes it without comparing the banks.
+    std::vector<Aged> order;
+    std::uint32_t order_head = 0;
     std::vector<BankQueue> bank_q;
     std::vector<BankCand> cand;  // per bank
     std::uint64_t nonempty_banks = 0;  // bit per bank
@@ -226,6 +237,9 @@ class Controller {
   /// reached; returns how many (0: s.now moved to the horizon).
   std::uint32_t stream(State& s, Cycle limit, Cycle horizon) const;
   void set_head_hit(State& s, std::uint32_t bank) const;
+  /// Takes the burst of age `seq` out of s.order, which holds `window` bursts (it is
+  /// leaving the window).
+  __attribute__((always_inline)) inline void leave_order(State& s, std::uint64_t seq, std::uint32_t window) const;
   void run(State& s, Cycle limit) const;
   __attribute__((always_inline)) inline void issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const;
   void report(State& s, std::uint64_t ps);
@@ -236,6 +250,7 @@ class Controller {
   std::vector<std::uint32_t> lo_bank_, lo_row_;  // flat bank / row bits of a burst index's low kLoBits
   std::uint64_t tck_;
   std::uint32_t queue_depth_ = 0;  // the window's capacity in bursts
+  std::uint32_t order_mask_ = 0;   // State::order's size - 1 (a power of two >= queue_depth_)
   bool streaming_path_ = false;    // FR-FCFS with open pages: stream() may apply
   // The committed state and the speculative copy ahead of it: two slots, and `cur_`
   // says which is committed, so that committing a prediction flips an index instead of
