@@ -187,8 +187,13 @@ void Controller::admit(State& s) const {
     s.nonempty_banks |= std::uint64_t(1) << bank;
     q.next_burst_addr += bpb;
     if (--q.bursts_left_to_admit == 0) {
+      // Admitted slots are dropped from the front of the list once they are half of it
+      // (the speculative copy in next_completion_ps() copies the whole list).
       ++s.arrivals_head;
-      if (s.arrivals_head > 256 && s.arrivals_head * 2 > s.arrivals.size()) {
+      if (s.arrivals_head == s.arrivals.size()) {
+        s.arrivals.clear();
+        s.arrivals_head = 0;
+      } else if (s.arrivals_head >= 16 && s.arrivals_head * 2 > s.arrivals.size()) {
         s.arrivals.erase(s.arrivals.begin(), s.arrivals.begin() + static_cast<std::ptrdiff_t>(s.arrivals_head));
         s.arrivals_head = 0;
       }
