@@ -184,6 +184,12 @@ void Controller::admit(State& s) const {
     if (bq.count == 0 || ((c.e < 0 || c.cmd == Command::PRE) && std::int64_t(row) == s.timing.open_row(BankId{bank})))
       c.mode = 0;
     ++bq.count;
+    if (w) {
+      ++bq.writes;
+      s.write_banks |= std::uint64_t(1) << bank;
+    } else {
+      s.read_banks |= std::uint64_t(1) << bank;
+    }
     s.nonempty_banks |= std::uint64_t(1) << bank;
     q.next_burst_addr += bpb;
     if (--q.bursts_left_to_admit == 0) {
@@ -286,6 +292,11 @@ void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle
   leave_order(s, en.seq, s.window_bursts);
   BankQueue& bq = s.bank_q[bank];
   --bq.count;
+  if (w) {
+    if (--bq.writes == 0) s.write_banks &= ~(std::uint64_t(1) << bank);
+  } else if (bq.count == bq.writes) {
+    s.read_banks &= ~(std::uint64_t(1) << bank);
+  }
   --s.window_bursts;
   --(w ? s.window_writes : s.window_reads);
   en.caused = 0;
@@ -393,19 +404,28 @@ bool Controller::select(State& s, Cycle& best_t, std::int32_t& best_e, std::int3
   return best_e >= 0;
 }
 
-bool Controller::streaming(const State& s) const {
-  return streaming_path_ && s.nonempty_banks != 0 && (s.nonempty_banks & ~s.head_hit) == 0 &&
-         (s.window_reads == 0 || s.window_writes == 0);
+bool Controller::streaming(const State& s, bool& write) const {
+  if (!streaming_path_ || s.nonempty_banks == 0 || (s.nonempty_banks & ~s.head_hit) != 0) return false;
+  if (s.window_reads == 0 || s.window_writes == 0) {
+    write = s.window_writes != 0;
+    return true;
+  }
+  // Both directions, in separate banks: select() allows one, the current one while it
+  // has had fewer than rw_switch_bursts bursts (it has work: both have), else the other.
+  // Banks of the other direction have no candidate then (their rows are hit).
+  if (!s.any_column_issued || (s.read_banks & s.write_banks) != 0) return false;
+  write = s.dir_bursts < std::uint32_t(spec_.ctrl.rw_switch_bursts) ? s.dir_write : !s.dir_write;
+  return true;
 }
 
-std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
-  const bool w = s.window_writes != 0;
+std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) const {
   const Command col = w ? Command::WR : Command::RD;
   const int kind = w ? TimingState::kKindWr : TimingState::kKindRd;
   const Cycle data_latency = Cycle(w ? spec_.timing.CWL : spec_.timing.CL) + spec_.burst_cycles();
   const std::uint64_t bpb = std::uint64_t(spec_.org.bytes_per_burst());
   const int offset_bits = mapper_.offset_bits();
   const Cycle next_refresh = spec_.ctrl.refresh ? s.next_refresh : kInf;
+  const auto rw_switch = std::uint32_t(spec_.ctrl.rw_switch_bursts);
   Run* const runs = s.runs.data();
   BankQueue* const queues = s.bank_q.data();
   BankCand* const cand = s.cand.data();
@@ -415,6 +435,7 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
   // general admission).
   Cycle now = s.now;
   std::uint64_t nonempty = s.nonempty_banks, head_hit = s.head_hit, seq = s.seq;
+  std::uint64_t read_banks = s.read_banks, write_banks = s.write_banks;
   std::uint32_t window = s.window_bursts, window_dir = w ? s.window_writes : s.window_reads;
   bool dir_write = s.dir_write, any_column = s.any_column_issued;
   std::uint32_t dir_bursts = s.dir_bursts;
@@ -423,6 +444,8 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
     s.now = now;
     s.nonempty_banks = nonempty;
     s.head_hit = head_hit;
+    s.read_banks = read_banks;
+    s.write_banks = write_banks;
     s.seq = seq;
     s.window_bursts = window;
     (w ? s.window_writes : s.window_reads) = window_dir;
@@ -441,6 +464,8 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
   auto load = [&] {
     nonempty = s.nonempty_banks;
     head_hit = s.head_hit;
+    read_banks = s.read_banks;
+    write_banks = s.write_banks;
     seq = s.seq;
     window = s.window_bursts;
     window_dir = w ? s.window_writes : s.window_reads;
@@ -448,18 +473,24 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
 
   std::uint32_t issued = 0;
   for (;;) {
-    // Every queued bank offers its oldest burst, a row hit in the window's direction:
-    // the earliest of them wins, the older on a tie. No command can be earlier than the
-    // rank-wide constraint, so when the window's oldest burst can go then, it wins;
-    // otherwise the banks are compared.
+    // Every bank queuing the direction offers its oldest burst, a row hit: the earliest
+    // of them wins, the older on a tie. No command can be earlier than the rank-wide
+    // constraint, so when the window's oldest burst is of the direction and can go
+    // then, it wins; otherwise the banks are compared.
     const Cycle rank = std::max(now, s.timing.rank_earliest(col));
+    const std::uint64_t dir_banks = w ? write_banks : read_banks;
     const Aged& oldest = s.order[s.order_head];
-    Cycle best_t = std::max(std::max(rank, s.timing.column_bank_earliest(w, BankId{oldest.bank})),
-                            s.timing.group_earliest(kind, cand[oldest.bank].group));
-    std::uint64_t best_seq = oldest.seq;
-    std::uint32_t best = oldest.bank;
+    Cycle best_t = kInf;
+    std::uint64_t best_seq = ~std::uint64_t(0);
+    std::uint32_t best = 0;
+    if ((dir_banks >> oldest.bank) & 1) {
+      best_t = std::max(std::max(rank, s.timing.column_bank_earliest(w, BankId{oldest.bank})),
+                        s.timing.group_earliest(kind, cand[oldest.bank].group));
+      best_seq = oldest.seq;
+      best = oldest.bank;
+    }
     if (best_t != rank) {
-      for (std::uint64_t m = nonempty; m; m &= m - 1) {
+      for (std::uint64_t m = dir_banks; m; m &= m - 1) {
         const auto b = static_cast<std::uint32_t>(lowest_bit(m));
         const std::uint64_t sq = runs[queues[b].head].seq;
         const Cycle tb = std::max(std::max(rank, s.timing.column_bank_earliest(w, BankId{b})),
@@ -514,6 +545,7 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
     --bq.count;
     --window;
     --window_dir;
+    if (w) bq.writes -= 1;
     if (--r.count > 0) {
       r.seq += r.stride;
     } else {
@@ -521,7 +553,12 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
       if (bq.tail == e) bq.tail = -1;
       s.free_runs.push_back(e);
       const std::uint64_t bit = std::uint64_t(1) << best;
-      if (bq.head < 0) nonempty &= ~bit;
+      // The bank queues one direction: it is out of it when it is empty.
+      if (bq.head < 0) {
+        nonempty &= ~bit;
+        read_banks &= ~bit;
+        write_banks &= ~bit;
+      }
       if (bq.head >= 0 && std::int64_t(runs[bq.head].row) == s.timing.open_row(BankId{best})) head_hit |= bit;
       else head_hit &= ~bit;
     }
@@ -540,7 +577,7 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
       ReqState& a = reqs[slot];
       if (a.arrival_cycle > now) break;
       const std::uint64_t burst = a.next_burst_addr >> offset_bits;
-      bool fast = (burst >> kLoBits) == a.hi_key && a.r.is_write == w && a.bursts_left_to_admit > 1;
+      bool fast = (burst >> kLoBits) == a.hi_key && a.bursts_left_to_admit > 1;
       std::uint32_t bank = 0, row = 0;
       if (fast) {
         const std::size_t lo = static_cast<std::size_t>(burst & ((std::uint64_t(1) << kLoBits) - 1));
@@ -566,8 +603,10 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
       ++t.count;
       ++seq;
       ++window;
-      ++window_dir;
+      if (a.r.is_write == w) ++window_dir;
+      else ++(w ? s.window_reads : s.window_writes);
       ++aq.count;
+      if (a.r.is_write) ++aq.writes;
       // As in admit(): the bank's candidate changes only if it had no allowed row hit
       // and this burst hits the open row.
       BankCand& c = cand[bank];
@@ -575,8 +614,11 @@ std::uint32_t Controller::stream(State& s, Cycle limit, Cycle horizon) const {
       a.next_burst_addr += bpb;
       --a.bursts_left_to_admit;
     }
-    if (now >= next_refresh || nonempty == 0 || (nonempty & ~head_hit) != 0 ||
-        (w ? s.window_reads : s.window_writes) != 0) {
+    // The case lasts while every queued bank's oldest burst hits, no bank queues both
+    // directions, and select() would keep this direction: it has work, and the other
+    // has none or this one has had fewer than rw_switch_bursts bursts.
+    if (now >= next_refresh || nonempty == 0 || (nonempty & ~head_hit) != 0 || (read_banks & write_banks) != 0 ||
+        window_dir == 0 || ((w ? s.window_reads : s.window_writes) != 0 && dir_bursts >= rw_switch)) {
       store();
       return issued;
     }
@@ -618,8 +660,9 @@ bool Controller::step(State& s, Cycle limit) const {
     Cycle horizon = std::min(limit, next_arrival_cycle(s));
     if (cc.refresh) horizon = std::min(horizon, s.next_refresh);
 
-    if (streaming(s)) {
-      if (stream(s, limit, horizon) > 0) return true;
+    bool w;
+    if (streaming(s, w)) {
+      if (stream(s, w, limit, horizon) > 0) return true;
       continue;  // stream() moved to the horizon
     }
 

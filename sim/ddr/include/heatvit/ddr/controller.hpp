@@ -156,6 +156,7 @@ class Controller {
   struct BankQueue {
     std::int32_t head = -1, tail = -1;
     std::uint32_t count = 0;
+    std::uint32_t writes = 0;  // of count, write bursts
   };
   /// A bank's FR-FCFS candidate for the column directions allowed (`mode`: 1 reads,
   /// 2 writes, 3 both; 0 = not computed): the burst (the first of run `e`, after run
@@ -203,6 +204,7 @@ class Controller {
     std::vector<BankCand> cand;  // per bank
     std::uint64_t nonempty_banks = 0;  // bit per bank
     std::uint64_t head_hit = 0;        // bit per bank whose oldest burst hits its open row
+    std::uint64_t read_banks = 0, write_banks = 0;  // bit per bank with queued reads / writes
     std::uint32_t window_reads = 0, window_writes = 0;
     std::uint64_t seq = 0;
     std::vector<InFlight> inflight;  // fully issued, not yet reported
@@ -228,14 +230,18 @@ class Controller {
   /// window offers none.
   bool select(State& s, Cycle& t, std::int32_t& e, std::int32_t& prev, Command& cmd) const;
   /// The streaming case: FR-FCFS with open pages, every bank with queued bursts has its
-  /// oldest burst hitting its open row, and the window holds one direction. Then every
-  /// bank's candidate is its oldest burst, and stream() issues commands by a shorter
-  /// search (checked against select() in builds without NDEBUG) while the case lasts.
-  bool streaming(const State& s) const;
-  /// Issues commands from s.now (admission and refresh check done, `horizon` computed)
-  /// until the streaming case ends, a request's last burst is issued or the horizon is
-  /// reached; returns how many (0: s.now moved to the horizon).
-  std::uint32_t stream(State& s, Cycle limit, Cycle horizon) const;
+  /// oldest burst hitting its open row, and the window holds one direction, or both in
+  /// separate banks once a column command has set the bus direction. Then the command is
+  /// a column command of the direction the scheduler allows (`write`), and each bank
+  /// holding that direction offers its oldest burst; stream() issues commands by a
+  /// shorter search (checked against select() in builds without NDEBUG) while the case
+  /// lasts.
+  bool streaming(const State& s, bool& write) const;
+  /// Issues commands of direction `w` from s.now (admission and refresh check done,
+  /// `horizon` computed) until the streaming case or the direction ends, a request's
+  /// last burst is issued or the horizon is reached; returns how many (0: s.now moved to
+  /// the horizon).
+  std::uint32_t stream(State& s, bool w, Cycle limit, Cycle horizon) const;
   void set_head_hit(State& s, std::uint32_t bank) const;
   /// Takes the burst of age `seq` out of s.order, which holds `window` bursts (it is
   /// leaving the window).
