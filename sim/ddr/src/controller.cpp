@@ -430,6 +430,7 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
   BankQueue* const queues = s.bank_q.data();
   BankCand* const cand = s.cand.data();
   ReqState* const reqs = s.reqs.data();
+  Aged* const order = s.order.data();
 
   // What changes with every command, in locals (stored back on leaving, and around the
   // general admission).
@@ -439,7 +440,8 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
   std::uint32_t window = s.window_bursts, window_dir = w ? s.window_writes : s.window_reads;
   bool dir_write = s.dir_write, any_column = s.any_column_issued;
   std::uint32_t dir_bursts = s.dir_bursts;
-  std::uint64_t bursts = 0, hits = 0, misses = 0, conflicts = 0, turnarounds = 0;
+  std::uint32_t order_head = s.order_head;
+  std::uint64_t bursts = 0, misses = 0, conflicts = 0, turnarounds = 0;
   auto store = [&] {
     s.now = now;
     s.nonempty_banks = nonempty;
@@ -452,14 +454,15 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     s.dir_write = dir_write;
     s.any_column_issued = any_column;
     s.dir_bursts = dir_bursts;
+    s.order_head = order_head;
     ControllerStats& st = s.stats;
     (w ? st.write_bursts : st.read_bursts) += bursts;
-    st.row_hits += hits;
+    st.row_hits += bursts - misses - conflicts;
     st.row_misses += misses;
     st.row_conflicts += conflicts;
     st.rw_turnarounds += turnarounds;
     st.data_bus_busy_cycles += bursts * std::uint64_t(spec_.burst_cycles());
-    bursts = hits = misses = conflicts = turnarounds = 0;
+    bursts = misses = conflicts = turnarounds = 0;
   };
   auto load = [&] {
     nonempty = s.nonempty_banks;
@@ -469,8 +472,15 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     seq = s.seq;
     window = s.window_bursts;
     window_dir = w ? s.window_writes : s.window_reads;
+    order_head = s.order_head;
   };
 
+  // Set when the banks' state leaves the streaming case (it changes only when a run
+  // leaves the window or on the general admission).
+  bool ended = false;
+  auto banks_ended = [&] {
+    return nonempty == 0 || (nonempty & ~head_hit) != 0 || (read_banks & write_banks) != 0;
+  };
   std::uint32_t issued = 0;
   for (;;) {
     // Every bank queuing the direction offers its oldest burst, a row hit: the earliest
@@ -479,7 +489,7 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     // then, it wins; otherwise the banks are compared.
     const Cycle rank = std::max(now, s.timing.rank_earliest(col));
     const std::uint64_t dir_banks = w ? write_banks : read_banks;
-    const Aged& oldest = s.order[s.order_head];
+    const Aged& oldest = order[order_head];
     Cycle best_t = kInf;
     std::uint64_t best_seq = ~std::uint64_t(0);
     std::uint32_t best = 0;
@@ -522,7 +532,13 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     // Issue the first burst of the bank's oldest run.
     const std::int32_t e = queues[best].head;
     Run& r = runs[e];
-    leave_order(s, r.seq, window);
+    if (order[order_head].seq == r.seq) {
+      order_head = (order_head + 1) & order_mask_;
+    } else {
+      s.order_head = order_head;
+      leave_order(s, r.seq, window);
+      order_head = s.order_head;
+    }
     s.timing.issue_column_trusted(w, BankId{best}, r.row, best_t);
     cand[best].mode = 0;
     if (w != dir_write) {
@@ -533,10 +549,11 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     any_column = true;
     ++dir_bursts;
     ++bursts;
-    hits += r.caused == 0;
-    misses += r.caused == 1;
-    conflicts += r.caused == 2;
-    r.caused = 0;
+    if (r.caused != 0) {  // the first burst after an ACT (1) or PRE + ACT (2); rare
+      misses += r.caused == 1;
+      conflicts += r.caused == 2;
+      r.caused = 0;
+    }
     ReqState& q = reqs[r.req];
     q.done_cycle = std::max(q.done_cycle, best_t + data_latency);
     const bool request_issued = --q.bursts_left_to_issue == 0;
@@ -561,6 +578,7 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
       }
       if (bq.head >= 0 && std::int64_t(runs[bq.head].row) == s.timing.open_row(BankId{best})) head_hit |= bit;
       else head_hit &= ~bit;
+      ended = banks_ended();
     }
     now = best_t + 1;
     ++issued;
@@ -594,11 +612,12 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
         store();
         admit(s);
         load();
+        ended = banks_ended();
         break;
       }
       BankQueue& aq = queues[bank];
       Run& t = runs[aq.tail];
-      s.order[(s.order_head + window) & order_mask_] = {seq, bank};
+      order[(order_head + window) & order_mask_] = {seq, bank};
       if (t.count == 1) t.stride = seq - t.seq;
       ++t.count;
       ++seq;
@@ -617,8 +636,8 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     // The case lasts while every queued bank's oldest burst hits, no bank queues both
     // directions, and select() would keep this direction: it has work, and the other
     // has none or this one has had fewer than rw_switch_bursts bursts.
-    if (now >= next_refresh || nonempty == 0 || (nonempty & ~head_hit) != 0 || (read_banks & write_banks) != 0 ||
-        window_dir == 0 || ((w ? s.window_reads : s.window_writes) != 0 && dir_bursts >= rw_switch)) {
+    if (ended || now >= next_refresh || window_dir == 0 ||
+        (dir_bursts >= rw_switch && (w ? s.window_reads : s.window_writes) != 0)) {
       store();
       return issued;
     }
