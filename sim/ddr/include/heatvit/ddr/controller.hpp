@@ -7,8 +7,9 @@
 // candidate is kept between commands until that bank changes, the rank-wide timing is
 // computed once per command, and burst addresses are mapped through a table of the low
 // address bits. The window holds runs of one request's bursts per bank, and while every
-// queued bank's oldest burst hits its open row in one direction a shorter loop issues
-// the commands (stream()). tests/ddr/reference_controller.hpp keeps the plain version
+// queued bank's oldest burst hits its open row, each bank in one direction, a shorter
+// loop issues the commands (stream()), mostly the window's oldest burst without
+// comparing the banks. tests/ddr/reference_controller.hpp keeps the plain version
 // of the same scheduler; tests/ddr/test_controller_equivalence.cpp checks they decide
 // alike (docs/ddr.md, "How the scheduler is computed").
 //
