@@ -246,9 +246,8 @@ void Controller::find_candidate(State& s, std::uint32_t bank, std::uint8_t mode)
   }
 }
 
-void Controller::leave_order(State& s, std::uint64_t seq, std::uint32_t window) const {
-  Aged* const o = s.order.data();
-  const std::uint32_t h = s.order_head;
+void Controller::leave_order(Aged* o, std::uint32_t& head, std::uint64_t seq, std::uint32_t window) const {
+  const std::uint32_t h = head;
   if (o[h].seq != seq) {
     // Issued ahead of older bursts: close the gap by moving the older ones up by one.
     std::uint32_t i = 1;
@@ -256,7 +255,7 @@ void Controller::leave_order(State& s, std::uint64_t seq, std::uint32_t window) 
     HEATVIT_CHECK(i < window, "DDR controller: an issued burst is not in the window");
     for (; i > 0; --i) o[(h + i) & order_mask_] = o[(h + i - 1) & order_mask_];
   }
-  s.order_head = (h + 1) & order_mask_;
+  head = (h + 1) & order_mask_;
 }
 
 void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const {
@@ -289,7 +288,7 @@ void Controller::issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle
   if (--q.bursts_left_to_issue == 0) s.inflight.push_back({q.done_cycle, en.req});
 
   // The run's first burst leaves the window.
-  leave_order(s, en.seq, s.window_bursts);
+  leave_order(s.order.data(), s.order_head, en.seq, s.window_bursts);
   BankQueue& bq = s.bank_q[bank];
   --bq.count;
   if (w) {
@@ -532,13 +531,7 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     // Issue the first burst of the bank's oldest run.
     const std::int32_t e = queues[best].head;
     Run& r = runs[e];
-    if (order[order_head].seq == r.seq) {
-      order_head = (order_head + 1) & order_mask_;
-    } else {
-      s.order_head = order_head;
-      leave_order(s, r.seq, window);
-      order_head = s.order_head;
-    }
+    leave_order(order, order_head, r.seq, window);
     s.timing.issue_column_trusted(w, BankId{best}, r.row, best_t);
     cand[best].mode = 0;
     if (w != dir_write) {
@@ -562,7 +555,7 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     --bq.count;
     --window;
     --window_dir;
-    if (w) bq.writes -= 1;
+    if (w) --bq.writes;
     if (--r.count > 0) {
       r.seq += r.stride;
     } else {

@@ -244,9 +244,10 @@ class Controller {
   /// the horizon).
   std::uint32_t stream(State& s, bool w, Cycle limit, Cycle horizon) const;
   void set_head_hit(State& s, std::uint32_t bank) const;
-  /// Takes the burst of age `seq` out of s.order, which holds `window` bursts (it is
-  /// leaving the window).
-  __attribute__((always_inline)) inline void leave_order(State& s, std::uint64_t seq, std::uint32_t window) const;
+  /// Takes the burst of age `seq` out of the age ring `order` (State::order) starting at
+  /// `head`, which holds `window` bursts (the burst is leaving the window).
+  __attribute__((always_inline)) inline void leave_order(Aged* order, std::uint32_t& head, std::uint64_t seq,
+                                                         std::uint32_t window) const;
   void run(State& s, Cycle limit) const;
   __attribute__((always_inline)) inline void issue_column(State& s, std::int32_t e, std::int32_t prev, Cycle t) const;
   void report(State& s, std::uint64_t ps);
