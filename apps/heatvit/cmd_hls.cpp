@@ -51,11 +51,11 @@ void write_project(const hls::Project& p, const std::string& out, bool force) {
     fs::rename(tmp, dst);
   } catch (const fs::filesystem_error& e) {
     fs::remove_all(tmp, ec);
-    if (fs::exists(old) && !fs::exists(dst)) fs::rename(old, dst, ec);
+    if (fs::exists(old, ec) && !fs::exists(dst, ec)) fs::rename(old, dst, ec);
     throw InputError(out, "", std::string("cannot write the project: ") + e.code().message());
   } catch (...) {
     fs::remove_all(tmp, ec);
-    if (fs::exists(old) && !fs::exists(dst)) fs::rename(old, dst, ec);
+    if (fs::exists(old, ec) && !fs::exists(dst, ec)) fs::rename(old, dst, ec);
     throw;
   }
   fs::remove_all(old, ec);
@@ -103,8 +103,10 @@ int run_hls(const std::vector<std::string>& args) {
   out = fs::path(out).lexically_normal().string();  // "prj/" names the directory prj
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   const bool force = vm.count("force") > 0;
-  if (fs::exists(out) && !force) throw InputError("--out", "", out + " exists (use --force to replace it)");
-  if (fs::exists(out) && !fs::is_directory(out)) throw InputError("--out", "", out + " exists and is not a directory");
+  std::error_code ec;  // a path the OS cannot examine (a name too long) fails when written, naming --out
+  const bool out_exists = fs::exists(out, ec);
+  if (out_exists && !force) throw InputError("--out", "", out + " exists (use --force to replace it)");
+  if (out_exists && !fs::is_directory(out, ec)) throw InputError("--out", "", out + " exists and is not a directory");
   const int images = rc.int_option(vm, "images", 100, 1, 10000);
   const std::string weights_opt = rc.option(vm, "weights");
   const std::string weights = weights_opt.empty() ? trained_model_path() : weights_opt;

@@ -35,9 +35,9 @@ sim::HwConfig load_hw(RunConfig& rc, const std::string& name_or_path) {
   std::string path = name_or_path;
   if (path.find('/') == std::string::npos && path.find(".json") == std::string::npos) {
     path = resolve_relative(project_root(), "configs/hw/" + path + ".json");
-    if (!std::filesystem::exists(path)) {
+    std::error_code ec;  // a name the OS rejects (too long) is an unknown config too
+    if (!std::filesystem::exists(path, ec)) {
       std::vector<std::string> names;
-      std::error_code ec;
       for (const auto& e : std::filesystem::directory_iterator(project_root() + "/configs/hw", ec))
         if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
       std::sort(names.begin(), names.end());
@@ -107,7 +107,8 @@ struct TrainedRun {
 
 TrainedRun load_trained_run(const ModelShape& model, const Schedule& sched, int images) {
   const std::string weights = trained_model_path();
-  if (!std::filesystem::exists(weights))
+  std::error_code ec;
+  if (!std::filesystem::exists(weights, ec))
     throw InputError(weights, "", "not found: per-image token counts of deit-micro come from the trained model "
                                   "(make train), or give --tokens or --masks");
   TrainedRun t;

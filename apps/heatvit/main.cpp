@@ -1,5 +1,6 @@
 // heatvit: one executable, one subcommand per job. Exit status: 0 success, 2 bad
 // usage or bad input, 1 internal error.
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const heatvit::InputError& e) {
     std::cerr << "heatvit " << cmd << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // the OS refused a path the user gave (a name too long, no permission): bad input
+    std::cerr << "heatvit " << cmd << ": error: " << (e.path1().empty() ? std::string("(path)") : e.path1().string())
+              << ": " << e.code().message() << "\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "heatvit " << cmd << ": internal error: " << e.what() << "\n";

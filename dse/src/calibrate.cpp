@@ -394,8 +394,12 @@ class Calibration {
   // Output names and directories are checked before any work.
   void check_outputs() const {
     namespace fs = std::filesystem;
+    // error_code overloads throughout: a path the OS cannot examine (a name too long)
+    // is reported as not writable, naming the option's path, below
     auto same = [](const std::string& a, const std::string& b) {
-      return fs::weakly_canonical(fs::absolute(a)) == fs::weakly_canonical(fs::absolute(b));
+      std::error_code ea, eb;
+      const fs::path ca = fs::weakly_canonical(fs::absolute(a), ea), cb = fs::weakly_canonical(fs::absolute(b), eb);
+      return !ea && !eb && ca == cb;
     };
     if (!opt_.evaluate_only && same(presets_dir(), opt_.out_dir))
       for (const CalPreset* p : {&sp_.heatvit, &sp_.baseline})
@@ -404,13 +408,17 @@ class Calibration {
             throw InputError(opt_.space_path, "presets." + p->role + ".name",
                              "'" + p->name + "' is an output of the run in the same directory");
     for (const std::string& d : {opt_.out_dir, presets_dir()}) {
-      fs::path a = fs::absolute(d);
-      while (!a.empty() && !fs::exists(a) && a.has_parent_path() && a.parent_path() != a) a = a.parent_path();
-      if (!fs::is_directory(a) || ::access(a.c_str(), W_OK) != 0)
+      std::error_code ec;
+      fs::path a = fs::absolute(d, ec);
+      if (ec) throw InputError(d, "", "cannot be created or written (" + ec.message() + ")");
+      while (!a.empty() && !fs::exists(a, ec) && !ec && a.has_parent_path() && a.parent_path() != a) a = a.parent_path();
+      if (ec) throw InputError(d, "", "cannot be created or written (" + a.string() + ": " + ec.message() + ")");
+      if (!fs::is_directory(a, ec) || ::access(a.c_str(), W_OK) != 0)
         throw InputError(d, "", "cannot be created or written (" + a.string() + " is not a writable directory)");
     }
+    std::error_code ec;
     for (const char* f : {"residuals.json", "residuals.csv", "report.md"})
-      if (fs::exists(opt_.out_dir)) check_output_path(opt_.out_dir + "/" + f);
+      if (fs::exists(opt_.out_dir, ec)) check_output_path(opt_.out_dir + "/" + f);
   }
 
   json run() {
@@ -672,6 +680,11 @@ class Calibration {
       }
       out.check();
       out.commit();
+    } catch (const fs::filesystem_error& e) {
+      std::error_code ec;
+      for (auto it = created.rbegin(); it != created.rend(); ++it) fs::remove(*it, ec);
+      throw InputError(e.path1().empty() ? opt_.out_dir : e.path1().string(), "",
+                       std::string("cannot be created or written (") + e.code().message() + ")");
     } catch (...) {
       std::error_code ec;
       for (auto it = created.rbegin(); it != created.rend(); ++it) fs::remove(*it, ec);
@@ -890,7 +903,7 @@ json run_calibrate(const CalibrateOptions& opt) {
   if (opt.out_dir.empty()) throw InputError("--out", "", "is required");
   namespace fs = std::filesystem;
   for (const std::string& d : {opt.out_dir, opt.presets_dir})
-    if (!d.empty() && fs::exists(d) && !fs::is_directory(d))
+    if (std::error_code ec; !d.empty() && fs::exists(d, ec) && !fs::is_directory(d, ec))
       throw InputError(d, "", "exists and is not a directory");
   Calibration c(opt);
   return c.run();

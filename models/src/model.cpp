@@ -101,7 +101,8 @@ std::string model_path(const std::string& name_or_path) {
       name_or_path.find('/') != std::string::npos || fs::path(name_or_path).extension() == ".json";
   if (!looks_like_path) {
     path = (fs::path(project_root()) / "models" / "presets" / (name_or_path + ".json")).string();
-    if (!fs::exists(path)) {
+    std::error_code ec;  // a name the OS rejects (too long) is an unknown model too
+    if (!fs::exists(path, ec)) {
       std::string list;
       for (const auto& n : builtin_model_names()) list += (list.empty() ? "" : ", ") + n;
       throw InputError("--model", "", "unknown model '" + name_or_path + "' (known: " + list +

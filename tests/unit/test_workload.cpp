@@ -105,3 +105,14 @@ TEST(Workload, UnknownModelIsInputError) {
     EXPECT_NE(std::string(e.what()).find("deit-huge"), std::string::npos);
   }
 }
+
+TEST(Workload, ModelNameTheOsRejectsIsUnknownModel) {
+  // a name longer than a file name may be (ENAMETOOLONG) is an unknown model, not a
+  // filesystem exception
+  try {
+    load_model(std::string(300, 'm'));
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown model"), std::string::npos) << e.what();
+  }
+}
