@@ -680,12 +680,7 @@ class Calibration {
       }
       out.check();
       out.commit();
-    } catch (const fs::filesystem_error& e) {
-      std::error_code ec;
-      for (auto it = created.rbegin(); it != created.rend(); ++it) fs::remove(*it, ec);
-      throw InputError(e.path1().empty() ? opt_.out_dir : e.path1().string(), "",
-                       std::string("cannot be created or written (") + e.code().message() + ")");
-    } catch (...) {
+    } catch (...) {  // a filesystem error reaches heatvit's main as exit 2 naming the path
       std::error_code ec;
       for (auto it = created.rbegin(); it != created.rend(); ++it) fs::remove(*it, ec);
       throw;

@@ -193,7 +193,7 @@ void Controller::admit(State& s) const {
     s.nonempty_banks |= std::uint64_t(1) << bank;
     q.next_burst_addr += bpb;
     if (--q.bursts_left_to_admit == 0) {
-      // Admitted slots are dropped from the front of the list once they are half of it
+      // Admitted slots leave the list when all are admitted, or once they are half of it
       // (the speculative copy in next_completion_ps() copies the whole list).
       ++s.arrivals_head;
       if (s.arrivals_head == s.arrivals.size()) {
