@@ -77,9 +77,17 @@ void AxiHpPort::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
     return;
   }
-  Txn txn;
+  std::unique_ptr<Txn> held;
+  if (ch.free_txns.empty()) {
+    held = std::make_unique<Txn>();
+  } else {
+    held = std::move(ch.free_txns.back());
+    ch.free_txns.pop_back();
+  }
+  Txn& txn = *held;
   txn.trans = &trans;
   txn.remaining = 0;
+  txn.error = false;
 
   while (left > 0) {
     // AXI burst: at most max_burst bytes, never crossing a 4 KB boundary.
@@ -88,7 +96,11 @@ void AxiHpPort::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     const std::uint64_t first_beat = addr / beat, last_beat = (addr + bytes - 1) / beat;
     const auto beats = static_cast<unsigned>(last_beat - first_beat + 1);
 
-    while (ch.outstanding >= cfg_.max_outstanding) wait(ch.slot_freed);
+    while (ch.outstanding >= cfg_.max_outstanding) {
+      ++ch.slot_waiters;
+      wait(ch.slot_freed);
+      --ch.slot_waiters;
+    }
     ++ch.outstanding;
     ++txn.remaining;
 
@@ -123,6 +135,7 @@ void AxiHpPort::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   }
   while (txn.remaining > 0) wait(txn.done);
   trans.set_response_status(txn.error ? tlm::TLM_GENERIC_ERROR_RESPONSE : tlm::TLM_OK_RESPONSE);
+  ch.free_txns.push_back(std::move(held));
 }
 
 void AxiHpPort::worker(Channel& ch, sc_core::sc_event& wake) {
@@ -152,7 +165,8 @@ void AxiHpPort::worker(Channel& ch, sc_core::sc_event& wake) {
     if (gp.is_response_error()) j.txn->error = true;
 
     --ch.outstanding;
-    ch.slot_freed.notify();
+    // An immediate notification nobody waits for has no effect: skip its cost.
+    if (ch.slot_waiters > 0) ch.slot_freed.notify();
     if (--j.txn->remaining == 0) j.txn->done.notify();
   }
 }

@@ -101,6 +101,7 @@ class AxiHpPort : public sc_core::sc_module {
     sc_core::sc_time data_free;  // data channel free from this time
     unsigned outstanding = 0;
     sc_core::sc_event slot_freed;
+    unsigned slot_waiters = 0;  // b_transport calls waiting for slot_freed
     std::deque<Job> jobs;
     // Workers waiting for a job, each on its own event: a new job wakes one of them
     // (one event for all would wake every idle worker for each job, and all but one
@@ -109,6 +110,9 @@ class AxiHpPort : public sc_core::sc_module {
     std::vector<sc_core::sc_event*> idle;
     std::deque<sc_core::sc_event> wake;  // one per worker (a deque: events do not move)
     AxiChannelStats* stats = nullptr;
+    // Finished transactions, kept for reuse: a Txn holds an sc_event, which costs a
+    // registration with the kernel to make and to destroy.
+    std::vector<std::unique_ptr<Txn>> free_txns;
   };
 
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
