@@ -523,7 +523,11 @@ std::uint32_t Controller::stream(State& s, bool w, Cycle limit, Cycle horizon) c
     }
 #endif
     if (best_t >= horizon) {
-      if (issued == 0) now = horizon;
+      // Nothing goes before the horizon: move to it. After commands were issued this
+      // saves the caller a step() that would only find the same (its admission, refresh
+      // check and horizon at this `now` are the loop's, and the limit moves only when a
+      // request's last burst is issued, which returned above).
+      now = horizon;
       store();
       return issued;
     }
