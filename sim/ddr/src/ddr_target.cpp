@@ -52,7 +52,7 @@ void DdrTarget::b_transport(int /*port*/, tlm::tlm_generic_payload& trans, sc_ti
   // drive() sleeps until the predicted next completion; a request that leaves that
   // prediction standing does not change when it must wake (and waking it would only
   // commit and predict again, to the same result).
-  if (!ctrl_.prediction_holds()) arrival_.notify(sc_core::SC_ZERO_TIME);
+  if (!ctrl_.prediction_holds()) wake_.notify(sc_core::SC_ZERO_TIME);
 
   while (!w.done) wait(w.done_event);
   free_waiters_.push_back(slot);
@@ -65,12 +65,16 @@ void DdrTarget::drive() {
   for (;;) {
     const std::uint64_t now_ps = sc_core::sc_time_stamp().value() / units_per_ps_;
     const std::uint64_t next = ctrl_.next_completion_ps();
-    if (next == Controller::kNever) {
-      wait(arrival_);
-    } else {
+    // One event for both reasons to wake: the predicted completion (a timed
+    // notification) and an arrival that ends the prediction (a delta notification,
+    // which replaces a later timed one). Waking works as a wait with a timeout on an
+    // arrival event would, at the same times and deltas, without the timeout's
+    // bookkeeping.
+    if (next != Controller::kNever) {
       const std::uint64_t dt = next > now_ps ? next - now_ps : 0;
-      wait(sc_time::from_value(dt * units_per_ps_), arrival_);
+      wake_.notify(sc_time::from_value(dt * units_per_ps_));
     }
+    wait(wake_);
     // Completions wake their callers through the callback.
     ctrl_.advance_to(sc_core::sc_time_stamp().value() / units_per_ps_);
     ctrl_.clear_completions();

@@ -55,7 +55,7 @@ class DdrTarget : public sc_core::sc_module {
   };
 
   Controller ctrl_;
-  sc_core::sc_event arrival_;
+  sc_core::sc_event wake_;  // drive(): the predicted completion, or an arrival that ends the prediction
   std::vector<std::unique_ptr<Waiter>> waiters_;  // indexed by request id
   std::vector<std::uint32_t> free_waiters_;
   std::uint64_t units_per_ps_ = 1;  // SystemC time units in one ps
