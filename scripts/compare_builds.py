@@ -4,7 +4,8 @@ reports agree.
 
     scripts/compare_builds.py [--rounds N] [--warmup K] BIN_DIR [BIN_DIR ...] -- ARGS...
 
-Each BIN_DIR holds a `heatvit` (a checkout's build/bin). K untimed rounds first (default
+Each BIN_DIR holds a `heatvit` (a checkout's build/bin); ARGS are a heatvit command that
+takes --report and -q (`sim`, `eval`), which the script adds. K untimed rounds first (default
 1: files cached, the threshold cache filled), then N timed ones (default 3). A round runs
 `BIN_DIR/heatvit ARGS --report <tmp> -q` once per build, one after another, so that a
 drift of the machine's speed affects the builds of a round alike. Printed per build: the
