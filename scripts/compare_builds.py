@@ -2,7 +2,7 @@
 """Times one heatvit command on several builds, interleaved, and checks that their
 reports agree.
 
-    scripts/compare_builds.py [--rounds N] [--warmup K] BIN_DIR [BIN_DIR ...] -- ARGS...
+    scripts/compare_builds.py [--rounds N] [--warmup K] [--ignore KEY]... BIN_DIR [BIN_DIR ...] -- ARGS...
 
 Each BIN_DIR holds a `heatvit` (a checkout's build/bin); ARGS are a heatvit command that
 takes --report and -q (`sim`, `eval`), which the script adds. K untimed rounds first (default
@@ -12,7 +12,9 @@ drift of the machine's speed affects the builds of a round alike. Printed per bu
 fastest and the middle wall time, and the first build's time divided by this build's
 within each round (median and range), which drift affects least. The reports of every
 build are compared field by field with the first build's; strings that name a file
-under a BIN_DIR's checkout are compared relative to it. Exit status 1 when reports
+under a BIN_DIR's checkout are compared relative to it, and fields that time the run
+itself (`wall_s`, `images_per_s` of `eval`, and each --ignore KEY) are left out. Exit
+status 1 when reports
 differ or a run fails, 2 for bad arguments (of this script, or heatvit's exit 2).
 
 Example (docs/performance.md, "Speed work"):
@@ -45,8 +47,13 @@ def count_option(head, i, name, low):
     return n
 
 
+# Report fields that measure the run's own wall time: they differ between any two runs.
+TIMING_KEYS = {"wall_s", "images_per_s"}
+
+
 def parse(argv):
     rounds, warmup = 3, 1
+    ignore = set(TIMING_KEYS)
     if "--" not in argv:
         usage("'--' must separate the build directories from the heatvit arguments")
     cut = argv.index("--")
@@ -54,6 +61,12 @@ def parse(argv):
     dirs = []
     i = 0
     while i < len(head):
+        if head[i] == "--ignore":
+            if i + 1 >= len(head) or not head[i + 1]:
+                usage("--ignore needs a field name")
+            ignore.add(head[i + 1])
+            i += 2
+            continue
         if head[i] in ("--rounds", "--warmup"):
             if head[i] == "--rounds":
                 rounds = count_option(head, i, "--rounds", 1)
@@ -75,7 +88,7 @@ def parse(argv):
     for a in ("--report", "-q"):
         if a in args:
             usage(a + " is added by the script; leave it out")
-    return rounds, warmup, dirs, args
+    return rounds, warmup, ignore, dirs, args
 
 
 def checkout_of(bin_dir):
@@ -93,27 +106,29 @@ def relative(value, root):
     return value
 
 
-def differences(a, b, path=""):
+def differences(a, b, ignore, path=""):
     if isinstance(a, dict) and isinstance(b, dict):
         out = []
         for k in sorted(set(a) | set(b)):
+            if k in ignore:
+                continue
             if k not in a or k not in b:
                 out.append(path + "/" + k + ": only in one report")
             else:
-                out += differences(a[k], b[k], path + "/" + k)
+                out += differences(a[k], b[k], ignore, path + "/" + k)
         return out
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [path + ": %d entries against %d" % (len(a), len(b))]
         out = []
         for i, (x, y) in enumerate(zip(a, b)):
-            out += differences(x, y, "%s[%d]" % (path, i))
+            out += differences(x, y, ignore, "%s[%d]" % (path, i))
         return out
     return [] if a == b else [path + ": %r against %r" % (a, b)]
 
 
 def main():
-    rounds, warmup, dirs, args = parse(sys.argv[1:])
+    rounds, warmup, ignore, dirs, args = parse(sys.argv[1:])
     times = [[] for _ in dirs]
     reports = [None] * len(dirs)
     with tempfile.TemporaryDirectory(prefix="heatvit-compare-") as tmp:
@@ -142,7 +157,7 @@ def main():
                                                          statistics.median(ratios), min(ratios), max(ratios)))
     status = 0
     for i in range(1, len(dirs)):
-        diff = differences(reports[0], reports[i])
+        diff = differences(reports[0], reports[i], ignore)
         if diff:
             status = 1
             print("reports of %s and %s differ in %d places, first:" % (dirs[0], dirs[i], len(diff)))
