@@ -5,8 +5,9 @@ reports agree.
     scripts/compare_builds.py [--rounds N] [--warmup K] [--ignore KEY]... BIN_DIR [BIN_DIR ...] -- ARGS...
 
 Each BIN_DIR holds a `heatvit` (a checkout's build/bin); ARGS are a heatvit command that
-takes --report and -q (`sim`, `eval`), which the script adds. K untimed rounds first (default
-1: files cached, the threshold cache filled), then N timed ones (default 3). A round runs
+takes --report and -q (`sim`, `eval`), which the script adds. K untimed rounds first
+(default 1: files cached, the threshold cache filled), then N timed ones (default 3). A
+round runs
 `BIN_DIR/heatvit ARGS --report <tmp> -q` once per build, one after another, so that a
 drift of the machine's speed affects the builds of a round alike. Printed per build: the
 fastest and the middle wall time, and the first build's time divided by this build's
@@ -14,13 +15,14 @@ within each round (median and range), which drift affects least. The reports of 
 build are compared field by field with the first build's; strings that name a file
 under a BIN_DIR's checkout are compared relative to it, and fields that time the run
 itself (`wall_s`, `images_per_s` of `eval`, and each --ignore KEY) are left out. Exit
-status 1 when reports
-differ or a run fails, 2 for bad arguments (of this script, or heatvit's exit 2).
+status 1 when reports differ or a run fails, 2 for bad arguments (of this script, or
+heatvit's exit 2).
 
 Example (docs/performance.md, "Speed work"):
     scripts/compare_builds.py --rounds 5 ../orig/build/bin build/bin -- \\
         sim --model deit-micro --hw zcu102-heatvit --images 10000
 """
+import argparse
 import json
 import os
 import statistics
@@ -35,52 +37,27 @@ def usage(msg):
     sys.exit(2)
 
 
-def count_option(head, i, name, low):
-    if i + 1 >= len(head):
-        usage(name + " needs a value")
-    try:
-        n = int(head[i + 1])
-    except ValueError:
-        usage(name + ": not a whole number: " + head[i + 1])
-    if n < low or n > 1000:
-        usage("%s: must be in [%d, 1000], got %s" % (name, low, head[i + 1]))
-    return n
-
-
 # Report fields that measure the run's own wall time: they differ between any two runs.
 TIMING_KEYS = {"wall_s", "images_per_s"}
 
 
 def parse(argv):
-    rounds, warmup = 3, 1
-    ignore = set(TIMING_KEYS)
     if "--" not in argv:
         usage("'--' must separate the build directories from the heatvit arguments")
     cut = argv.index("--")
-    head, args = argv[:cut], argv[cut + 1:]
-    dirs = []
-    i = 0
-    while i < len(head):
-        if head[i] == "--ignore":
-            if i + 1 >= len(head) or not head[i + 1]:
-                usage("--ignore needs a field name")
-            ignore.add(head[i + 1])
-            i += 2
-            continue
-        if head[i] in ("--rounds", "--warmup"):
-            if head[i] == "--rounds":
-                rounds = count_option(head, i, "--rounds", 1)
-            else:
-                warmup = count_option(head, i, "--warmup", 0)
-            i += 2
-            continue
-        if head[i].startswith("-"):
-            usage("unknown option " + head[i])
-        dirs.append(head[i])
-        i += 1
-    if not dirs:
+    args = argv[cut + 1:]
+    p = argparse.ArgumentParser(prog="compare_builds.py")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--ignore", action="append", default=[], metavar="KEY")
+    p.add_argument("dirs", nargs="*", metavar="BIN_DIR")
+    o = p.parse_args(argv[:cut])
+    for name, n, low in (("--rounds", o.rounds, 1), ("--warmup", o.warmup, 0)):
+        if n < low or n > 1000:
+            usage("%s: must be in [%d, 1000], got %d" % (name, low, n))
+    if not o.dirs:
         usage("give at least one build directory")
-    for d in dirs:
+    for d in o.dirs:
         if not os.access(os.path.join(d, "heatvit"), os.X_OK):
             usage(d + ": no executable heatvit in it")
     if not args:
@@ -88,7 +65,7 @@ def parse(argv):
     for a in ("--report", "-q"):
         if a in args:
             usage(a + " is added by the script; leave it out")
-    return rounds, warmup, ignore, dirs, args
+    return o.rounds, o.warmup, TIMING_KEYS | set(o.ignore), o.dirs, args
 
 
 def checkout_of(bin_dir):
